@@ -1,0 +1,384 @@
+# Borne wire protocol v1, shared by the kiosk firmware (MicroPython) and the
+# sync server (CPython). Keep to the MicroPython subset: no typing, no
+# dataclasses, no f-strings. PROTOCOL.md describes every byte.
+import json
+import struct
+
+try:
+    from binascii import crc32
+except ImportError:  # pragma: no cover - ports built without crc32
+    from zlib import crc32
+
+VERSION = 1
+KIND_VOTES = 0x56  # 'V'
+KIND_ACK = 0x41  # 'A'
+
+MAX_VOTES = 500
+MAX_ID_LEN = 32
+MAX_U48 = (1 << 48) - 1
+MAX_U32 = 0xFFFFFFFF
+
+# Vote flags.
+F_CLOCK_UNKNOWN = 0x01  # t is milliseconds since boot, not UTC
+F_OUTSIDE_HOURS = 0x02  # pressed outside the site's opening hours
+F_BURST = 0x04  # part of a suspected burst of presses
+F_ALL = F_CLOCK_UNKNOWN | F_OUTSIDE_HOURS | F_BURST
+
+# Batch header flags.
+H_ANCHOR = 0x01  # an anchor (boot_ms, utc_ms) for the batch's boot follows
+
+_HEAD = ">BBBB"  # version, kind, header flags, device id length
+_BATCH = ">IH"  # boot, count
+_ANCHOR = ">HIHI"  # boot_ms (48 bits), utc_ms (48 bits)
+_VOTE = ">IHIBBB"  # seq, t high 16, t low 32, level, scale, flags
+_ACK = ">I"  # acked seq
+_CRC = ">I"
+VOTE_SIZE = 13
+HEAD_SIZE = 4
+BATCH_SIZE = 6
+ANCHOR_SIZE = 12
+CRC_SIZE = 4
+
+TOPIC_ROOT = "borne/v1/"
+TOPICS = ("votes", "ack", "status", "telemetry", "config", "time")
+CLOCK_STATES = ("unknown", "ntp", "server", "rtc")
+
+
+class WireError(ValueError):
+    """Base of every decoding error: the message is refused whole."""
+
+
+class VersionError(WireError):
+    pass
+
+
+class ChecksumError(WireError):
+    pass
+
+
+class TruncatedError(WireError):
+    pass
+
+
+class LevelError(WireError):
+    pass
+
+
+class SeqOrderError(WireError):
+    pass
+
+
+class FormatError(WireError):
+    pass
+
+
+def valid_device_id(dev):
+    if not isinstance(dev, str) or not 0 < len(dev) <= MAX_ID_LEN:
+        return False
+    for c in dev:
+        if not ("a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c in "-_"):
+            return False
+    return True
+
+
+def topic(dev, name):
+    return TOPIC_ROOT + dev + "/" + name
+
+
+def parse_topic(t):
+    """Return (device_id, name) for a Borne topic, or None."""
+    if not t.startswith(TOPIC_ROOT):
+        return None
+    rest = t[len(TOPIC_ROOT):].split("/")
+    if len(rest) != 2 or rest[1] not in TOPICS or not valid_device_id(rest[0]):
+        return None
+    return rest[0], rest[1]
+
+
+class Batch:
+    """A decoded vote batch. votes: list of (seq, t_ms, level, scale, flags)."""
+
+    def __init__(self, device_id, boot, votes, anchor=None):
+        self.device_id = device_id
+        self.boot = boot
+        self.votes = votes
+        self.anchor = anchor  # None or (boot_ms, utc_ms)
+
+    def __eq__(self, other):
+        return (
+            isinstance(other, Batch)
+            and self.device_id == other.device_id
+            and self.boot == other.boot
+            and self.anchor == other.anchor
+            and list(self.votes) == list(other.votes)
+        )
+
+    def __repr__(self):
+        return "Batch(%r, %d, %d votes, anchor=%r)" % (
+            self.device_id, self.boot, len(self.votes), self.anchor)
+
+
+def _check_vote(seq, t, level, scale, flags, prev):
+    if not 0 <= seq <= MAX_U32:
+        raise FormatError("seq out of range: %r" % (seq,))
+    if prev is not None and seq <= prev:
+        raise SeqOrderError("seq %d not above %d" % (seq, prev))
+    if not 0 <= t <= MAX_U48:
+        raise FormatError("time out of range: %r" % (t,))
+    if not 2 <= scale <= 4:
+        raise FormatError("scale %d not in 2..4" % scale)
+    if not 0 <= level < scale:
+        raise LevelError("level %d outside scale %d" % (level, scale))
+    if flags & ~F_ALL:
+        raise FormatError("unknown vote flags 0x%02x" % flags)
+
+
+def _head(kind, dev, hflags):
+    if not valid_device_id(dev):
+        raise FormatError("bad device id")
+    b = dev.encode()
+    return struct.pack(_HEAD, VERSION, kind, hflags, len(b)) + b
+
+
+def _seal(buf):
+    return buf + struct.pack(_CRC, crc32(buf) & 0xFFFFFFFF)
+
+
+def batch_size(dev_len, count, anchor):
+    return (HEAD_SIZE + dev_len + BATCH_SIZE + (ANCHOR_SIZE if anchor else 0)
+            + count * VOTE_SIZE + CRC_SIZE)
+
+
+def encode_batch(device_id, boot, votes, anchor=None):
+    """votes: sequence of (seq, t_ms, level, scale, flags), seq increasing."""
+    if not 0 <= boot <= MAX_U32:
+        raise FormatError("boot out of range")
+    if len(votes) > MAX_VOTES:
+        raise FormatError("more than %d votes" % MAX_VOTES)
+    out = bytearray(_head(KIND_VOTES, device_id, H_ANCHOR if anchor else 0))
+    out += struct.pack(_BATCH, boot, len(votes))
+    if anchor:
+        bms, ums = anchor
+        if not (0 <= bms <= MAX_U48 and 0 <= ums <= MAX_U48):
+            raise FormatError("anchor out of range")
+        out += struct.pack(_ANCHOR, bms >> 32, bms & MAX_U32, ums >> 32, ums & MAX_U32)
+    prev = None
+    for v in votes:
+        seq, t, level, scale, flags = v
+        _check_vote(seq, t, level, scale, flags, prev)
+        prev = seq
+        out += struct.pack(_VOTE, seq, t >> 32, t & MAX_U32, level, scale, flags)
+    return bytes(_seal(out))
+
+
+def _open(data, kind):
+    """Check version, kind and the device id length; return that length."""
+    n = len(data)
+    if n < 1:
+        raise TruncatedError("empty message")
+    if data[0] != VERSION:
+        raise VersionError("version %d, expected %d" % (data[0], VERSION))
+    if n < HEAD_SIZE:
+        raise TruncatedError("header cut at %d bytes" % n)
+    if data[1] != kind:
+        raise FormatError("message kind 0x%02x, expected 0x%02x" % (data[1], kind))
+    idlen = data[3]
+    if not 0 < idlen <= MAX_ID_LEN:
+        raise FormatError("device id length %d" % idlen)
+    if n < HEAD_SIZE + idlen:
+        raise TruncatedError("device id cut")
+    return idlen
+
+
+def _crc_ok(data, end):
+    if len(data) > end:
+        raise FormatError("%d bytes after the end" % (len(data) - end))
+    if len(data) < end:
+        raise TruncatedError("%d bytes, expected %d" % (len(data), end))
+    want = struct.unpack_from(_CRC, data, end - CRC_SIZE)[0]
+    if crc32(bytes(data[: end - CRC_SIZE])) & 0xFFFFFFFF != want:
+        raise ChecksumError("checksum mismatch")
+
+
+def _device(data, idlen):
+    try:
+        dev = bytes(data[HEAD_SIZE:HEAD_SIZE + idlen]).decode()
+    except (UnicodeError, ValueError):
+        raise FormatError("device id not text") from None
+    if not valid_device_id(dev):
+        raise FormatError("bad device id")
+    return dev
+
+
+def decode_batch(data):
+    """Decode a vote batch whole, or raise a WireError subclass."""
+    idlen = _open(data, KIND_VOTES)
+    hflags = data[2]
+    if hflags & ~H_ANCHOR:
+        raise FormatError("unknown header flags 0x%02x" % hflags)
+    off = HEAD_SIZE + idlen
+    if len(data) < off + BATCH_SIZE:
+        raise TruncatedError("batch header cut")
+    boot, count = struct.unpack_from(_BATCH, data, off)
+    if count > MAX_VOTES:
+        raise FormatError("count %d above %d" % (count, MAX_VOTES))
+    anchor = bool(hflags & H_ANCHOR)
+    _crc_ok(data, batch_size(idlen, count, anchor))
+    dev = _device(data, idlen)
+    off += BATCH_SIZE
+    if anchor:
+        bh, bl, uh, ul = struct.unpack_from(_ANCHOR, data, off)
+        anchor = ((bh << 32) | bl, (uh << 32) | ul)
+        off += ANCHOR_SIZE
+    else:
+        anchor = None
+    votes = []
+    prev = None
+    for _ in range(count):
+        seq, th, tl, level, scale, flags = struct.unpack_from(_VOTE, data, off)
+        t = (th << 32) | tl
+        _check_vote(seq, t, level, scale, flags, prev)
+        prev = seq
+        votes.append((seq, t, level, scale, flags))
+        off += VOTE_SIZE
+    return Batch(dev, boot, votes, anchor)
+
+
+def encode_ack(device_id, seq):
+    if not 0 <= seq <= MAX_U32:
+        raise FormatError("seq out of range")
+    return bytes(_seal(_head(KIND_ACK, device_id, 0) + struct.pack(_ACK, seq)))
+
+
+def decode_ack(data):
+    """Return (device_id, acked_seq): every vote of the acknowledged batch
+    with seq <= acked_seq is committed on the server."""
+    idlen = _open(data, KIND_ACK)
+    if data[2]:
+        raise FormatError("unknown header flags 0x%02x" % data[2])
+    end = HEAD_SIZE + idlen + 4 + CRC_SIZE
+    _crc_ok(data, end)
+    return _device(data, idlen), struct.unpack_from(_ACK, data, HEAD_SIZE + idlen)[0]
+
+
+# JSON control messages: status, telemetry, config, time.
+
+def _load(data):
+    try:
+        if not isinstance(data, str):
+            data = bytes(data).decode()
+        msg = json.loads(data)
+    except (ValueError, UnicodeError):
+        raise FormatError("not JSON") from None
+    if not isinstance(msg, dict):
+        raise FormatError("not a JSON object")
+    if msg.get("v") != VERSION:
+        raise VersionError("version %r, expected %d" % (msg.get("v"), VERSION))
+    return msg
+
+
+def _int(msg, key, lo, hi, default=None):
+    if key not in msg:
+        if default is None:
+            raise FormatError("missing %s" % key)
+        return default
+    v = msg[key]
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise FormatError("%s must be an integer in %d..%d" % (key, lo, hi))
+    return v
+
+
+def encode_json(msg):
+    m = {"v": VERSION}
+    for k in msg:
+        m[k] = msg[k]
+    return json.dumps(m).encode()
+
+
+def decode_time(data):
+    """Server time message: {"v":1,"utc_ms":N}. Return utc_ms."""
+    return _int(_load(data), "utc_ms", 946684800000, MAX_U48)  # not before 2000
+
+
+def encode_time(utc_ms):
+    return encode_json({"utc_ms": utc_ms})
+
+
+def _hours(h):
+    # {"0": [[open_min, close_min], ...], ...}: weekday 0 = Monday, local minutes.
+    if not isinstance(h, dict):
+        raise FormatError("hours must be an object")
+    out = {}
+    for day in h:
+        if day not in ("0", "1", "2", "3", "4", "5", "6"):
+            raise FormatError("hours: bad weekday %r" % (day,))
+        spans = h[day]
+        if not isinstance(spans, list):
+            raise FormatError("hours: spans must be a list")
+        ok = []
+        for s in spans:
+            if (not isinstance(s, list) or len(s) != 2
+                    or not all(isinstance(x, int) and not isinstance(x, bool) for x in s)
+                    or not 0 <= s[0] < s[1] <= 1440):
+                raise FormatError("hours: bad span %r" % (s,))
+            ok.append((s[0], s[1]))
+        out[int(day)] = ok
+    return out
+
+
+def _tz(tz):
+    # [[utc_s_from, offset_min], ...] sorted: the site's UTC offsets ahead.
+    if not isinstance(tz, list):
+        raise FormatError("tz must be a list")
+    prev = None
+    out = []
+    for e in tz:
+        if (not isinstance(e, list) or len(e) != 2
+                or not all(isinstance(x, int) and not isinstance(x, bool) for x in e)
+                or not -1080 <= e[1] <= 1080):
+            raise FormatError("tz: bad entry %r" % (e,))
+        if prev is not None and e[0] <= prev:
+            raise FormatError("tz: entries not increasing")
+        prev = e[0]
+        out.append((e[0], e[1]))
+    return out
+
+
+def decode_config(data):
+    """Retained config. Return a dict with validated, defaulted fields."""
+    m = _load(data)
+    site = m.get("site")
+    if not isinstance(site, str) or not 0 < len(site) <= 64:
+        raise FormatError("site must be a non-empty string")
+    return {
+        "site": site,
+        "buttons": _int(m, "buttons", 2, 4),
+        "lockout_s": _int(m, "lockout_s", 0, 3600, 5),
+        "sync_s": _int(m, "sync_s", 1, 86400, 30),
+        "telemetry_s": _int(m, "telemetry_s", 10, 86400, 300),
+        "batch": _int(m, "batch", 1, MAX_VOTES, 50),
+        "hours": _hours(m.get("hours", {})),
+        "tz": _tz(m.get("tz", [])),
+    }
+
+
+def decode_status(data):
+    m = _load(data)
+    if m.get("state") not in ("online", "offline"):
+        raise FormatError("state must be online or offline")
+    return m
+
+
+def decode_telemetry(data):
+    m = _load(data)
+    for key in ("boot", "uptime_s", "journal"):
+        _int(m, key, 0, MAX_U48)
+    if m.get("clock") not in CLOCK_STATES:
+        raise FormatError("clock must be one of %s" % (CLOCK_STATES,))
+    a = m.get("anchor")
+    if a is not None:
+        if (not isinstance(a, list) or len(a) != 3
+                or not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= MAX_U48
+                           for x in a)):
+            raise FormatError("anchor must be [boot, boot_ms, utc_ms]")
+    return m

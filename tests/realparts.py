@@ -1,0 +1,105 @@
+"""Start and find the real parts tests use: Mosquitto, MicroPython, mpy-cross."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REQUIRE_REAL = os.environ.get("BORNE_REQUIRE_REAL") == "1"
+
+
+def missing(what):
+    """Skip, or fail under BORNE_REQUIRE_REAL=1, for a real part not found."""
+    if REQUIRE_REAL:
+        pytest.fail("%s is required (BORNE_REQUIRE_REAL=1) but missing" % what)
+    pytest.skip("%s not available" % what)
+
+
+def find_binary(name):
+    # Prefer the one installed next to this interpreter (the project's .venv).
+    local = os.path.join(os.path.dirname(sys.executable), name)
+    if os.access(local, os.X_OK):
+        return local
+    for d in ("/usr/sbin", "/usr/local/sbin"):
+        p = os.path.join(d, name)
+        if os.access(p, os.X_OK):
+            return p
+    return shutil.which(name)
+
+
+def need_binary(name):
+    path = find_binary(name)
+    if not path:
+        missing(name)
+    return path
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0, proc=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("process exited with %s before listening" % proc.returncode)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError("nothing listens on port %d" % port)
+
+
+class Mosquitto:
+    """A real Mosquitto 2 on a free loopback port, from a generated config.
+
+    conf: extra configuration lines (password_file, acl_file, ...). The
+    directory is world-readable because Mosquitto started as root drops to
+    the `mosquitto` user, which must read the password and ACL files."""
+
+    def __init__(self, conf="allow_anonymous true\n", port=None, workdir=None):
+        self.binary = need_binary("mosquitto")
+        self.port = port or free_port()
+        self.conf = conf
+        self.dir = workdir or tempfile.mkdtemp(prefix="borne-mosq-")
+        os.chmod(self.dir, 0o777)
+        self.proc = None
+
+    @property
+    def url(self):
+        return "mqtt://127.0.0.1:%d" % self.port
+
+    def start(self):
+        path = os.path.join(self.dir, "mosquitto.conf")
+        with open(path, "w") as f:
+            f.write("listener %d 127.0.0.1\n" % self.port)
+            f.write("persistence true\npersistence_location %s/\n" % self.dir)
+            f.write("max_queued_messages 1000000\nmax_inflight_messages 100\n")
+            f.write(self.conf)
+        os.chmod(path, 0o644)
+        self.log = open(os.path.join(self.dir, "mosquitto.log"), "ab")
+        self.proc = subprocess.Popen([self.binary, "-c", path], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        wait_port(self.port, proc=self.proc)
+        return self
+
+    def stop(self, kill=False):
+        if self.proc and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+    def restart(self):
+        self.stop()
+        return self.start()
