@@ -10,6 +10,17 @@ from borne_server.errors import CliError
 
 # Modules that contribute subcommands, in the order `borne --help` lists them.
 COMMAND_MODULES = (
+    "borne_sim.demo",
+    "borne_server.serve_cmd",
+    "borne_server.registry_cmd",
+    "borne_server.broker_config",
+    "borne_server.feedback_cmd",
+    "borne_server.mystery_cmd",
+    "borne_server.screen_cmd",
+    "borne_server.rollup_cmd",
+    "borne_sim.sim_cmd",
+    "borne_server.provision",
+    "borne_server.firmware_cmd",
     "borne_server.wire_cmd",
 )
 

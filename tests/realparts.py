@@ -39,6 +39,25 @@ def need_binary(name):
     return path
 
 
+def wait_until(fn, timeout=30.0, every=0.05):
+    """Call fn until it returns something true or `timeout` passes; return
+    its last value (use as `assert wait_until(...)`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(every)
+
+
+def poll(fn, timeout=30.0, what="condition"):
+    """Like wait_until, but a timeout raises AssertionError naming `what`."""
+    value = wait_until(fn, timeout, every=0.2)
+    if not value:
+        raise AssertionError("timed out waiting for " + what)
+    return value
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,0 +1,216 @@
+"""Database schema and its migrations, versioned in code.
+
+The database's `PRAGMA user_version` is the number of the last migration
+applied; opening a database applies the ones after it, each in its own
+transaction, so a fresh file and one from an older version both open.
+Migrations are append-only: never edit one that has shipped, add the next.
+All times are integers in milliseconds since 1970-01-01 UTC (`*_ms`).
+"""
+
+CORE = """
+CREATE TABLE organisations (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE sites (
+    id TEXT PRIMARY KEY,                       -- slug, e.g. mairie-centre
+    org_id INTEGER REFERENCES organisations(id),
+    name TEXT NOT NULL,
+    timezone TEXT NOT NULL DEFAULT 'Europe/Paris',
+    hours TEXT NOT NULL DEFAULT '{}',          -- JSON, as in the config message
+    buttons INTEGER NOT NULL DEFAULT 4 CHECK (buttons BETWEEN 2 AND 4),
+    lockout_s INTEGER NOT NULL DEFAULT 5,
+    sync_s INTEGER NOT NULL DEFAULT 30,
+    telemetry_s INTEGER NOT NULL DEFAULT 300,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL DEFAULT 0      -- bumped on change: config is republished
+);
+CREATE TABLE kiosks (
+    id TEXT PRIMARY KEY,                       -- device id = MQTT username = client id
+    site_id TEXT NOT NULL REFERENCES sites(id),
+    secret_hash TEXT NOT NULL,                 -- mosquitto_passwd PBKDF2-SHA512 line part
+    created_ms INTEGER NOT NULL,
+    revoked_ms INTEGER                         -- NULL while the kiosk is trusted
+);
+CREATE INDEX kiosks_site ON kiosks(site_id);
+CREATE TABLE votes (
+    device_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    site_id TEXT NOT NULL,                     -- the kiosk's site when the vote arrived
+    boot INTEGER NOT NULL,
+    t_ms INTEGER NOT NULL,                     -- as sent: UTC, or ms since boot
+    utc_ms INTEGER,                            -- NULL while the boot's anchor is unknown
+    level INTEGER NOT NULL,
+    scale INTEGER NOT NULL,
+    flags INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    PRIMARY KEY (device_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX votes_site_time ON votes(site_id, utc_ms);
+CREATE INDEX votes_pending ON votes(device_id, boot) WHERE utc_ms IS NULL;
+CREATE TABLE anchors (
+    device_id TEXT NOT NULL,
+    boot INTEGER NOT NULL,
+    boot_ms INTEGER NOT NULL,
+    utc_ms INTEGER NOT NULL,
+    PRIMARY KEY (device_id, boot)
+);
+CREATE TABLE kiosk_status (
+    device_id TEXT PRIMARY KEY,
+    state TEXT,                                -- online / offline, from status and will
+    last_seen_ms INTEGER,
+    boot INTEGER,
+    fw TEXT,
+    battery_pct INTEGER,
+    battery_mv INTEGER,
+    rssi INTEGER,
+    journal INTEGER,
+    suppressed INTEGER,
+    dropped INTEGER,
+    uptime_s INTEGER,
+    clock TEXT,
+    acked_seq INTEGER,
+    rejected INTEGER NOT NULL DEFAULT 0,       -- refused messages, all reasons
+    last_reject TEXT
+);
+CREATE TABLE telemetry (
+    device_id TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    payload TEXT NOT NULL                      -- the JSON as received
+);
+CREATE INDEX telemetry_device ON telemetry(device_id, received_ms);
+CREATE INDEX telemetry_age ON telemetry(received_ms);   -- pruning old history
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,                      -- e.g. server_secret (broker account)
+    value TEXT NOT NULL
+);
+CREATE TABLE rejects (
+    id INTEGER PRIMARY KEY,
+    device_id TEXT,                            -- from the topic; NULL if unreadable
+    topic TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    size INTEGER NOT NULL
+);
+CREATE INDEX rejects_age ON rejects(received_ms);
+"""
+
+SATISFACTION = """
+CREATE TABLE rollup_hourly (
+    site_id TEXT NOT NULL,
+    day TEXT NOT NULL,                         -- local date in the site's time zone
+    hour INTEGER NOT NULL,                     -- local hour, 0..23
+    source TEXT NOT NULL,                      -- kiosk / qr
+    scale INTEGER NOT NULL,                    -- 2..4 levels
+    level INTEGER NOT NULL,                    -- 0 (least satisfied) .. scale - 1
+    filt INTEGER NOT NULL,                     -- vote flags & 6: 0 counted, else filtered
+    n INTEGER NOT NULL,
+    PRIMARY KEY (site_id, day, hour, source, scale, level, filt)
+) WITHOUT ROWID;
+CREATE TABLE rollup_daily (                   -- rollup_hourly summed over the hours
+    site_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    source TEXT NOT NULL,
+    scale INTEGER NOT NULL,
+    level INTEGER NOT NULL,
+    filt INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (site_id, day, source, scale, level, filt)
+) WITHOUT ROWID;
+CREATE INDEX rollup_daily_day ON rollup_daily(day, source, site_id, scale, level, filt, n);
+CREATE TABLE rollup_changes (
+    site_id TEXT PRIMARY KEY,                  -- bumped whenever the site's rollups change
+    version INTEGER NOT NULL,
+    changed_ms INTEGER NOT NULL
+);
+CREATE TABLE screen_links (
+    id INTEGER PRIMARY KEY,
+    site_id TEXT NOT NULL REFERENCES sites(id),
+    token_hash TEXT NOT NULL UNIQUE,           -- SHA-256 of the secret; the secret is not kept
+    label TEXT NOT NULL DEFAULT '',
+    created_ms INTEGER NOT NULL,
+    revoked_ms INTEGER                         -- NULL while the link opens the screen
+);
+CREATE TABLE managers (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,               -- pbkdf2_sha256$iterations$salt$hash
+    created_ms INTEGER NOT NULL,
+    disabled_ms INTEGER
+);
+CREATE TABLE manager_sessions (
+    token_hash TEXT PRIMARY KEY,
+    manager_id INTEGER NOT NULL REFERENCES managers(id),
+    created_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL
+);
+"""
+
+FEEDBACK_MYSTERY = """
+CREATE TABLE qr_tokens (
+    token TEXT PRIMARY KEY,                    -- random, printed in the poster's URL
+    site_id TEXT NOT NULL REFERENCES sites(id),
+    created_ms INTEGER NOT NULL,
+    revoked_ms INTEGER                         -- NULL while the form answers
+);
+CREATE INDEX qr_tokens_site ON qr_tokens(site_id);
+CREATE TABLE qr_answers (
+    id INTEGER PRIMARY KEY,
+    site_id TEXT NOT NULL REFERENCES sites(id),
+    token TEXT NOT NULL,
+    level INTEGER NOT NULL,                    -- 0 (least satisfied) .. scale - 1
+    scale INTEGER NOT NULL CHECK (scale BETWEEN 2 AND 4),
+    topics TEXT NOT NULL DEFAULT '',           -- comma-separated topic codes
+    comment TEXT NOT NULL DEFAULT '',          -- as typed; masked and escaped when shown
+    lang TEXT NOT NULL DEFAULT 'fr',
+    created_ms INTEGER NOT NULL,               -- no address, no device identifier
+    CHECK (level >= 0 AND level < scale)
+);
+CREATE INDEX qr_answers_site_time ON qr_answers(site_id, created_ms);
+CREATE TABLE qr_rate (
+    key TEXT NOT NULL,                         -- SHA-256 of a daily salt and the address
+    window_ms INTEGER NOT NULL,                -- start of the hour counted
+    count INTEGER NOT NULL,
+    PRIMARY KEY (key, window_ms)
+) WITHOUT ROWID;
+CREATE TABLE mystery_criteria (
+    code TEXT PRIMARY KEY,                     -- as in the framework file
+    label_fr TEXT NOT NULL,
+    label_en TEXT NOT NULL,
+    channel TEXT NOT NULL,                     -- a channel, or * for every channel
+    step TEXT NOT NULL,
+    weight REAL NOT NULL,
+    measure TEXT,                              -- rings / wait_seconds / working_days
+    target REAL                                -- pass when measure <= target
+);
+CREATE TABLE mystery_tests (
+    id TEXT PRIMARY KEY,                       -- test_id from the file: the identity
+    site_id TEXT NOT NULL REFERENCES sites(id),
+    at_ms INTEGER NOT NULL,                    -- UTC of the contact
+    local_time TEXT NOT NULL,                  -- as in the file, the site's time zone
+    channel TEXT NOT NULL,
+    step TEXT NOT NULL,
+    rings INTEGER,
+    wait_seconds INTEGER,
+    answer_day TEXT,                           -- YYYY-MM-DD, email and letter answers
+    working_days INTEGER,                      -- computed with French public holidays
+    auditor TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL,                      -- file name and line
+    imported_ms INTEGER NOT NULL
+);
+CREATE INDEX mystery_tests_site ON mystery_tests(site_id, at_ms);
+CREATE TABLE mystery_results (
+    test_id TEXT NOT NULL REFERENCES mystery_tests(id),
+    criterion TEXT NOT NULL,
+    result TEXT NOT NULL CHECK (result IN ('pass', 'fail', 'na')),
+    PRIMARY KEY (test_id, criterion)
+) WITHOUT ROWID;
+"""
+
+# (version, name, SQL script). Append only.
+MIGRATIONS = [
+    (1, "core: sites, kiosks, votes, anchors, kiosk health", CORE),
+    (2, "citizen QR feedback and mystery surveys", FEEDBACK_MYSTERY),
+    (3, "satisfaction: rollups, screen links, managers", SATISFACTION),
+]

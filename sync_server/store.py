@@ -1,0 +1,94 @@
+"""Opening the SQLite database: WAL mode, migrations from `schema.py`, and
+the small key/value settings table."""
+import os
+import sqlite3
+import time
+
+import sqlite_utils
+
+from borne_server.schema import MIGRATIONS
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def utc_text(ms, missing="-"):
+    """A stored time for command-line listings, e.g. 2026-11-23 12:30 UTC."""
+    if not ms:
+        return missing
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
+
+
+def connect(path):
+    """A raw sqlite3 connection in autocommit mode (explicit BEGIN/COMMIT),
+    WAL, migrated. Ingest uses one of its own; the web app wraps one in
+    sqlite-utils (`open_db`)."""
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None,
+                           check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    migrate(conn)
+    return conn
+
+
+def open_db(path):
+    """Open (creating if needed) and migrate the database at `path`."""
+    return sqlite_utils.Database(connect(path))
+
+
+def migrate(conn):
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    for version, _name, script in MIGRATIONS:
+        if version <= current:
+            continue
+        # executescript would commit on its own; wrap it so a failed
+        # migration leaves the previous version intact.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the lock.
+            if conn.execute("PRAGMA user_version").fetchone()[0] >= version:
+                conn.execute("ROLLBACK")
+                continue
+            for statement in split_sql(script):
+                conn.execute(statement)
+            conn.execute("PRAGMA user_version=%d" % version)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def split_sql(script):
+    """Split a migration script into statements (no ';' inside literals)."""
+    out = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line.split("--", 1)[0] + ("\n" if "--" in line else "")
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out
+
+
+def get_setting(conn, key, default=None):
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else default
+
+
+def setting_once(conn, key, make):
+    """Return the setting `key`, storing `make()` first if it is absent
+    (race-free between processes: the first writer wins)."""
+    conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", (key, make()))
+    return get_setting(conn, key)
+
+
+def add_db_argument(parser):
+    """The `--db PATH` option every data command takes."""
+    parser.add_argument("--db", default=os.environ.get("BORNE_DB", "borne.db"),
+                        help="SQLite database (default: $BORNE_DB or borne.db)")
