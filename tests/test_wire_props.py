@@ -13,7 +13,7 @@ u48 = st.integers(0, w.MAX_U48)
 
 @st.composite
 def vote_lists(draw):
-    seqs = sorted(draw(st.sets(st.integers(0, w.MAX_U32), max_size=60)))
+    seqs = sorted(draw(st.sets(st.integers(0, w.MAX_U32), max_size=20)))
     votes = []
     for seq in seqs:
         scale = draw(st.integers(2, 4))

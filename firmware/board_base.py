@@ -1,0 +1,141 @@
+# The board layer: everything the firmware needs from the hardware. A board
+# file (board_esp32, board_picow, or the simulator's) subclasses Board.
+import asyncio
+import gc
+
+
+class Board:
+    name = "base"
+    fs_base = ""  # where the LittleFS holding journal and settings is mounted
+    poll_ms = 15  # button polling period, also the debounce step
+    keepalive_s = 60
+
+    def __init__(self, pins=(), active_low=True):
+        self.reboot_event = asyncio.Event()
+        self._heap_peak = 0
+        self._net_changed = False
+        self._stable = [False] * len(pins)
+        self._count = [0] * len(pins)
+        self.active_low = active_low
+        self.buttons = [self.make_button(p) for p in pins]
+
+    # -- buttons: a press counts when the pin reads active for 2 polls ----
+    def make_button(self, pin):
+        return None
+
+    def read_button(self, button):
+        return False
+
+    def poll_buttons(self):
+        out = ()
+        for i, b in enumerate(self.buttons):
+            active = self.read_button(b)
+            if active == self._stable[i]:
+                self._count[i] = 0
+                continue
+            self._count[i] += 1
+            if self._count[i] >= 2:
+                self._stable[i] = active
+                self._count[i] = 0
+                if active:
+                    out += (i,)
+        return out
+
+    # -- indicators -------------------------------------------------------
+    def thanks(self, seq, level, flags):
+        """The vote is durable: thank the citizen."""
+
+    def indicator(self, name, on):
+        """name: 'offline' or 'error'."""
+
+    def emit_suppressed(self, button, count):
+        pass
+
+    def state_changed(self, kiosk):
+        pass
+
+    # -- network ----------------------------------------------------------
+    def net_up(self):
+        return True
+
+    def net_changed(self):
+        c = self._net_changed
+        self._net_changed = False
+        return c
+
+    def resolve(self, host):
+        import socket
+        return socket.getaddrinfo(host, 0)[0][-1][0] if not _is_ip(host) else host
+
+    def battery(self):
+        return None, None
+
+    def rssi(self):
+        return None
+
+    # -- clock, watchdog, flash, console --------------------------------------
+    def boot_clock(self, clock):
+        """Set the clock from NTP or an RTC if the board has one."""
+
+    def wdt_start(self):
+        pass
+
+    def wdt_feed(self):
+        pass
+
+    def tick(self, kiosk):
+        """Called every second by the supervisor."""
+
+    def flash_error(self, err):
+        """A flash operation failed (the vote was not thanked)."""
+
+    def fs_free(self):
+        import os
+        try:
+            st = os.statvfs(self.fs_base or "/")
+            return st[0] * st[3]
+        except OSError:
+            return None
+
+    def heap_free(self):
+        gc.collect()  # free heap, not free-until-the-next-collection
+        return gc.mem_free()
+
+    def heap_peak(self):
+        """Most live heap seen: sampled right after collections, one of them
+        while a batch is built (the firmware's largest transient need)."""
+        return self._heap_peak
+
+    def sample_heap(self):
+        used = gc.mem_alloc()
+        if used > self._heap_peak:
+            self._heap_peak = used
+
+    def console_reader(self):
+        import sys
+        try:
+            return asyncio.StreamReader(sys.stdin)
+        except Exception:
+            return None
+
+    def console_write(self, line):
+        print(line)
+
+    def log(self, msg):
+        print("LOG " + msg)
+
+    def tasks(self, kiosk):
+        return ()
+
+    def request_reboot(self):
+        self.reboot_event.set()
+
+
+def _is_ip(host):
+    parts = host.split(".")
+    if len(parts) != 4:
+        return False
+    for p in parts:
+        if not p.isdigit() or int(p) > 255:
+            return False
+    return True

@@ -1,0 +1,112 @@
+# ESP32 board: buttons to ground with pull-ups, thank-you and offline LEDs,
+# Wi-Fi station, NTP, hardware watchdog, battery on an ADC divider.
+import time
+
+import board_base
+import machine
+
+PINS = (13, 12, 14, 27)  # least to most satisfied
+LED_THANKS = 2
+LED_OFFLINE = 4
+BATTERY_ADC = 34  # through a 1:2 divider
+EPOCH_OFFSET_MS = 946684800000  # the ESP32 epoch is 2000-01-01
+
+
+class Board(board_base.Board):
+    name = "esp32"
+
+    def __init__(self, pins=PINS, buttons=4):
+        self._wdt = None
+        self.wlan = None
+        self.wifi_at = None
+        super().__init__(pins[:buttons])
+        self.led = machine.Pin(LED_THANKS, machine.Pin.OUT, value=0)
+        self.led_off = machine.Pin(LED_OFFLINE, machine.Pin.OUT, value=1)
+        self.led_until = 0
+        try:
+            self.adc = machine.ADC(machine.Pin(BATTERY_ADC))
+            self.adc.atten(machine.ADC.ATTN_11DB)
+        except (AttributeError, ValueError):
+            self.adc = None
+
+    def make_button(self, pin):
+        return machine.Pin(pin, machine.Pin.IN, machine.Pin.PULL_UP)
+
+    def read_button(self, button):
+        return button.value() == 0
+
+    def thanks(self, seq, level, flags):
+        self.led.value(1)
+        self.led_until = time.ticks_add(time.ticks_ms(), 1500)
+
+    def indicator(self, name, on):
+        if name in ("offline", "error"):
+            self.led_off.value(1 if on else 0)
+
+    def tick(self, kiosk):
+        if self.led.value() and time.ticks_diff(time.ticks_ms(), self.led_until) > 0:
+            self.led.value(0)
+        self.wifi(kiosk.settings.prov)
+
+    def wifi(self, prov):
+        import network
+        if self.wlan is None:
+            self.wlan = network.WLAN(network.STA_IF)
+            self.wlan.active(True)
+        if self.wlan.isconnected() or not prov.get("wifi_ssid"):
+            return
+        # Retry every 15 s at most: a connect call aborts the one in progress.
+        now = time.ticks_ms()
+        if self.wifi_at is not None and time.ticks_diff(now, self.wifi_at) < 15000:
+            return
+        self.wifi_at = now
+        try:
+            self.wlan.connect(prov["wifi_ssid"], prov.get("wifi_pass", ""))
+        except OSError:
+            pass
+
+    def net_up(self):
+        return self.wlan is not None and self.wlan.isconnected()
+
+    def rssi(self):
+        try:
+            return self.wlan.status("rssi")
+        except Exception:  # noqa: BLE001 - not connected
+            return None
+
+    def battery(self):
+        if self.adc is None:
+            return None, None
+        mv = self.adc.read_uv() * 2 // 1000
+        pct = max(0, min(100, (mv - 3300) * 100 // 900))
+        return mv, pct
+
+    def ntp(self):
+        if not self.net_up():
+            return None
+        try:
+            import ntptime
+            return ntptime.time() * 1000 + EPOCH_OFFSET_MS
+        except Exception:  # noqa: BLE001 - no NTP server reachable
+            return None
+
+    def wdt_start(self):
+        self._wdt = machine.WDT(timeout=30000)
+
+    def wdt_feed(self):
+        if self._wdt:
+            self._wdt.feed()
+
+    def tasks(self, kiosk):
+        return (ntp_task(self, kiosk),)
+
+
+async def ntp_task(board, kiosk):
+    import asyncio
+    while True:
+        utc = board.ntp()
+        if utc:
+            kiosk.clock.set_utc(utc, "ntp")
+            await asyncio.sleep(3600)
+        else:
+            await asyncio.sleep(30)

@@ -1,0 +1,43 @@
+# Raspberry Pi Pico W board: same roles as the ESP32 board, rp2 pins. The
+# rp2 epoch is 1970, so NTP seconds need no offset.
+import board_base
+import board_esp32
+import machine
+
+PINS = (10, 11, 12, 13)
+
+
+class Board(board_esp32.Board):
+    name = "picow"
+
+    def __init__(self, pins=PINS, buttons=4):
+        self._wdt = None
+        self.wlan = None
+        self.wifi_at = None
+        board_base.Board.__init__(self, pins[:buttons])
+        self.led = machine.Pin("LED", machine.Pin.OUT, value=0)
+        self.led_off = machine.Pin(15, machine.Pin.OUT, value=1)
+        self.led_until = 0
+        try:
+            self.adc = machine.ADC(29)  # VSYS / 3
+        except ValueError:
+            self.adc = None
+
+    def battery(self):
+        if self.adc is None:
+            return None, None
+        mv = self.adc.read_u16() * 3 * 3300 // 65535
+        pct = max(0, min(100, (mv - 3300) * 100 // 900))
+        return mv, pct
+
+    def ntp(self):
+        if not self.net_up():
+            return None
+        try:
+            import ntptime
+            return ntptime.time() * 1000
+        except Exception:  # noqa: BLE001 - no NTP server reachable
+            return None
+
+    def wdt_start(self):
+        self._wdt = machine.WDT(timeout=8000)  # the rp2 maximum is about 8.3 s

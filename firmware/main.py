@@ -1,0 +1,25 @@
+# Kiosk entry point on the device: pick the board file for this port and run.
+# The simulator supplies its own board instead (simulator/mpy/kiosk.py).
+import sys
+
+import kiosk_app
+
+if sys.platform == "esp32":
+    import board_esp32 as board_mod
+elif sys.platform == "rp2":
+    import board_picow as board_mod
+else:
+    raise SystemExit("no board file for %s; use simulator/mpy/kiosk.py" % sys.platform)
+
+try:
+    kiosk_app.run(board_mod.Board())
+except SystemExit:
+    # Ctrl-C on the USB serial (mpremote, `borne firmware deploy`): stay at the
+    # REPL. Uncaught, SystemExit soft-resets (MicroPython >= 1.24) and main.py
+    # would start the firmware again.
+    pass
+else:
+    # The console's `reboot` ended the tasks: restart the whole board.
+    import machine
+
+    machine.reset()

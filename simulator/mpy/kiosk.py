@@ -1,0 +1,93 @@
+# Run the real firmware on the simulated board under the MicroPython unix port:
+#   micropython -X heapsize=96k simulator/mpy/kiosk.py
+# See CONTROL.md for the environment, the control lines and the console.
+import os
+import sys
+
+_here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+_root = _here + "/../.."
+# The flash first (SimBoard.fs_base): a firmware deployed onto it with
+# mpremote (`borne firmware deploy`) wins over the source tree's.
+FS = "/flash"
+sys.path[:0] = [FS, _root + "/firmware", _root + "/protocol", _here]
+
+
+def seed():
+    dev = os.getenv("BORNE_DEVICE")
+    s = {"device": dev, "broker": os.getenv("BORNE_BROKER"),
+         "user": os.getenv("BORNE_USER"), "secret": os.getenv("BORNE_PASS"),
+         "site": os.getenv("BORNE_SITE")}
+    b = os.getenv("BORNE_BUTTONS")
+    if b:
+        s["buttons"] = int(b)
+    return s
+
+
+def boot(dev, capacity, depth=8):
+    """Import the firmware (from the flash first) and run it until it stops;
+    True when a Ctrl-C on the USB serial stopped it."""
+    if depth:
+        # Run it deeper in the C stack than the REPL will run: the GC scans
+        # the stack conservatively, and a stale pointer left where the REPL's
+        # frames later lie would keep the stopped firmware's memory alive.
+        return boot(dev, capacity, depth - 1)
+    import gc
+
+    gc.collect()  # what mounting (or formatting) the flash left behind
+    # Import one module at a time with a collection in between, the largest
+    # sources first: compiling needs transient memory in proportion to the
+    # source (about 5 times its size), and the heap only fills from here on.
+    for name in ("borne_wire", "journal", "sync", "simboard", "mqtt", "kiosk_app",
+                 "settings", "board_base", "console", "clock", "usb_tap"):
+        __import__(name)
+        gc.collect()
+    import kiosk_app
+    import simboard
+
+    board = simboard.SimBoard()
+    board.flash = dev
+    try:
+        kiosk_app.run(board, capacity, seed())
+    except OSError:
+        board.check_power()  # a flash error after a simulated power cut
+        raise
+    return board.usb_break
+
+
+def repl(keep):
+    # MicroPython's REPL for mpremote, in the memory the firmware has left.
+    forget(keep)
+    import usb_repl
+    usb_repl.serve(FS)
+    forget(keep)  # as a soft reset does: the next boot imports the firmware afresh
+
+
+def main():
+    import flash
+
+    keep = list(sys.modules)
+    capacity = int(os.getenv("BORNE_CAPACITY") or "50000")
+    while True:
+        dev = flash.mount(FS)  # before the firmware imports: they may come from it
+        try:
+            if boot(dev, capacity):
+                repl(keep)  # until a soft reset
+        finally:
+            if not dev.dead:
+                flash.unmount(FS, dev)
+        if os.getenv("BORNE_EXIT_ON_REBOOT") == "1":
+            return
+
+
+def forget(keep):
+    # Drop every module loaded since start (firmware, asyncio and the tasks
+    # it still holds) so their memory is free and the next import reads the
+    # files again, those mpremote may just have replaced.
+    import gc
+    for name in list(sys.modules):
+        if name not in keep:
+            del sys.modules[name]
+    gc.collect()
+
+
+main()

@@ -1,0 +1,204 @@
+# The simulator's board: flash in an image file, buttons and network driven
+# by control lines from the simulator (see CONTROL.md), console on stdio.
+import asyncio
+import json
+import os
+
+import board_base
+from flash import mount as mount_flash
+from flash import unmount as unmount_flash
+
+POWER_CUT_EXIT = 137
+
+
+def env(name, default=None):
+    v = os.getenv(name)
+    return default if v is None or v == "" else v
+
+
+class SimBoard(board_base.Board):
+    name = "sim"
+    fs_base = "/flash"
+
+    def __init__(self):
+        super().__init__()
+        self.keepalive_s = int(env("BORNE_KEEPALIVE", "30"))
+        self.flash = None
+        self.queue = []
+        self._net = True
+        self.mv = 3900
+        self.pct = 80
+        self.dbm = -61
+        self.writer = None
+        self.dirty = False
+        self.kiosk = None
+        self.last_state = None
+        self.leds = {}
+        self.usb_break = False  # Ctrl-C seen: run the REPL once the firmware stops
+
+    # -- flash ------------------------------------------------------------
+    def mount(self):
+        if self.flash is None:  # kiosk.py mounts it before importing the firmware
+            self.flash = mount_flash(self.fs_base)
+
+    def unmount(self):
+        unmount_flash(self.fs_base, self.flash)
+
+    def check_power(self):
+        if self.flash is not None and self.flash.dead:
+            raise SystemExit(POWER_CUT_EXIT)
+
+    def flash_error(self, err):
+        self.check_power()
+
+    def tick(self, kiosk):
+        self.check_power()
+        self.state_changed(kiosk)
+
+    # -- buttons and indicators -------------------------------------------
+    def poll_buttons(self):
+        if not self.queue:
+            return ()
+        q = tuple(self.queue)
+        self.queue = []
+        return q
+
+    def emit(self, ev):
+        self.check_power()
+        if self.writer is None:
+            return
+        try:
+            self.writer.write(json.dumps(ev) + "\n")
+            self.dirty = True
+        except OSError:
+            self.writer = None
+
+    def thanks(self, seq, level, flags):
+        self.emit({"ev": "vote", "seq": seq, "level": level, "flags": flags})
+        self.indicator("thanks", True)
+
+    def indicator(self, name, on):
+        if self.leds.get(name) != on:
+            self.leds[name] = on
+            self.emit({"ev": "led", "name": name, "on": on})
+
+    def emit_suppressed(self, button, count):
+        self.emit({"ev": "suppressed", "button": button, "count": count})
+
+    def state_changed(self, kiosk):
+        s = kiosk.status()
+        st = {"ev": "state", "mqtt": s["mqtt"], "journal": s["journal"], "clock": s["clock"],
+              "acked": s["acked"], "seq": s["seq"], "dropped": s["dropped"],
+              "suppressed": s["suppressed"]}
+        if st != self.last_state:
+            self.last_state = st
+            self.emit(st)
+        if self.leds.get("thanks"):
+            self.indicator("thanks", False)
+
+    # -- network, clock, power ---------------------------------------------
+    def net_up(self):
+        return self._net
+
+    def resolve(self, host):
+        if not self._net:
+            raise OSError(113)  # no route: never a DNS lookup while down
+        return board_base.Board.resolve(self, host)
+
+    def battery(self):
+        return self.mv, self.pct
+
+    def rssi(self):
+        return self.dbm
+
+    def boot_clock(self, clock):
+        if env("BORNE_NTP") == "1":
+            import time
+            clock.set_utc(time.time_ns() // 1000000, "ntp")
+
+    # -- console -------------------------------------------------------------
+    def console_write(self, line):
+        self.check_power()
+        print(line)
+
+    def log(self, msg):
+        if self.flash is not None and self.flash.dead:
+            return
+        print("LOG " + msg)
+
+    def request_reboot(self):
+        self.reboot_event.set()
+
+    def console_reader(self):
+        # Ctrl-C on the USB serial stops the firmware for the REPL (usb_repl.py).
+        import usb_tap
+        return usb_tap.ConsoleTap(self)
+
+    # -- control channel -------------------------------------------------------
+    def tasks(self, kiosk):
+        self.kiosk = kiosk
+        ctl = env("BORNE_SIM_CTL")
+        if not ctl:
+            return ()
+        return (self.control(ctl), self.flusher())
+
+    async def flusher(self):
+        while True:
+            await asyncio.sleep_ms(10)
+            if self.dirty and self.writer is not None:
+                self.dirty = False
+                try:
+                    await asyncio.wait_for(self.writer.drain(), 5)
+                except Exception:  # noqa: BLE001 - simulator gone
+                    self.writer = None
+
+    async def control(self, addr):
+        host, port = addr.rsplit(":", 1)
+        k = self.kiosk
+        try:
+            reader, self.writer = await asyncio.open_connection(host, int(port))
+        except OSError as e:
+            self.log("simulator control %s unreachable: %s" % (addr, e))
+            return
+        self.emit({"ev": "hello", "device": k.device, "fw": board_base_fw(), "boot": k.journal.boot,
+                   "buttons": k.settings.config["buttons"], "journal": k.journal.pending()})
+        self.last_state = None
+        self.state_changed(k)
+        while True:
+            line = await reader.readline()
+            if not line:
+                self.writer = None
+                self.log("simulator control closed")
+                return
+            self.command(line)
+
+    def command(self, line):
+        try:
+            m = json.loads(line)
+            cmd = m["cmd"]
+        except (ValueError, KeyError, TypeError):
+            self.emit({"ev": "error", "msg": "bad control line"})
+            return
+        if cmd == "press":
+            b = m.get("button")
+            if not isinstance(b, int):
+                self.emit({"ev": "error", "msg": "press needs an integer button"})
+                return
+            self.queue.append(b)
+        elif cmd == "net":
+            up = bool(m.get("up"))
+            if up != self._net:
+                self._net = up
+                self._net_changed = True
+        elif cmd == "battery":
+            self.mv = m.get("mv", self.mv)
+            self.pct = m.get("pct", self.pct)
+        elif cmd == "rssi":
+            self.dbm = m.get("dbm", self.dbm)
+        else:
+            self.emit({"ev": "error", "msg": "unknown command %s" % cmd})
+
+
+def board_base_fw():
+    from version import FW
+    return FW
