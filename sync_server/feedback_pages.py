@@ -4,6 +4,8 @@ import html
 import os
 from string import Template
 
+from borne_server.level_names import LEVEL_NAMES
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_COMMENT = 1000
 TOPICS = ("accueil", "attente", "information", "accessibilite", "courtoisie", "efficacite")
@@ -20,9 +22,7 @@ TEXT = {
         "intro": "Comment s'est passé votre contact avec le service ? "
                  "Votre réponse est anonyme.",
         "legend_level": "Votre satisfaction (obligatoire)",
-        "levels": {2: ("Pas satisfait", "Satisfait"),
-                   3: ("Pas satisfait", "Moyennement satisfait", "Satisfait"),
-                   4: ("Très mécontent", "Mécontent", "Satisfait", "Très satisfait")},
+        "levels": LEVEL_NAMES["fr"],
         "legend_topics": "Sur quoi porte votre avis ? (facultatif)",
         "topics": {"accueil": "Accueil", "attente": "Temps d'attente",
                    "information": "Information", "accessibilite": "Accessibilité",
@@ -58,9 +58,7 @@ TEXT = {
         "title": "Your opinion of %s",
         "intro": "How was your contact with the service? Your answer is anonymous.",
         "legend_level": "Your satisfaction (required)",
-        "levels": {2: ("Not satisfied", "Satisfied"),
-                   3: ("Not satisfied", "Fairly satisfied", "Satisfied"),
-                   4: ("Very unhappy", "Unhappy", "Satisfied", "Very satisfied")},
+        "levels": LEVEL_NAMES["en"],
         "legend_topics": "What is your opinion about? (optional)",
         "topics": {"accueil": "Welcome", "attente": "Waiting time",
                    "information": "Information", "accessibilite": "Accessibility",

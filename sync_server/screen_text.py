@@ -1,5 +1,6 @@
 """Texts of the agents' screen and the manager view, in French (default) and
 English."""
+from borne_server.level_names import LEVEL_NAMES
 
 LANGS = ("fr", "en")
 
@@ -28,9 +29,7 @@ TEXT = {
         "hourly": "Réponses par heure aujourd'hui",
         "hourly_label": "Réponses par heure : %s",
         "levels": "Répartition des réponses",
-        "level_names": {2: ("Pas satisfait", "Satisfait"),
-                        3: ("Pas satisfait", "Moyen", "Satisfait"),
-                        4: ("Très mécontent", "Mécontent", "Satisfait", "Très satisfait")},
+        "level_names": LEVEL_NAMES["fr"],
         "health": "État des bornes",
         "no_kiosk": "Aucune borne enregistrée",
         "online": "en ligne",
@@ -124,9 +123,7 @@ TEXT = {
         "hourly": "Responses per hour today",
         "hourly_label": "Responses per hour: %s",
         "levels": "Responses by level",
-        "level_names": {2: ("Not satisfied", "Satisfied"),
-                        3: ("Not satisfied", "Neutral", "Satisfied"),
-                        4: ("Very unhappy", "Unhappy", "Happy", "Very happy")},
+        "level_names": LEVEL_NAMES["en"],
         "health": "Kiosk health",
         "no_kiosk": "No kiosk registered",
         "online": "online",
