@@ -252,16 +252,16 @@ class Link:
 
 
 def _send_now(client, messages):
-    """Hand (topic, payload, retain) to paho at QoS 1 without waiting for
-    the PUBACKs. For acks nothing waits on them: a lost ack makes the kiosk
-    resend, and the duplicate is acked again. aiomqtt's per-publish
-    bookkeeping (an event, a task, a scan of all pending calls) cost more
-    than storing the votes, and waiting would stall the next batch. Queued
-    packets leave before the DISCONNECT that ends the session, so the acks
-    of the last batch go out on SIGTERM."""
+    """Hand (topic, payload, retain) to paho at QoS 0: acks and the time.
+    Kiosks hold clean sessions, so QoS 1 would add no guarantee on their
+    side, only a PUBACK each way; a lost ack makes the kiosk resend, and the
+    duplicate is acked again. aiomqtt's per-publish bookkeeping (an event, a
+    task, a scan of all pending calls) cost more than storing the votes.
+    Queued packets leave before the DISCONNECT that ends the session, so the
+    acks of the last batch go out on SIGTERM."""
     paho = client._client  # the paho client aiomqtt drives on this loop
     for t, p, r in messages:
-        paho.publish(t, p, qos=1, retain=r)
+        paho.publish(t, p, qos=0, retain=r)
 
 
 async def _publish_all(client, messages):
