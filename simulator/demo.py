@@ -157,7 +157,7 @@ class Demo:
         """Past QR answers through the form's own storing function (with its rate
         limit and rollup), since the form itself only dates answers now."""
         from borne_server import feedback, feedback_guard
-        from borne_server.store import connect
+        from borne_server.store import connect, transaction
 
         conn = connect(self.db)
         limiter = feedback_guard.AddressLimiter(10_000)
@@ -165,9 +165,8 @@ class Demo:
         tokens, total = {}, 0
         try:
             for site in demo_sites.SITES:
-                conn.execute("BEGIN IMMEDIATE")
-                tokens[site["id"]] = feedback.current_token(conn, site["id"])
-                conn.execute("COMMIT")
+                with transaction(conn):
+                    tokens[site["id"]] = feedback.current_token(conn, site["id"])
                 presses = traffic.history(site["hours"], "Europe/Paris", self.args.days,
                                           site["qr_per_day"], site["buttons"],
                                           site["mood"] - 0.3, self.rng, now_ms)

@@ -11,7 +11,6 @@ transaction that stores it.
 import logging
 import re
 import secrets
-from contextlib import contextmanager
 from urllib.parse import parse_qs
 
 from aiohttp import web
@@ -27,6 +26,7 @@ from borne_server.feedback_pages import (
     message_page,
     pick_lang,
 )
+from borne_server.store import transaction
 
 log = logging.getLogger(__name__)
 
@@ -108,17 +108,6 @@ def latest_comments(db, site_id, limit=10):
 
 
 # ---------------------------------------------------------------- storing
-
-
-@contextmanager
-def transaction(conn):
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 class OverLimit(Exception):

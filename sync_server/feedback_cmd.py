@@ -9,7 +9,7 @@ import os
 from borne_server import feedback
 from borne_server.errors import CliError
 from borne_server.feedback_poster import write_poster
-from borne_server.store import add_db_argument, connect, get_setting
+from borne_server.store import add_db_argument, connect, get_setting, transaction
 
 
 def add_commands(sub):
@@ -38,18 +38,13 @@ def run(args):
     site = conn.execute("SELECT name FROM sites WHERE id = ?", (args.site,)).fetchone()
     if site is None:
         raise CliError("unknown site %r (see `borne site list`)" % args.site)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         if args.revoke:
             n = feedback.revoke_tokens(conn, args.site)
             print("revoked %d token(s) of %s" % (n, args.site))
         token = feedback.current_token(conn, args.site)
         conn.execute("INSERT INTO settings (key, value) VALUES ('qr_base_url', ?) "
                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (base_url,))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     url = feedback.form_url(base_url, token)
     if args.out:
         try:

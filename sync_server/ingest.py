@@ -17,7 +17,7 @@ from itertools import chain, repeat
 
 import borne_wire as w
 from borne_server import rollup
-from borne_server.store import connect, now_ms
+from borne_server.store import connect, now_ms, transaction
 
 log = logging.getLogger("borne.ingest")
 
@@ -131,33 +131,26 @@ class Ingest:
         self._dated = _Dated()  # dated new votes for the rollups, when coalescing
         self._acked = {}  # device -> highest seq acked in this transaction
         self._sites = {}  # device -> site id, or the Refused for it
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(c):
             for topic, payload, retained in messages:
                 c.execute("SAVEPOINT msg")
                 dated = len(self._dated.groups)
                 try:
                     self._one(topic, payload, retained, out)
                     c.execute("RELEASE msg")
-                except (w.WireError, Refused) as e:
+                except Exception as e:  # even a bug must not stop ingest of the others
                     c.execute("ROLLBACK TO msg")
                     c.execute("RELEASE msg")
                     del self._dated.groups[dated:]
-                    self._reject(topic, payload, "%s: %s" % (type(e).__name__, e), out)
-                except Exception as e:  # a bug must not stop ingest of the others
-                    c.execute("ROLLBACK TO msg")
-                    c.execute("RELEASE msg")
-                    del self._dated.groups[dated:]
-                    log.exception("failed on a message on %s", topic)
-                    self._reject(topic, payload, "internal error: %s" % type(e).__name__, out)
+                    if isinstance(e, (w.WireError, Refused)):
+                        reason = "%s: %s" % (type(e).__name__, e)
+                    else:
+                        log.exception("failed on a message on %s", topic)
+                        reason = "internal error: %s" % type(e).__name__
+                    self._reject(topic, payload, reason, out)
             self._finish()
             if self._hold and out.acks:
                 self._hold_before_commit()
-            c.execute("COMMIT")
-        except BaseException:
-            if c.in_transaction:
-                c.execute("ROLLBACK")
-            raise
         return out
 
     def _rollup(self, group):
@@ -188,15 +181,9 @@ class Ingest:
     def prune(self, days=HISTORY_DAYS):
         """Delete telemetry and reject records older than `days`."""
         cutoff = now_ms() - days * 86_400_000
-        c = self.conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.conn) as c:
             n = c.execute("DELETE FROM telemetry WHERE received_ms < ?", (cutoff,)).rowcount
             n += c.execute("DELETE FROM rejects WHERE received_ms < ?", (cutoff,)).rowcount
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
         return n
 
     def _hold_before_commit(self):

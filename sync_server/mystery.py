@@ -36,6 +36,7 @@ import time
 from borne_server import mystery_criteria, rollup
 from borne_server.mystery_format import parse_tests
 from borne_server.mystery_table import TableError, read_rows
+from borne_server.store import transaction
 
 TEST_FIELDS = ("site_id", "at_ms", "local_time", "channel", "step", "rings", "wait_seconds",
                "answer_day", "working_days")
@@ -79,8 +80,7 @@ def import_file(db, path, criteria_path=None, dry_run=False, now_ms=None):
     tests, report.errors = parse_tests(rows, criteria, sites, now_ms, name)
     if report.errors:
         return report
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         for test in tests:
             stored = _stored(conn, test["id"])
             if stored is None:
@@ -93,8 +93,7 @@ def import_file(db, path, criteria_path=None, dry_run=False, now_ms=None):
                                       " give the corrected test a new id"
                                       % (test["id"], stored[1])))
         if report.errors or dry_run:
-            conn.execute("ROLLBACK")
-            return report
+            return report  # nothing written yet
         _save_criteria(conn, criteria)
         new = set(report.new)
         for test in tests:
@@ -102,10 +101,6 @@ def import_file(db, path, criteria_path=None, dry_run=False, now_ms=None):
                 _insert(conn, test, now_ms)
         # Open screens poll the rollup change counter: show the audits at once.
         rollup.bump(conn, {t["site_id"] for t in tests if t["id"] in new})
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return report
 
 

@@ -12,6 +12,8 @@ import time
 import zoneinfo
 from collections import Counter
 
+from borne_server.store import transaction
+
 DEFAULT_TZ = "Europe/Paris"
 # Vote flags that keep a response out of the scores (it stays in the
 # rollups, counted as filtered): 2 outside opening hours, 4 burst suspect.
@@ -178,9 +180,7 @@ def _tables(c):
 def rebuild(conn, site_ids=None):
     """Recompute the rollups of the given sites (all when None) from raw rows,
     in one transaction. Returns the number of responses rolled up."""
-    c = raw_conn(conn)
-    c.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(raw_conn(conn)) as c:
         known = _tables(c)
         if site_ids is None:
             ids = set()
@@ -210,8 +210,4 @@ def rebuild(conn, site_ids=None):
             if counts:
                 _add(c, counts)
         bump(c, ids)
-        c.execute("COMMIT")
-    except BaseException:
-        c.execute("ROLLBACK")
-        raise
     return total

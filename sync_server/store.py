@@ -3,6 +3,7 @@ the small key/value settings table."""
 import os
 import sqlite3
 import time
+from contextlib import contextmanager
 
 import sqlite_utils
 
@@ -39,26 +40,35 @@ def open_db(path):
     return sqlite_utils.Database(connect(path))
 
 
+@contextmanager
+def transaction(conn):
+    """BEGIN IMMEDIATE ... COMMIT on a raw connection; ROLLBACK on any error.
+    IMMEDIATE takes the write lock at once, so two writers never deadlock
+    upgrading a read lock."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def migrate(conn):
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     for version, _name, script in MIGRATIONS:
         if version <= current:
             continue
-        # executescript would commit on its own; wrap it so a failed
-        # migration leaves the previous version intact.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        # executescript would commit on its own; one transaction per
+        # migration leaves the previous version intact if it fails.
+        with transaction(conn):
             # Another process may have migrated while we waited for the lock.
             if conn.execute("PRAGMA user_version").fetchone()[0] >= version:
-                conn.execute("ROLLBACK")
                 continue
             for statement in split_sql(script):
                 conn.execute(statement)
             conn.execute("PRAGMA user_version=%d" % version)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
 
 def split_sql(script):
