@@ -121,7 +121,8 @@ def count_baseline(path, site_ids, from_day, to_day):
     return out
 
 
-async def ranking(path, from_day, to_day, repeat):
+async def timed_gets(path, urls, check):
+    """Log in as a manager, GET each URL once; milliseconds per request."""
     app = make_app(path)
     async with TestClient(TestServer(app)) as client:
         r = await client.post("/manager/login", data={"username": "bench",
@@ -129,31 +130,24 @@ async def ranking(path, from_day, to_day, repeat):
                               allow_redirects=False)
         assert r.status == 302, "login failed"
         out = []
-        for _ in range(repeat):
+        for url in urls:
             t0 = time.perf_counter()
-            r = await client.get("/api/v1/ranking?from=%s&to=%s" % (from_day, to_day))
+            r = await client.get(url)
             body = await r.json()
             out.append((time.perf_counter() - t0) * 1000)
-            assert r.status == 200 and body["sites"][0]["rank"] == 1, body
+            assert r.status == 200 and check(body), body
         return out
 
 
-async def endpoint(path, site_ids, from_day, to_day):
-    app = make_app(path)
-    async with TestClient(TestServer(app)) as client:
-        r = await client.post("/manager/login", data={"username": "bench",
-                                                      "password": PASSWORD},
-                              allow_redirects=False)
-        assert r.status == 302, "login failed"
-        out = []
-        for sid in site_ids:
-            t0 = time.perf_counter()
-            r = await client.get("/api/v1/sites/%s/satisfaction?from=%s&to=%s"
-                                 % (sid, from_day, to_day))
-            body = await r.json()
-            out.append((time.perf_counter() - t0) * 1000)
-            assert r.status == 200 and body["sources"]["kiosk"]["n"] > 0, body
-        return out
+def ranking(path, from_day, to_day, repeat):
+    url = "/api/v1/ranking?from=%s&to=%s" % (from_day, to_day)
+    return timed_gets(path, [url] * repeat, lambda body: body["sites"][0]["rank"] == 1)
+
+
+def endpoint(path, site_ids, from_day, to_day):
+    urls = ["/api/v1/sites/%s/satisfaction?from=%s&to=%s" % (sid, from_day, to_day)
+            for sid in site_ids]
+    return timed_gets(path, urls, lambda body: body["sources"]["kiosk"]["n"] > 0)
 
 
 def main():
