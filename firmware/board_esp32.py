@@ -14,20 +14,28 @@ EPOCH_OFFSET_MS = 946684800000  # the ESP32 epoch is 2000-01-01
 
 class Board(board_base.Board):
     name = "esp32"
+    # A board that differs only by its pins sets these (see board_picow).
+    default_pins = PINS
+    led_thanks_pin = LED_THANKS
+    led_offline_pin = LED_OFFLINE
 
-    def __init__(self, pins=PINS, buttons=4):
+    def __init__(self, pins=None, buttons=4):
         self._wdt = None
         self.wlan = None
         self.wifi_at = None
-        super().__init__(pins[:buttons])
-        self.led = machine.Pin(LED_THANKS, machine.Pin.OUT, value=0)
-        self.led_off = machine.Pin(LED_OFFLINE, machine.Pin.OUT, value=1)
+        super().__init__((pins or self.default_pins)[:buttons])
+        self.led = machine.Pin(self.led_thanks_pin, machine.Pin.OUT, value=0)
+        self.led_off = machine.Pin(self.led_offline_pin, machine.Pin.OUT, value=1)
         self.led_until = 0
+        self.adc = self.open_adc()
+
+    def open_adc(self):
         try:
-            self.adc = machine.ADC(machine.Pin(BATTERY_ADC))
-            self.adc.atten(machine.ADC.ATTN_11DB)
+            adc = machine.ADC(machine.Pin(BATTERY_ADC))
+            adc.atten(machine.ADC.ATTN_11DB)
+            return adc
         except (AttributeError, ValueError):
-            self.adc = None
+            return None
 
     def make_button(self, pin):
         return machine.Pin(pin, machine.Pin.IN, machine.Pin.PULL_UP)

@@ -1,6 +1,5 @@
 # Raspberry Pi Pico W board: same roles as the ESP32 board, rp2 pins. The
 # rp2 epoch is 1970, so NTP seconds need no offset.
-import board_base
 import board_esp32
 import machine
 
@@ -9,19 +8,15 @@ PINS = (10, 11, 12, 13)
 
 class Board(board_esp32.Board):
     name = "picow"
+    default_pins = PINS
+    led_thanks_pin = "LED"
+    led_offline_pin = 15
 
-    def __init__(self, pins=PINS, buttons=4):
-        self._wdt = None
-        self.wlan = None
-        self.wifi_at = None
-        board_base.Board.__init__(self, pins[:buttons])
-        self.led = machine.Pin("LED", machine.Pin.OUT, value=0)
-        self.led_off = machine.Pin(15, machine.Pin.OUT, value=1)
-        self.led_until = 0
+    def open_adc(self):
         try:
-            self.adc = machine.ADC(29)  # VSYS / 3
+            return machine.ADC(29)  # VSYS / 3
         except ValueError:
-            self.adc = None
+            return None
 
     def battery(self):
         if self.adc is None:
