@@ -214,25 +214,30 @@ def _render_form(request, site, token, lang, values=None, errors=None, status=20
     return resp
 
 
-async def get_form(request):
-    token = request.match_info["token"]
-    lang = pick_lang(request.query.get("lang"))
-    site = site_for_token(request.app[DB].conn, token)
-    if site is None:
-        return _not_found(lang, request.path)
+def _form_site(handler):
+    """Give the handler the form URL's token, language and site row; an
+    unknown or revoked token gets the 404 page."""
+    async def wrapped(request):
+        token = request.match_info["token"]
+        lang = pick_lang(request.query.get("lang"))
+        site = site_for_token(request.app[DB].conn, token)
+        if site is None:
+            return _not_found(lang, request.path)
+        return await handler(request, token, lang, site)
+    return wrapped
+
+
+@_form_site
+async def get_form(request, token, lang, site):
     if guard.device_recent(request.cookies.get(guard.device_cookie_name(site[0]))):
         return _html(message_page(lang, site[1], "again_title", TEXT[lang]["again"],
                                   request.path))
     return _render_form(request, site, token, lang)
 
 
-async def post_form(request):
-    token = request.match_info["token"]
+@_form_site
+async def post_form(request, token, lang, site):
     conn = request.app[DB].conn
-    lang = pick_lang(request.query.get("lang"))
-    site = site_for_token(conn, token)
-    if site is None:
-        return _not_found(lang, request.path)
     site_id, site_name, scale = site
 
     def bad(message, why):
@@ -275,12 +280,8 @@ async def post_form(request):
     return resp
 
 
-async def thanks(request):
-    token = request.match_info["token"]
-    lang = pick_lang(request.query.get("lang"))
-    site = site_for_token(request.app[DB].conn, token)
-    if site is None:
-        return _not_found(lang, request.path)
+@_form_site
+async def thanks(request, token, lang, site):
     return _html(message_page(lang, site[1], "thanks_title", TEXT[lang]["thanks"],
                               "/f/%s/merci" % token))
 
