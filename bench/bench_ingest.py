@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import borne_wire as w  # noqa: E402
+from protocol import borne_wire as w  # noqa: E402
 from tests.server_support import (  # noqa: E402
     T0,
     Server,
@@ -47,7 +47,7 @@ def workload(keys, batches, per_batch):
 def bench_sqlite(rows, tmp):
     """Raw executemany of the same rows into the same table, WAL, one
     transaction per 1000 rows (about what the server groups)."""
-    from borne_server.store import connect
+    from sync_server.storage.connection import connect
     conn = connect(os.path.join(tmp, "raw.db"))
     t = time.perf_counter()
     for i in range(0, len(rows), 1000):

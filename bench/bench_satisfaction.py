@@ -20,10 +20,11 @@ import time
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from borne_server import rollup, screen_access
-from borne_server.app import make_app
-from borne_server.schema import MIGRATIONS
-from borne_server.store import open_db
+from sync_server.storage import rollup
+from sync_server.storage.connection import open_db
+from sync_server.storage.schema import MIGRATIONS
+from sync_server.web import access as screen_access
+from sync_server.web.app import make_app
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join(HERE, ".cache")

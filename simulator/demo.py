@@ -26,10 +26,10 @@ import time
 import urllib.parse
 import urllib.request
 
-from borne_server.errors import CliError
-from borne_sim import demo_sites, headless, register, traffic
-from borne_sim.procs import spawn, stop
-from borne_sim.replay import ReplayError, ReplayKiosk
+from simulator import demo_sites, headless, register, traffic
+from simulator.procs import spawn, stop
+from simulator.replay import ReplayError, ReplayKiosk
+from sync_server.errors import CliError
 
 MARKER = ".borne-demo"
 BORNE = os.path.join(os.path.dirname(sys.executable), "borne")
@@ -156,8 +156,9 @@ class Demo:
     def qr_history(self):
         """Past QR answers through the form's own storing function (with its rate
         limit and rollup), since the form itself only dates answers now."""
-        from borne_server import feedback, feedback_guard
-        from borne_server.store import connect, transaction
+        from sync_server.feedback import answers as feedback
+        from sync_server.feedback import guard as feedback_guard
+        from sync_server.storage.connection import connect, transaction
 
         conn = connect(self.db)
         limiter = feedback_guard.AddressLimiter(10_000)
@@ -216,7 +217,7 @@ class Demo:
 
     def mystery(self):
         """A generated campaign file given to the real importer."""
-        from borne_sim import demo_mystery
+        from simulator import demo_mystery
 
         path = os.path.join(self.dir, "enquete-mystere.csv")
         rows = demo_mystery.write_campaign(path, [s["id"] for s in demo_sites.SITES],
@@ -240,8 +241,8 @@ class Demo:
         return urls, password
 
     def start_firmware(self, creds):
-        from borne_sim.fleet import Fleet
-        from borne_sim.kiosk import find_micropython
+        from simulator.fleet import Fleet
+        from simulator.kiosk import find_micropython
 
         if self.args.firmware_kiosks <= 0:
             return []
@@ -360,7 +361,7 @@ class Demo:
     def run_window(self):
         import tkinter as tk
 
-        from borne_sim import window
+        from simulator import window
 
         self.window_events = queue.Queue()
         try:

@@ -6,7 +6,7 @@ answer dates are left to the importer to compute)."""
 import csv
 import datetime
 
-from borne_server import mystery_criteria
+from sync_server.mystery import criteria as mystery_criteria
 
 # Per channel: the step tested, and how likely each criterion is to pass.
 CHANNEL_PLAN = (("desk", "orientation", 0.85), ("phone", "access", 0.7),

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-from borne_sim.procs import spawn, stop
+from simulator.procs import spawn, stop
 
 BORNE = os.path.join(os.path.dirname(sys.executable), "borne")
 

@@ -7,7 +7,7 @@ import json
 import os
 import threading
 
-from borne_sim.kiosk import Kiosk
+from simulator.kiosk import Kiosk
 
 CREDENTIALS = "kiosks.json"
 

@@ -14,8 +14,8 @@ import sys
 import threading
 import time
 
-from borne_sim.procs import spawn
-from borne_sim.serial_pty import SerialPty
+from simulator.procs import spawn
+from simulator.serial_pty import SerialPty
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BOARD_SCRIPT = os.path.join(HERE, "mpy", "kiosk.py")

@@ -4,12 +4,12 @@ import contextlib
 import io
 import json
 
-from borne_server.errors import CliError
+from sync_server.errors import CliError
 
 
 def borne(*argv):
     """Run one `borne` command in this process; return its standard output."""
-    from borne_server.cli import main
+    from sync_server.commands.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

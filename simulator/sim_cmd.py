@@ -6,10 +6,10 @@ import signal
 import urllib.parse
 import urllib.request
 
-from borne_server.errors import CliError
-from borne_sim import register
-from borne_sim.fleet import Fleet
-from borne_sim.kiosk import find_micropython
+from simulator import register
+from simulator.fleet import Fleet
+from simulator.kiosk import find_micropython
+from sync_server.errors import CliError
 
 DEFAULT_SITE = "simulateur"
 
@@ -137,7 +137,7 @@ def run_sim(args):
         raise CliError("--rate must be above 0")
     _stop_on_sigterm()
     if args.headless:
-        from borne_sim import headless
+        from simulator import headless
 
         emit = headless.json_printer()
         fleet = prepare_fleet(args, emit)
@@ -149,6 +149,6 @@ def run_sim(args):
         finally:
             fleet.close()
         return 0
-    from borne_sim import window
+    from simulator import window
 
     return window.run(args, prepare_fleet)

@@ -8,8 +8,8 @@ import queue
 import signal
 import sys
 
-from borne_server.errors import CliError
-from borne_sim.headless import json_printer
+from simulator.headless import json_printer
+from sync_server.errors import CliError
 
 TEXT = {
     "fr": {
@@ -390,7 +390,7 @@ def run(args, prepare_fleet):
     signal.signal(signal.SIGTERM, on_signal)
     fleet.power_on_all()
     if args.rate:
-        from borne_sim.headless import RandomPresses
+        from simulator.headless import RandomPresses
 
         presses = RandomPresses(fleet, args.rate, args.seed).start()
     try:

@@ -1,22 +1,38 @@
 """Helpers for the sync-server tests: a registry with kiosks, a Python
 stand-in for a kiosk's sync loop (journal, batches, resend until the
-application ack), and `borne serve` as a subprocess."""
+application ack), `borne serve` as a subprocess (alone, or with one site and
+its QR token), and a small HTTP client that can speak from a chosen loopback
+address (Linux routes all of 127.0.0.0/8 to lo), with its own cookies."""
+import http.client
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
 import time
+from urllib.parse import urlencode, urlsplit
 
 import paho.mqtt.client as mqtt
 
-import borne_wire as w
-from borne_server import broker_config, registry
-from borne_server.store import connect
+from protocol import borne_wire as w
+from sync_server.broker import mosquitto as broker_config
+from sync_server.storage import registry
+from sync_server.storage.connection import connect
 from tests import realparts
 
 BORNE = os.path.join(os.path.dirname(sys.executable), "borne")
 T0 = 1795000000000  # 2026-11-18, a plausible UTC time for votes
+SITE = "mairie-test"
+SITE_NAME = "Mairie de Test-sur-Loire"
+
+
+def borne(*args, check=True):
+    """Run the installed `borne` command; fail the test if it fails and `check`."""
+    out = subprocess.run([BORNE, *args], capture_output=True, text=True, timeout=60)
+    if check and out.returncode != 0:
+        raise AssertionError("borne %s failed: %s" % (" ".join(args), out.stderr))
+    return out
 
 
 def make_registry(db, kiosks=2, site="mairie-centre", buttons=4):
@@ -112,6 +128,20 @@ class Server:
             if part.startswith(scheme + "://"):
                 return part
         return None
+
+    @property
+    def base(self):
+        """http://host:port of the pages, from the ready line."""
+        return self.url("http").rstrip("/")
+
+    @property
+    def port(self):
+        return urlsplit(self.base).port
+
+    def log_text(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
 
     def terminate(self, timeout=30):
         self.proc.terminate()
@@ -210,3 +240,73 @@ def stored(db, dev=None):
         conn.close()
 
 
+def qr_server(workdir):
+    """`borne serve` over a fresh database holding SITE and its QR token
+    (`server.token`), on a free port, with an embedded broker."""
+    db = os.path.join(str(workdir), "borne.db")
+    borne("site", "add", SITE, "--name", SITE_NAME, "--buttons", "4", "--db", db)
+    port = realparts.free_port()
+    base = "http://127.0.0.1:%d" % port
+    url = borne("qr", SITE, "--base-url", base, "--db", db).stdout.split()[-1]
+    server = Server(db, "--http", "127.0.0.1:%d" % port, "--broker-port", "0",
+                    log_path=os.path.join(str(workdir), "serve.log"))
+    server.token = url.rsplit("/", 1)[1]
+    return server.start(timeout=30)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+        self.text = body.decode("utf-8", "replace")
+
+
+class Client:
+    """One 'device': its own cookies, speaking from `source` (127.x.y.z)."""
+
+    def __init__(self, server, source="127.0.0.1"):
+        self.server, self.source = server, source
+        self.cookies = {}
+
+    def request(self, method, path, body=None, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=10,
+                                          source_address=(self.source, 0))
+        hdrs = dict(headers or {})
+        if self.cookies:
+            hdrs["Cookie"] = "; ".join("%s=%s" % kv for kv in self.cookies.items())
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            out = Response(resp.status, resp.getheaders(), resp.read())
+        finally:
+            conn.close()
+        for name, value in out.headers:
+            if name.lower() == "set-cookie":
+                k, _, v = value.split(";", 1)[0].partition("=")
+                self.cookies[k.strip()] = v.strip()
+        return out
+
+    def get(self, path):
+        return self.request("GET", path)
+
+    def form_path(self, lang=None):
+        return "/f/%s%s" % (self.server.token, "?lang=" + lang if lang else "")
+
+    def csrf(self, lang=None):
+        page = self.get(self.form_path(lang))
+        assert page.status == 200, page.text
+        return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+
+    def post(self, fields, path=None, raw=None):
+        body = raw if raw is not None else urlencode(fields, doseq=True).encode()
+        return self.request("POST", path or self.form_path(), body=body,
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+    def answer(self, level=3, topics=(), comment="", lang="fr"):
+        """Load the form, then send it as a browser would."""
+        fields = {"csrf": self.csrf(), "lang": lang, "level": str(level),
+                  "topics": list(topics), "comment": comment}
+        return self.post(fields)
+
+
+def location(resp):
+    return urlsplit(dict((k.lower(), v) for k, v in resp.headers).get("location", "")).path

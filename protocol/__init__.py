@@ -1,0 +1,1 @@
+"""The wire format shared by the firmware and the server (`protocol.borne_wire`)."""

@@ -1,0 +1,1 @@
+"""The MQTT broker side: topic rules, Mosquitto configuration, the embedded broker."""

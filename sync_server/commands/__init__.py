@@ -1,0 +1,1 @@
+"""The `borne` command line and each of its command groups."""

@@ -1,0 +1,67 @@
+"""The `borne` command line. Each command module adds its own subcommands
+through `add_commands(subparsers)`; this module only assembles them. Other
+installed packages (the simulator) add theirs through the `borne.commands`
+entry point group, so the server never imports them."""
+import argparse
+import logging
+import sys
+from importlib.metadata import entry_points
+
+from sync_server import __version__
+from sync_server.commands import (
+    broker,
+    feedback,
+    firmware,
+    mystery,
+    provision,
+    registry,
+    rollup,
+    screen,
+    serve,
+    wire,
+)
+from sync_server.errors import CliError
+
+# Modules that contribute subcommands, in the order `borne --help` lists them
+# (the `borne.commands` entry points come after them).
+COMMAND_MODULES = (serve, registry, broker, feedback, mystery, screen, rollup, provision,
+                   firmware, wire)
+PLUGIN_GROUP = "borne.commands"
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="borne",
+        description="Borne: citizen-satisfaction kiosks, sync server and simulator.",
+    )
+    parser.add_argument("--version", action="version", version="borne " + __version__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.add_commands(sub)
+    for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        ep.load()(sub)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args) or 0
+    except CliError as e:
+        print("borne: error: %s" % e, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""`borne site ...` and `borne kiosk ...`: the registry from the command line."""
+import json
+
+from sync_server.commands.common import add_db_argument
+from sync_server.errors import CliError
+from sync_server.storage import registry
+from sync_server.storage.connection import connect, utc_text
+
+
+def add_commands(sub):
+    p = sub.add_parser("site", help="add, change and list sites")
+    ssub = p.add_subparsers(dest="site_command", metavar="ACTION", required=True)
+    a = ssub.add_parser("add", help="add a site")
+    a.add_argument("id", help="site id, e.g. mairie-centre")
+    a.add_argument("--name", required=True)
+    a.add_argument("--timezone", default="Europe/Paris")
+    a.add_argument("--buttons", type=int, default=4, choices=(2, 3, 4))
+    a.add_argument("--hours", default="{}",
+                   help='opening hours as JSON, e.g. {"0": [[510, 720]]} (Monday 8:30-12:00)')
+    add_db_argument(a)
+    a.set_defaults(func=site_add)
+    s = ssub.add_parser("set", help="change a site's settings (kiosks get the new config)")
+    s.add_argument("id")
+    s.add_argument("--name")
+    s.add_argument("--timezone")
+    s.add_argument("--buttons", type=int, choices=(2, 3, 4))
+    s.add_argument("--hours")
+    s.add_argument("--lockout-s", type=int, dest="lockout_s")
+    s.add_argument("--sync-s", type=int, dest="sync_s")
+    s.add_argument("--telemetry-s", type=int, dest="telemetry_s")
+    add_db_argument(s)
+    s.set_defaults(func=site_set)
+    ls = ssub.add_parser("list", help="list sites")
+    ls.add_argument("--json", action="store_true", help="one JSON array")
+    add_db_argument(ls)
+    ls.set_defaults(func=site_list)
+
+    p = sub.add_parser("kiosk", help="register, list and revoke kiosks")
+    ksub = p.add_subparsers(dest="kiosk_command", metavar="ACTION", required=True)
+    a = ksub.add_parser("add", help="register a kiosk; prints its id and secret, once")
+    a.add_argument("--site", required=True)
+    a.add_argument("--id", help="kiosk id (default: the next k0001, k0002, ...)")
+    a.add_argument("--json", action="store_true",
+                   help='print one line {"device_id": ..., "secret": ...}')
+    add_db_argument(a)
+    a.set_defaults(func=kiosk_add)
+    ls = ksub.add_parser("list", help="list kiosks and their health")
+    ls.add_argument("--site")
+    ls.add_argument("--json", action="store_true", help="one JSON array")
+    add_db_argument(ls)
+    ls.set_defaults(func=kiosk_list)
+    r = ksub.add_parser("revoke", help="stop trusting a kiosk (regenerate broker-config)")
+    r.add_argument("id")
+    add_db_argument(r)
+    r.set_defaults(func=kiosk_revoke)
+
+
+def _run(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+
+
+def site_add(args):
+    conn = connect(args.db)
+    _run(registry.add_site, conn, args.id, args.name, args.timezone, args.buttons, args.hours)
+    print("site %s added" % args.id)
+
+
+def site_set(args):
+    conn = connect(args.db)
+    _run(registry.set_site, conn, args.id, name=args.name, timezone=args.timezone,
+         buttons=args.buttons, hours=args.hours, lockout_s=args.lockout_s,
+         sync_s=args.sync_s, telemetry_s=args.telemetry_s)
+    print("site %s updated" % args.id)
+
+
+def site_list(args):
+    rows = registry.list_sites(connect(args.db))
+    if args.json:
+        print(json.dumps(rows))
+        return
+    for r in rows:
+        print("%-24s %-32s %-16s %d buttons, %d kiosks" % (
+            r["id"], r["name"], r["timezone"], r["buttons"], r["kiosks"]))
+
+
+def kiosk_add(args):
+    conn = connect(args.db)
+    dev, secret = _run(registry.add_kiosk, conn, args.site, args.id)
+    if args.json:
+        print(json.dumps({"device_id": dev, "secret": secret}))
+    else:
+        print("kiosk %s\nsecret %s" % (dev, secret))
+        print("(the secret is shown only once; run `borne broker-config` to publish it)")
+
+
+def kiosk_list(args):
+    rows = registry.list_kiosks(connect(args.db), args.site)
+    if args.json:
+        print(json.dumps(rows))
+        return
+    for r in rows:
+        state = "revoked" if r["revoked_ms"] else (r["state"] or "unknown")
+        print("%-16s %-24s %-8s last seen %s, journal %s, rejected %d" % (
+            r["id"], r["site_id"], state, utc_text(r["last_seen_ms"], "never"),
+            "-" if r["journal"] is None else r["journal"], r["rejected"]))
+
+
+def kiosk_revoke(args):
+    _run(registry.revoke_kiosk, connect(args.db), args.id)
+    print("kiosk %s revoked; regenerate broker-config and reload the broker" % args.id)

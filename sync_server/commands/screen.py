@@ -1,0 +1,97 @@
+"""`borne screen link ...` (secret links to a site's agents' screen) and
+`borne manager ...` (accounts of the manager view)."""
+import getpass
+import json
+import sys
+
+from sync_server.commands.common import add_db_argument
+from sync_server.errors import CliError
+from sync_server.storage.connection import connect, utc_text
+from sync_server.web import access as screen_access
+
+
+def add_commands(sub):
+    p = sub.add_parser("screen", help="secret links to the agents' screen of a site")
+    ssub = p.add_subparsers(dest="screen_command", metavar="ACTION", required=True)
+    lp = ssub.add_parser("link", help="add, list or revoke screen links")
+    lsub = lp.add_subparsers(dest="link_command", metavar="ACTION", required=True)
+    a = lsub.add_parser("add", help="make a link for a site; prints it once")
+    a.add_argument("site")
+    a.add_argument("--label", default="", help="where the screen hangs, e.g. 'accueil RDC'")
+    a.add_argument("--base-url", default="http://127.0.0.1:8080",
+                   help="the server's public address (default http://127.0.0.1:8080)")
+    a.add_argument("--json", action="store_true", help='one line {"id", "url", "key"}')
+    add_db_argument(a)
+    a.set_defaults(func=link_add)
+    ls = lsub.add_parser("list", help="list screen links (their secrets are not kept)")
+    ls.add_argument("--site")
+    ls.add_argument("--json", action="store_true")
+    add_db_argument(ls)
+    ls.set_defaults(func=link_list)
+    r = lsub.add_parser("revoke", help="stop a link from opening the screen")
+    r.add_argument("id", type=int)
+    add_db_argument(r)
+    r.set_defaults(func=link_revoke)
+
+    p = sub.add_parser("manager", help="accounts of the manager view")
+    msub = p.add_subparsers(dest="manager_command", metavar="ACTION", required=True)
+    a = msub.add_parser("add", help="add a manager (password asked, or read from stdin)")
+    a.add_argument("username")
+    a.add_argument("--password-stdin", action="store_true",
+                   help="read the password from the first line of stdin")
+    add_db_argument(a)
+    a.set_defaults(func=manager_add)
+    d = msub.add_parser("disable", help="disable a manager and end their sessions")
+    d.add_argument("username")
+    add_db_argument(d)
+    d.set_defaults(func=manager_disable)
+
+
+def _run(fn, *args):
+    try:
+        return fn(*args)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+
+
+def link_add(args):
+    conn = connect(args.db)
+    link_id, key = _run(screen_access.add_link, conn, args.site, args.label)
+    url = "%s/screen/%s?key=%s" % (args.base_url.rstrip("/"), args.site, key)
+    if args.json:
+        print(json.dumps({"id": link_id, "url": url, "key": key}))
+    else:
+        print("screen link %d for %s (shown once):" % (link_id, args.site))
+        print(url)
+
+
+def link_list(args):
+    rows = screen_access.list_links(connect(args.db), args.site)
+    if args.json:
+        print(json.dumps(rows))
+        return
+    for r in rows:
+        print("%4d  %-24s %-20s created %s  %s" % (
+            r["id"], r["site_id"], r["label"] or "-", utc_text(r["created_ms"]),
+            "revoked " + utc_text(r["revoked_ms"]) if r["revoked_ms"] else "active"))
+
+
+def link_revoke(args):
+    _run(screen_access.revoke_link, connect(args.db), args.id)
+    print("screen link %d revoked" % args.id)
+
+
+def manager_add(args):
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("password for %s: " % args.username)
+        if getpass.getpass("again: ") != password:
+            raise CliError("the two passwords differ")
+    _run(screen_access.add_manager, connect(args.db), args.username, password)
+    print("manager %s added" % args.username)
+
+
+def manager_disable(args):
+    _run(screen_access.disable_manager, connect(args.db), args.username)
+    print("manager %s disabled" % args.username)

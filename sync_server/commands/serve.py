@@ -1,0 +1,98 @@
+"""`borne serve`: the web application and MQTT ingest in one process."""
+import asyncio
+import logging
+import signal
+import socket
+
+from aiohttp import web
+from amqtt.errors import BrokerError
+
+from sync_server.commands.common import add_db_argument
+from sync_server.errors import CliError
+from sync_server.web.app import make_app
+from sync_server.web.keys import LINK, SETTINGS
+
+
+def add_commands(sub):
+    p = sub.add_parser("serve", help="run the sync server (web, API, MQTT ingest)")
+    add_db_argument(p)
+    p.add_argument("--http", default=None, metavar="HOST:PORT",
+                   help="web address (default 127.0.0.1:8080; none with --ingest-only)")
+    p.add_argument("--mqtt", metavar="URL",
+                   help="external broker, mqtt://[user[:password]@]host:port (default: start"
+                        " the embedded broker; without a password, the server account's)")
+    p.add_argument("--broker-port", type=int, default=1883,
+                   help="embedded broker port (default 1883, 0 picks a free one)")
+    p.add_argument("--ingest-only", action="store_true",
+                   help="only store votes (one of several workers on a shared subscription)")
+    p.set_defaults(func=run)
+
+
+def _host_port(text):
+    host, _, port = text.rpartition(":")
+    try:
+        return host or "127.0.0.1", int(port)
+    except ValueError:
+        raise CliError("--http must be HOST:PORT, e.g. 127.0.0.1:8080") from None
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(args):
+    if args.ingest_only and not args.mqtt:
+        raise CliError("--ingest-only needs --mqtt: workers share an external broker")
+    http = args.http or (None if args.ingest_only else "127.0.0.1:8080")
+    host_port = _host_port(http) if http else None
+    broker_port = args.broker_port if args.broker_port else _free_port()
+    try:
+        app = make_app(args.db, mqtt=args.mqtt or "embedded", broker_port=broker_port,
+                       ingest_only=args.ingest_only)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    asyncio.run(_serve(app, host_port))
+    return 0
+
+
+async def _serve(app, host_port):
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    # amqtt and its state machine log every connection at INFO, and tracebacks
+    # for errors we report in one line; our broker plugins log what matters.
+    logging.getLogger("amqtt").setLevel(logging.CRITICAL)
+    logging.getLogger("transitions").setLevel(logging.WARNING)
+    runner = web.AppRunner(app, handle_signals=False)
+    try:
+        await runner.setup()  # starts the broker and the MQTT link
+    except (OSError, BrokerError) as e:
+        await runner.cleanup()
+        raise CliError("cannot start the embedded broker: %s" % e) from None
+    try:
+        where = []
+        if host_port:
+            site = web.TCPSite(runner, host_port[0], host_port[1])
+            try:
+                await site.start()
+            except OSError as e:
+                raise CliError("cannot listen on %s:%d: %s" % (*host_port, e)) from None
+            port = site._server.sockets[0].getsockname()[1]
+            where.append("http://%s:%d" % (host_port[0], port))
+        link = app[LINK]
+        ready = asyncio.ensure_future(link.ready.wait())
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if not stop.is_set():
+            where.append(app[SETTINGS]["mqtt_url"])
+            print("borne: serving %s" % " ".join(where), flush=True)
+        await stopped
+    finally:
+        await runner.cleanup()  # the batch in hand commits and is acked first
+    s = app[LINK].stats
+    print("borne: stopped after %d votes stored, %d duplicates, %d refused messages"
+          % (s["new_votes"], s["duplicates"], s["rejected"]), flush=True)

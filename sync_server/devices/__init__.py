@@ -1,0 +1,1 @@
+"""Devices: provisioning a kiosk over its serial console, building and deploying firmware."""

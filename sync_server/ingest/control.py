@@ -1,0 +1,78 @@
+"""Server-to-kiosk control payloads: the retained per-site config and the
+time (PROTOCOL.md, "JSON messages")."""
+import datetime
+import functools
+import json
+import zoneinfo
+
+from protocol import borne_wire as w
+
+DAY_S = 86400
+
+
+def _offset_min(zone, utc_s):
+    dt = datetime.datetime.fromtimestamp(utc_s, datetime.timezone.utc).astimezone(zone)
+    return int(dt.utcoffset().total_seconds() // 60)
+
+
+@functools.lru_cache(maxsize=256)
+def tz_offsets(tzname, day_start_s, days=366):
+    """[[utc_s_from, offset_min], ...] for `days` from `day_start_s`: the
+    offset in force at the start, then every change (found day by day, then
+    to the second by bisection), so a kiosk needs no time zone database."""
+    zone = zoneinfo.ZoneInfo(tzname)
+    out = [[day_start_s, _offset_min(zone, day_start_s)]]
+    prev = out[0][1]
+    for d in range(1, days + 1):
+        t = day_start_s + d * DAY_S
+        off = _offset_min(zone, t)
+        if off == prev:
+            continue
+        lo, hi = t - DAY_S, t  # offset(lo) == prev != offset(hi)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if _offset_min(zone, mid) == prev:
+                lo = mid
+            else:
+                hi = mid
+        out.append([hi, off])
+        prev = off
+    return tuple(tuple(e) for e in out)
+
+
+def site_config(site, now_s):
+    """The config message for a kiosk of `site` (a sites row as a dict)."""
+    day = int(now_s) // DAY_S * DAY_S
+    return w.encode_json({
+        "site": site["id"],
+        "buttons": site["buttons"],
+        "lockout_s": site["lockout_s"],
+        "sync_s": site["sync_s"],
+        "telemetry_s": site["telemetry_s"],
+        "batch": 50,
+        "hours": json.loads(site["hours"]),
+        "tz": [list(e) for e in tz_offsets(site["timezone"], day)],
+    })
+
+
+def kiosk_configs(conn, now_s):
+    """{device_id: config payload} for every trusted kiosk."""
+    cur = conn.execute("SELECT * FROM sites")
+    cols = [d[0] for d in cur.description]
+    by_site = {}
+    for r in cur.fetchall():
+        site = dict(zip(cols, r))
+        by_site[site["id"]] = site_config(site, now_s)
+    return {dev: by_site[site] for dev, site in conn.execute(
+        "SELECT id, site_id FROM kiosks WHERE revoked_ms IS NULL") if site in by_site}
+
+
+def registry_mark(conn):
+    """Changes when a site is changed or a kiosk added or revoked."""
+    return conn.execute(
+        "SELECT (SELECT max(updated_ms) FROM sites), (SELECT count(*) FROM kiosks),"
+        " (SELECT count(*) FROM kiosks WHERE revoked_ms IS NOT NULL)").fetchone()
+
+
+def time_message(now_ms):
+    return w.encode_time(now_ms)

@@ -1,0 +1,290 @@
+"""The server's MQTT client: receive kiosk messages, ingest them in batches,
+send acks after the commit, publish configs and the time.
+
+Threading: all SQLite work of this module runs in one worker thread (a
+single-thread executor) on the `Ingest` object's own connection; the event
+loop only moves messages. While one batch commits, the next is taken and
+queued behind it, and the acks of the one before go out.
+
+aiomqtt acknowledges a QoS 1 message (PUBACK) before our code sees it, and
+its incoming queue is unbounded here, so nothing is dropped silently; a
+message lost in a crash after PUBACK is resent by its kiosk, which waits for
+the application ack. aiomqtt does not reconnect by itself: `run` loops with
+backoff. Clean sessions: a worker that goes away must not keep a share of
+the messages queued for itself.
+
+Three aiomqtt internals are used, for speed and prompt failure (checked
+against aiomqtt 2.5): `_queue` (drain what has arrived in one go),
+`_disconnected` (stop waiting on a dead connection) and `_client` (the paho
+client, to queue acks without per-publish bookkeeping)."""
+import asyncio
+import concurrent.futures
+import logging
+import time
+import urllib.parse
+
+import aiomqtt
+
+from protocol import borne_wire as w
+from sync_server.ingest import control
+from sync_server.ingest.writer import Ingest
+from sync_server.storage import registry
+from sync_server.storage.credentials import SERVER_USER
+
+log = logging.getLogger("borne.mqtt")
+
+MAX_BATCH = 200  # messages per transaction: small enough to overlap arrival and commit
+SHARE_GROUP = "borne-ingest"
+
+
+def parse_url(url):
+    """mqtt://[user[:password]@]host[:port] -> (host, port, user, password)."""
+    u = urllib.parse.urlsplit(url)
+    if u.scheme not in ("mqtt", "tcp") or not u.hostname:
+        raise ValueError("broker URL must look like mqtt://user:password@host:1883, not %r" % url)
+    try:
+        port = u.port or 1883
+    except ValueError:
+        raise ValueError("bad port in broker URL %r" % url) from None
+    return (u.hostname, port, urllib.parse.unquote(u.username or "") or None,
+            urllib.parse.unquote(u.password) if u.password is not None else None)
+
+
+class Link:
+    """One server connection to the broker.
+
+    ingest_only: take votes only (no status, telemetry, config or time).
+    shared: subscribe to votes through `$share/borne-ingest/...` so several
+    servers split them (Mosquitto; amqtt has no shared subscriptions)."""
+
+    def __init__(self, db_path, url, ingest_only=False, shared=True, time_every_s=600,
+                 watch_every_s=1.0):
+        self.db_path = db_path
+        self.host, self.port, self.user, self.password = parse_url(url)
+        self.user = self.user or SERVER_USER
+        self.ingest_only = ingest_only
+        self.shared = shared
+        self.time_every_s = time_every_s
+        self.watch_every_s = watch_every_s
+        self.ready = asyncio.Event()
+        self.stopping = asyncio.Event()
+        self.stats = {"messages": 0, "new_votes": 0, "duplicates": 0, "rejected": 0,
+                      "acks": 0, "batches": 0, "connections": 0}
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ingest")
+        self._ingest = None
+        self._published = {}  # device -> config payload last published (retained)
+        self._mark = None
+        self._live = False  # the current session got connected
+
+    async def _db(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def run(self):
+        self._ingest = await self._db(Ingest, self.db_path)
+        if self.password is None:
+            self.password = await self._db(registry.server_secret, self._ingest.conn)
+        delay = 0.2
+        try:
+            while not self.stopping.is_set():
+                try:
+                    await self._session()
+                    delay = 0.2
+                except Exception as e:  # MqttError, or a bug: never stop ingest for good
+                    if self.stopping.is_set():
+                        break
+                    if not isinstance(e, aiomqtt.MqttError):
+                        log.exception("MQTT session failed")
+                    if self._live:  # a session that worked: retry quickly
+                        delay, self._live = 0.2, False
+                    log.warning("broker %s:%d: %s; reconnecting in %.1f s",
+                                self.host, self.port, e, delay)
+                    try:
+                        await asyncio.wait_for(self.stopping.wait(), delay)
+                    except asyncio.TimeoutError:
+                        pass
+                    delay = min(delay * 2, 10.0)
+        finally:
+            await self._db(self._ingest.close)
+            self._pool.shutdown(wait=True)
+
+    async def _session(self):
+        async with aiomqtt.Client(self.host, self.port, username=self.user,
+                                  password=self.password, identifier=self.user,
+                                  clean_session=True, keepalive=30, timeout=30,
+                                  max_queued_incoming_messages=0,
+                                  # paho's default of 20 acks in flight would
+                                  # hold acks back behind their PUBACKs.
+                                  max_inflight_messages=1000) as client:
+            self.stats["connections"] += 1
+            self._live = True
+            votes = w.TOPIC_ROOT + "+/votes"
+            if self.shared:
+                votes = "$share/%s/%s" % (SHARE_GROUP, votes)
+            await client.subscribe(votes, qos=1)
+            side = None
+            if not self.ingest_only:
+                await client.subscribe(w.TOPIC_ROOT + "+/status", qos=1)
+                await client.subscribe(w.TOPIC_ROOT + "+/telemetry", qos=1)
+                self._published.clear()  # a restarted broker may have lost retained configs
+                self._mark = None
+                side = asyncio.ensure_future(self._control(client))
+            log.info("connected to %s:%d as %s", self.host, self.port, self.user)
+            self.ready.set()
+            # aiomqtt warns above 10 concurrent publications; acks are many.
+            client.pending_calls_threshold = 1 << 30
+            try:
+                await self._consume(client)
+            finally:
+                if side:
+                    side.cancel()
+                    await asyncio.gather(side, return_exceptions=True)
+
+    async def _consume(self, client):
+        """Take batches of messages and store them, pipelined: each batch is
+        handed to the ingest thread as soon as it is taken, so the thread
+        starts on it the moment the previous commit returns, while this loop
+        sends the previous batch's acks. Acks still go out strictly after
+        their own batch's commit, batch after batch in order."""
+        messages = client.messages
+        queued = client._queue
+        stop = asyncio.ensure_future(self.stopping.wait())
+        nxt = None
+        held = None  # (future of the commit, messages) of the batch not yet acked
+        try:
+            while not self.stopping.is_set():
+                if nxt is None:
+                    nxt = asyncio.ensure_future(messages.__anext__())
+                waits = {nxt, stop}
+                if held:
+                    waits.add(held[0])
+                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                if nxt not in done:
+                    if held and held[0] in done:  # committed, nothing new yet: ack now
+                        prev, held = held, None
+                        await self._acks_of(client, prev)
+                        continue
+                    break
+                batch = [nxt.result()]
+                nxt = None
+                # Take what has already arrived without a task per message:
+                # aiomqtt's iterator costs a task and a wait for each one.
+                while len(batch) < MAX_BATCH and not queued.empty():
+                    batch.append(queued.get_nowait())
+                items = [(m.topic.value, bytes(m.payload or b""), bool(m.retain))
+                         for m in batch]
+                fut = asyncio.get_running_loop().run_in_executor(
+                    self._pool, self._ingest.process, items)
+                prev, held = held, (fut, len(items))
+                if prev:
+                    await self._acks_of(client, prev)
+        finally:
+            stop.cancel()
+            if nxt is not None:
+                nxt.cancel()
+                await asyncio.gather(nxt, return_exceptions=True)
+            if held:  # on SIGTERM the batch in hand is committed and acked
+                await self._acks_of(client, held)
+
+    async def _acks_of(self, client, held):
+        """Wait for a batch's commit, then send its acks. Shielded: the batch
+        in hand is acked even if this task is cancelled meanwhile."""
+        try:
+            await asyncio.shield(self._handle(client, *held))
+        except aiomqtt.MqttError:
+            raise
+        except Exception:
+            # Nothing was committed or acked: the kiosks resend.
+            log.exception("storing %d messages failed; retrying after a pause", held[1])
+            await asyncio.sleep(1.0)
+
+    async def _handle(self, client, fut, n):
+        started = time.perf_counter()
+        out = await fut
+        log.debug("stored %d messages (waited %.1f ms)", n,
+                  (time.perf_counter() - started) * 1e3)
+        s = self.stats
+        s["batches"] += 1
+        s["messages"] += n
+        s["new_votes"] += out.new_votes
+        s["duplicates"] += out.duplicates
+        s["rejected"] += out.rejected
+        # The commit is done: now the kiosks may forget these votes.
+        msgs = [(t, p, False) for t, p in out.acks]
+        if out.online:
+            t = w.encode_time(int(time.time() * 1000))
+            msgs += [(w.topic(d, "time"), t, False) for d in out.online]
+        _send_now(client, msgs)
+        s["acks"] += len(out.acks)
+
+    async def _control(self, client):
+        """Publish changed configs (retained) and, now and then, the time."""
+        last_time = time.monotonic()
+        while True:
+            try:
+                # A new day renews the time zone table of every config.
+                mark = (await self._db(control.registry_mark, self._ingest.conn),
+                        int(time.time()) // control.DAY_S)
+                if mark != self._mark:
+                    configs = await self._db(control.kiosk_configs, self._ingest.conn,
+                                             time.time())
+                    changed = {d: p for d, p in configs.items() if self._published.get(d) != p}
+                    # A revoked kiosk's retained config is cleared (empty payload).
+                    gone = [d for d in self._published if d not in configs]
+                    changed.update((d, b"") for d in gone)
+                    await _publish_all(client, [(w.topic(d, "config"), p, True)
+                                                for d, p in changed.items()])
+                    self._published.update(changed)
+                    for d in gone:
+                        del self._published[d]
+                    self._mark = mark
+                    if changed:
+                        log.info("published config to %d kiosks", len(changed))
+                if time.monotonic() - last_time >= self.time_every_s:
+                    last_time = time.monotonic()
+                    online = await self._db(_online_kiosks, self._ingest.conn)
+                    t = w.encode_time(int(time.time() * 1000))
+                    await _publish_all(client, [(w.topic(d, "time"), t, False) for d in online])
+                    await self._db(self._ingest.prune)
+            except aiomqtt.MqttError:
+                return  # the session ends; the next one starts over
+            except Exception:
+                log.exception("publishing configs or the time failed; retrying")
+            await asyncio.sleep(self.watch_every_s)
+
+
+def _send_now(client, messages):
+    """Hand (topic, payload, retain) to paho at QoS 0: acks and the time.
+    Kiosks hold clean sessions, so QoS 1 would add no guarantee on their
+    side, only a PUBACK each way; a lost ack makes the kiosk resend, and the
+    duplicate is acked again. aiomqtt's per-publish bookkeeping (an event, a
+    task, a scan of all pending calls) cost more than storing the votes.
+    Queued packets leave before the DISCONNECT that ends the session, so the
+    acks of the last batch go out on SIGTERM."""
+    paho = client._client  # the paho client aiomqtt drives on this loop
+    for t, p, r in messages:
+        paho.publish(t, p, qos=0, retain=r)
+
+
+async def _publish_all(client, messages):
+    """Publish (topic, payload, retain) at QoS 1 and wait for the PUBACKs, or
+    raise MqttError as soon as the connection drops: aiomqtt's publish would
+    otherwise wait for its whole timeout on a dead connection."""
+    if not messages:
+        return
+    sent = asyncio.ensure_future(asyncio.gather(
+        *[client.publish(t, p, qos=1, retain=r) for t, p, r in messages]))
+    gone = client._disconnected  # aiomqtt has no public "connection lost" future
+    await asyncio.wait({sent, gone}, return_when=asyncio.FIRST_COMPLETED)
+    if not sent.done():
+        sent.cancel()
+        await asyncio.gather(sent, return_exceptions=True)
+        if not gone.cancelled():
+            gone.exception()  # mark it seen; the reconnect loop reports the loss
+        raise aiomqtt.MqttError("connection lost while publishing")
+    sent.result()
+
+
+def _online_kiosks(conn):
+    return [r[0] for r in conn.execute(
+        "SELECT s.device_id FROM kiosk_status s JOIN kiosks k ON k.id = s.device_id"
+        " WHERE s.state = 'online' AND k.revoked_ms IS NULL")]

@@ -1,0 +1,1 @@
+"""Mystery-shopper audits: vocabulary, criteria, file import and results."""

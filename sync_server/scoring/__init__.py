@@ -1,0 +1,1 @@
+"""Scoring: the satisfaction figures (METHOD.md) and the reports built on the rollups."""

@@ -1,0 +1,258 @@
+"""Satisfaction reports read from the rollups (never from raw votes): one
+site over a period with its previous period, and the ranking of all sites.
+The figures themselves come from `scoring`; METHOD.md defines them."""
+import datetime
+import logging
+from collections import defaultdict
+
+from sync_server.mystery import audits
+from sync_server.scoring import stats as scoring
+from sync_server.storage.rollup import DEFAULT_TZ, raw_conn, zone_info
+
+log = logging.getLogger(__name__)
+
+LEVEL_SOURCES = ("kiosk", "qr")
+SOURCES = LEVEL_SOURCES + ("mystery",)
+MAX_DAYS = 800
+
+
+class PeriodError(ValueError):
+    """A bad period in a request; the message is shown to the user. `code`
+    and `args_` let pages say it in French (screen_text PERIOD_ERRORS)."""
+
+    def __init__(self, message, code, *args_):
+        super().__init__(message)
+        self.code = code
+        self.args_ = args_
+
+
+def parse_day(text, name):
+    try:
+        return datetime.date.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise PeriodError("%s must be a date YYYY-MM-DD" % name, "bad_date", name) from None
+
+
+def period(from_text, to_text, today):
+    """(from, to) dates from request parameters; default the 30 days to today."""
+    to_day = parse_day(to_text, "to") if to_text else today
+    from_day = parse_day(from_text, "from") if from_text else to_day - datetime.timedelta(29)
+    if from_day > to_day:
+        raise PeriodError("from must not be after to", "order")
+    if (to_day - from_day).days >= MAX_DAYS:
+        raise PeriodError("the period must be shorter than %d days" % MAX_DAYS, "too_long",
+                          MAX_DAYS)
+    return from_day, to_day
+
+
+def previous(from_day, to_day):
+    """The period of the same length just before."""
+    span = (to_day - from_day).days + 1
+    return from_day - datetime.timedelta(span), from_day - datetime.timedelta(1)
+
+
+def site_today(db, site_id, now=None):
+    """Today's date in the site's time zone."""
+    row = raw_conn(db).execute("SELECT timezone FROM sites WHERE id = ?", (site_id,)).fetchone()
+    tz = zone_info(row[0] if row else DEFAULT_TZ)
+    return (now or datetime.datetime.now(datetime.timezone.utc)).astimezone(tz).date()
+
+
+def level_counts(db, site_id, from_day, to_day, sources=LEVEL_SOURCES, hourly=True):
+    """Rows (source, hour, scale, level, filt, n) summed over the days; hour
+    is None when `hourly` is false (read from the smaller daily table)."""
+    marks = ",".join("?" * len(sources))
+    if hourly:
+        sql = ("SELECT source, hour, scale, level, filt, sum(n) FROM rollup_hourly"
+               " WHERE site_id = ? AND day BETWEEN ? AND ? AND source IN (%s)"
+               " GROUP BY source, hour, scale, level, filt")
+    else:
+        sql = ("SELECT source, NULL, scale, level, filt, sum(n) FROM rollup_daily"
+               " WHERE site_id = ? AND day BETWEEN ? AND ? AND source IN (%s)"
+               " GROUP BY source, scale, level, filt")
+    return raw_conn(db).execute(
+        sql % marks, (site_id, from_day.isoformat(), to_day.isoformat()) + tuple(sources)
+    ).fetchall()
+
+
+def source_figures(rows, source, hourly=True):
+    """The report of one level source from `level_counts` rows."""
+    counts = defaultdict(int)
+    filtered = 0
+    per_hour = defaultdict(lambda: defaultdict(int))
+    for src, hour, scale, level, filt, n in rows:
+        if src != source:
+            continue
+        if filt:
+            filtered += n
+            continue
+        counts[(scale, level)] += n
+        per_hour[hour][(scale, level)] += n
+    out = scoring.summary(counts, filtered)
+    by_scale = {}
+    for (scale, level), n in sorted(counts.items()):
+        by_scale.setdefault(str(scale), [0] * scale)[level] = n
+    out["counts"] = by_scale
+    if hourly:
+        out["hourly"] = [
+            {"hour": h, "n": sum(per_hour[h].values()),
+             "happy_index": scoring.summary(per_hour[h])["happy_index"]}
+            for h in range(24)]
+    return out
+
+
+def _mystery(db, site_id, from_day, to_day):
+    try:
+        res = audits.results(db, site_id, from_day.isoformat(), to_day.isoformat())
+    except Exception:  # a fault in that feature must not take the screen down
+        log.exception("mystery results for %s", site_id)
+        return {"status": "insufficient", "available": False, "score": None, "n": 0}
+    passes, fails, rate = mystery_totals(res)
+    out = scoring.mystery_part(passes, fails, rate)
+    out.update(available=True, passes=passes, fails=fails, compliance=rate,
+               tests=res.get("tests", 0), channels=res.get("channels", {}),
+               timeliness=res.get("timeliness", []))
+    return out
+
+
+def mystery_totals(res):
+    """Applicable checks passed and failed over every channel and criterion
+    of mystery.results, and the weighted compliance rate (0..1) over them."""
+    passes = fails = 0
+    num = den = 0.0
+    for ch in ((res or {}).get("channels") or {}).values():
+        for cr in ch.get("criteria") or []:
+            p, f = int(cr.get("passes") or 0), int(cr.get("fails") or 0)
+            weight = float(cr.get("weight", 1.0))
+            passes += p
+            fails += f
+            num += weight * p
+            den += weight * (p + f)
+    return passes, fails, (num / den if den else None)
+
+
+def network_means(db, from_day, to_day, sources=LEVEL_SOURCES):
+    """Pooled happy index of every site, per source, for shrinkage."""
+    marks = ",".join("?" * len(sources))
+    counts = defaultdict(lambda: defaultdict(int))
+    for src, scale, level, n in raw_conn(db).execute(
+            "SELECT source, scale, level, sum(n) FROM rollup_daily"
+            " WHERE day BETWEEN ? AND ? AND filt = 0 AND source IN (%s)"
+            " GROUP BY source, scale, level" % marks,
+            (from_day.isoformat(), to_day.isoformat()) + tuple(sources)):
+        counts[src][(scale, level)] += n
+    return {src: scoring.happy_index(counts[src]) for src in sources}
+
+
+def _apply_shrink(fig, mean):
+    if fig["happy_index_raw"] is None or mean is None:
+        return
+    fig["shrunk"] = {"k": scoring.SHRINK_K, "network_mean": round(mean, 1),
+                     "raw": fig["happy_index"]}
+    if fig["happy_index"] is not None:
+        fig["happy_index"] = round(scoring.shrink(fig["happy_index_raw"], fig["n"], mean), 1)
+
+
+def satisfaction(db, site_id, from_day, to_day, source=None, shrink=False,
+                 compare=True, hourly=True):
+    """Per source figures of one site over [from_day, to_day], with the
+    previous period of the same length and the composite index; the hourly
+    profile unless `hourly` is false."""
+    wanted = (source,) if source else SOURCES
+    level_src = tuple(s for s in wanted if s in LEVEL_SOURCES)
+    rows = level_counts(db, site_id, from_day, to_day, level_src, hourly) if level_src else []
+    means = network_means(db, from_day, to_day, level_src) if shrink and level_src else {}
+    out = {"site": site_id, "from": from_day.isoformat(), "to": to_day.isoformat(),
+           "shrinkage": bool(shrink), "sources": {}}
+    for src in wanted:
+        if src == "mystery":
+            fig = _mystery(db, site_id, from_day, to_day)
+        else:
+            fig = source_figures(rows, src, hourly)
+            if shrink:
+                _apply_shrink(fig, means.get(src))
+        out["sources"][src] = fig
+    if source is None:
+        s = out["sources"]
+        out["composite"] = scoring.composite({
+            "kiosk": s["kiosk"]["happy_index"],
+            "qr": s["qr"]["happy_index"],
+            "mystery": s["mystery"]["score"]})
+    if compare:
+        p_from, p_to = previous(from_day, to_day)
+        prev = satisfaction(db, site_id, p_from, p_to, source, shrink, compare=False,
+                            hourly=False)
+        keep = ("n", "status", "happy_index", "positive_share", "score")
+        out["previous"] = {
+            "from": prev["from"], "to": prev["to"],
+            "sources": {k: {f: v[f] for f in keep if f in v}
+                        for k, v in prev["sources"].items()}}
+        if "composite" in prev:
+            out["previous"]["composite"] = prev["composite"]
+    return out
+
+
+def day_bounds_ms(db, site_id, from_day, to_day):
+    """UTC milliseconds [start, end) of the site's local days from..to."""
+    row = raw_conn(db).execute("SELECT timezone FROM sites WHERE id = ?", (site_id,)).fetchone()
+    tz = zone_info(row[0] if row else DEFAULT_TZ)
+    start = datetime.datetime.combine(from_day, datetime.time(0), tz)
+    end = datetime.datetime.combine(to_day + datetime.timedelta(1), datetime.time(0), tz)
+    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+
+def trace_rows(db, site_id, from_day, to_day, source=None):
+    """The rollup rows behind a site's figures: [day, hour, source, scale,
+    level, filt, n], for checking a figure by hand (METHOD.md)."""
+    sources = (source,) if source else LEVEL_SOURCES
+    marks = ",".join("?" * len(sources))
+    return [list(r) for r in raw_conn(db).execute(
+        "SELECT day, hour, source, scale, level, filt, n FROM rollup_hourly"
+        " WHERE site_id = ? AND day BETWEEN ? AND ? AND source IN (%s)"
+        " ORDER BY day, hour, source, scale, level, filt" % marks,
+        (site_id, from_day.isoformat(), to_day.isoformat()) + sources)]
+
+
+def daily(db, site_id, from_day, to_day, source="kiosk"):
+    """[(day, n, happy_index)] for each day with responses (drill-down)."""
+    per_day = defaultdict(lambda: defaultdict(int))
+    for day, scale, level, n in raw_conn(db).execute(
+            "SELECT day, scale, level, sum(n) FROM rollup_daily"
+            " WHERE site_id = ? AND day BETWEEN ? AND ? AND source = ? AND filt = 0"
+            " GROUP BY day, scale, level",
+            (site_id, from_day.isoformat(), to_day.isoformat(), source)):
+        per_day[day][(scale, level)] += n
+    return [(d, sum(c.values()), scoring.summary(c)["happy_index"])
+            for d, c in sorted(per_day.items())]
+
+
+def ranking(db, from_day, to_day, source="kiosk"):
+    """Every site with its figures for one source, best first; sites without
+    a score come last, in name order."""
+    per_site = defaultdict(lambda: defaultdict(int))
+    filtered = defaultdict(int)
+    for sid, scale, level, filt, n in raw_conn(db).execute(
+            "SELECT site_id, scale, level, filt, sum(n) FROM rollup_daily"
+            " WHERE day BETWEEN ? AND ? AND source = ?"
+            " GROUP BY site_id, scale, level, filt",
+            (from_day.isoformat(), to_day.isoformat(), source)):
+        if filt:
+            filtered[sid] += n
+        else:
+            per_site[sid][(scale, level)] += n
+    rows = []
+    for sid, name in raw_conn(db).execute("SELECT id, name FROM sites ORDER BY name, id"):
+        fig = scoring.summary(per_site.get(sid, {}), filtered.get(sid, 0))
+        fig.update(site=sid, name=name)
+        rows.append(fig)
+    rows.sort(key=lambda r: (r["happy_index"] is None,
+                             -(r["happy_index"] or 0), r["name"]))
+    rank = 0
+    for r in rows:
+        if r["happy_index"] is not None:
+            rank += 1
+            r["rank"] = rank
+        else:
+            r["rank"] = None
+    return {"from": from_day.isoformat(), "to": to_day.isoformat(), "source": source,
+            "sites": rows}

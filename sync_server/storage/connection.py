@@ -1,0 +1,97 @@
+"""Opening the SQLite database: WAL mode, migrations from `schema.py`, and
+the small key/value settings table."""
+import sqlite3
+import time
+from contextlib import contextmanager
+
+import sqlite_utils
+
+from sync_server.storage.schema import MIGRATIONS
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def utc_text(ms, missing="-"):
+    """A stored time for command-line listings, e.g. 2026-11-23 12:30 UTC."""
+    if not ms:
+        return missing
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
+
+
+def connect(path):
+    """A raw sqlite3 connection in autocommit mode (explicit BEGIN/COMMIT),
+    WAL, migrated. Ingest uses one of its own; the web app wraps one in
+    sqlite-utils (`open_db`)."""
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None,
+                           check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    migrate(conn)
+    return conn
+
+
+def open_db(path):
+    """Open (creating if needed) and migrate the database at `path`."""
+    return sqlite_utils.Database(connect(path))
+
+
+@contextmanager
+def transaction(conn):
+    """BEGIN IMMEDIATE ... COMMIT on a raw connection; ROLLBACK on any error.
+    IMMEDIATE takes the write lock at once, so two writers never deadlock
+    upgrading a read lock."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def migrate(conn):
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    for version, _name, script in MIGRATIONS:
+        if version <= current:
+            continue
+        # executescript would commit on its own; one transaction per
+        # migration leaves the previous version intact if it fails.
+        with transaction(conn):
+            # Another process may have migrated while we waited for the lock.
+            if conn.execute("PRAGMA user_version").fetchone()[0] >= version:
+                continue
+            for statement in split_sql(script):
+                conn.execute(statement)
+            conn.execute("PRAGMA user_version=%d" % version)
+
+
+def split_sql(script):
+    """Split a migration script into statements (no ';' inside literals)."""
+    out = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line.split("--", 1)[0] + ("\n" if "--" in line else "")
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out
+
+
+def get_setting(conn, key, default=None):
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else default
+
+
+def setting_once(conn, key, make):
+    """Return the setting `key`, storing `make()` first if it is absent
+    (race-free between processes: the first writer wins)."""
+    conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", (key, make()))
+    return get_setting(conn, key)

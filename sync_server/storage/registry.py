@@ -1,0 +1,144 @@
+"""Sites and kiosks: the registry the broker credentials and ingest trust.
+
+Functions take a sqlite3 connection (or a sqlite_utils.Database) and raise
+ValueError with a user-facing message on bad input."""
+import json
+import re
+import zoneinfo
+
+from protocol import borne_wire as w
+from sync_server.storage import credentials as passwords
+from sync_server.storage.connection import now_ms, setting_once
+
+SITE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+SITE_FIELDS = ("name", "timezone", "hours", "buttons", "lockout_s", "sync_s", "telemetry_s")
+
+
+def check_timezone(name):
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("unknown time zone %r (e.g. Europe/Paris)" % name) from None
+    return name
+
+
+def check_hours(hours):
+    """`hours` as JSON text or dict; return the canonical JSON text."""
+    if isinstance(hours, str):
+        try:
+            hours = json.loads(hours)
+        except ValueError:
+            raise ValueError("opening hours are not JSON: %s" % hours) from None
+    try:
+        w.decode_config(w.encode_json({"site": "x", "buttons": 2, "hours": hours}))
+    except w.WireError as e:
+        raise ValueError("opening hours: %s" % e) from None
+    return json.dumps(hours, sort_keys=True, separators=(",", ":"))
+
+
+def _row_dicts(cursor):
+    cols = [d[0] for d in cursor.description]
+    return [dict(zip(cols, r)) for r in cursor.fetchall()]
+
+
+def add_site(conn, site_id, name, timezone="Europe/Paris", buttons=4, hours="{}"):
+    if not SITE_ID.match(site_id or ""):
+        raise ValueError("site id %r: use 1 to 64 lowercase letters, digits and '-'" % site_id)
+    if not name:
+        raise ValueError("a site needs a name")
+    if not 2 <= int(buttons) <= 4:
+        raise ValueError("buttons must be 2, 3 or 4")
+    check_timezone(timezone)
+    hours = check_hours(hours)
+    if conn.execute("SELECT 1 FROM sites WHERE id = ?", (site_id,)).fetchone():
+        raise ValueError("site %r already exists" % site_id)
+    t = now_ms()
+    conn.execute(
+        "INSERT INTO sites (id, name, timezone, hours, buttons, created_ms, updated_ms)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)", (site_id, name, timezone, hours, int(buttons), t, t))
+
+
+def set_site(conn, site_id, **changes):
+    """Change a site's settings; bumps `updated_ms` so the running server
+    republishes the kiosks' config."""
+    get_site(conn, site_id)
+    changes = {k: v for k, v in changes.items() if v is not None}
+    for k in changes:
+        if k not in SITE_FIELDS:
+            raise ValueError("unknown site setting %r" % k)
+    if "timezone" in changes:
+        check_timezone(changes["timezone"])
+    if "hours" in changes:
+        changes["hours"] = check_hours(changes["hours"])
+    if "buttons" in changes and not 2 <= int(changes["buttons"]) <= 4:
+        raise ValueError("buttons must be 2, 3 or 4")
+    if not changes:
+        return
+    sets = ", ".join("%s = ?" % k for k in changes)
+    conn.execute("UPDATE sites SET %s, updated_ms = ? WHERE id = ?" % sets,
+                 (*changes.values(), now_ms(), site_id))
+
+
+def get_site(conn, site_id):
+    rows = _row_dicts(conn.execute("SELECT * FROM sites WHERE id = ?", (site_id,)))
+    if not rows:
+        raise ValueError("unknown site %r" % site_id)
+    return rows[0]
+
+
+def list_sites(conn):
+    rows = _row_dicts(conn.execute(
+        "SELECT s.*, (SELECT count(*) FROM kiosks k WHERE k.site_id = s.id"
+        " AND k.revoked_ms IS NULL) AS kiosks FROM sites s ORDER BY s.id"))
+    for r in rows:
+        r["hours"] = json.loads(r["hours"])
+    return rows
+
+
+def add_kiosk(conn, site_id, device_id=None):
+    """Register a kiosk; return (device_id, secret). Only the secret's hash
+    is kept: it cannot be shown again."""
+    get_site(conn, site_id)
+    if device_id is None:
+        n = conn.execute("SELECT count(*) FROM kiosks").fetchone()[0] + 1
+        while True:
+            device_id = "k%04d" % n
+            if not conn.execute("SELECT 1 FROM kiosks WHERE id = ?", (device_id,)).fetchone():
+                break
+            n += 1
+    if not w.valid_device_id(device_id) or device_id == passwords.SERVER_USER:
+        raise ValueError("kiosk id %r: use 1 to 32 letters, digits, '-' and '_'" % device_id)
+    if conn.execute("SELECT 1 FROM kiosks WHERE id = ?", (device_id,)).fetchone():
+        raise ValueError("kiosk %r already exists (ids are never reused)" % device_id)
+    secret = passwords.new_secret()
+    conn.execute("INSERT INTO kiosks (id, site_id, secret_hash, created_ms) VALUES (?, ?, ?, ?)",
+                 (device_id, site_id, passwords.hash_secret(secret), now_ms()))
+    return device_id, secret
+
+
+def revoke_kiosk(conn, device_id):
+    cur = conn.execute("UPDATE kiosks SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL",
+                       (now_ms(), device_id))
+    if not cur.rowcount:
+        if conn.execute("SELECT 1 FROM kiosks WHERE id = ?", (device_id,)).fetchone():
+            raise ValueError("kiosk %r is already revoked" % device_id)
+        raise ValueError("unknown kiosk %r" % device_id)
+
+
+def list_kiosks(conn, site_id=None):
+    """Kiosks with their health (kiosk_status), secret hashes left out."""
+    sql = ("SELECT k.id, k.site_id, k.created_ms, k.revoked_ms, s.state, s.last_seen_ms,"
+           " s.boot, s.fw, s.battery_pct, s.battery_mv, s.rssi, s.journal, s.suppressed,"
+           " s.dropped, s.uptime_s, s.clock, s.acked_seq, COALESCE(s.rejected, 0) AS rejected,"
+           " s.last_reject FROM kiosks k LEFT JOIN kiosk_status s ON s.device_id = k.id")
+    args = ()
+    if site_id:
+        sql += " WHERE k.site_id = ?"
+        args = (site_id,)
+    return _row_dicts(conn.execute(sql + " ORDER BY k.id", args))
+
+
+def server_secret(conn):
+    """The server's broker password, made on first use and kept in the
+    database so `broker-config` and `serve` agree across runs."""
+    return setting_once(conn, "server_secret", passwords.new_secret)

@@ -1,0 +1,213 @@
+"""Per-site rollups of responses (site x local day x local hour x source x
+scale x level x filter, and the same per day), so that screens never scan
+raw votes.
+
+`apply_votes` keeps them up to date inside the ingest transaction;
+`rebuild` recomputes them from the raw rows (`borne rollup --rebuild`) and
+must give the same table. Each change bumps the site's row in
+`rollup_changes`, which live screens poll to know when to refresh.
+"""
+import datetime
+import time
+import zoneinfo
+from collections import Counter
+
+from sync_server.storage.connection import transaction
+
+DEFAULT_TZ = "Europe/Paris"
+# Vote flags that keep a response out of the scores (it stays in the
+# rollups, counted as filtered): 2 outside opening hours, 4 burst suspect.
+FILTER_MASK = 6
+# Every UTC offset in use is a multiple of 15 minutes, so a quarter-hour of
+# UTC maps to exactly one local (day, hour).
+QUARTER_MS = 900_000
+
+_local_cache = {}
+
+
+def zone_info(name):
+    """The ZoneInfo of a time zone name; the default zone for a bad one."""
+    try:
+        return zoneinfo.ZoneInfo(name or DEFAULT_TZ)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo(DEFAULT_TZ)
+
+
+def local_bucket(tz_name, utc_ms):
+    """(local day 'YYYY-MM-DD', local hour) of a UTC instant in a zone."""
+    key = (tz_name, utc_ms // QUARTER_MS)
+    hit = _local_cache.get(key)
+    if hit is None:
+        if len(_local_cache) > 200_000:
+            _local_cache.clear()
+        t = datetime.datetime.fromtimestamp(key[1] * QUARTER_MS / 1000, zone_info(tz_name))
+        hit = (t.strftime("%Y-%m-%d"), t.hour)
+        _local_cache[key] = hit
+    return hit
+
+
+def raw_conn(conn):
+    """The sqlite3 connection behind a sqlite_utils.Database, or itself."""
+    return getattr(conn, "conn", conn)
+
+
+def site_zones(conn, site_ids):
+    """{site_id: time zone name} for the given sites (default for unknown)."""
+    ids = list(site_ids)
+    zones = dict.fromkeys(ids, DEFAULT_TZ)
+    if ids:
+        marks = ",".join("?" * len(ids))
+        for sid, tz in raw_conn(conn).execute(
+                "SELECT id, timezone FROM sites WHERE id IN (%s)" % marks, ids):
+            zones[sid] = tz or DEFAULT_TZ
+    return zones
+
+
+def _field(row, name, default=0):
+    try:
+        value = row[name]
+    except (KeyError, IndexError):
+        return default
+    return default if value is None else value
+
+
+def apply_votes(conn, rows, source="kiosk"):
+    """Add newly stored, dated responses to the rollups, inside the caller's
+    transaction. rows: iterable of dicts with site_id, utc_ms, level, scale,
+    flags; or an object whose `rollup_columns()` gives groups of columns
+    (site ids, utc_ms, levels, scales, flags), all dated, which ingest uses
+    to spare a dict per vote. Called for each vote inserted for the first
+    time, and for pending votes when their boot's anchor arrives."""
+    # Count per UTC quarter-hour first, on the values as given (ingest calls
+    # this per batch: no function call per row), then turn each quarter into
+    # its local (day, hour) and normalise the values once.
+    columns = getattr(rows, "rollup_columns", None)
+    if columns is not None:
+        keys = []
+        for sites, utcs, levels, scales, flags in columns():
+            keys += zip(sites, map(QUARTER_MS.__rfloordiv__, utcs), scales, levels, flags)
+    else:
+        if not isinstance(rows, list):
+            rows = list(rows)
+        try:
+            keys = [(r["site_id"], utc // QUARTER_MS, r["scale"], r["level"], r.get("flags"))
+                    for r in rows if (utc := r.get("utc_ms")) is not None]
+        except AttributeError:  # rows without get(), such as sqlite3.Row
+            keys = [(r["site_id"], r["utc_ms"] // QUARTER_MS, r["scale"], r["level"],
+                     _field(r, "flags")) for r in rows if _field(r, "utc_ms", None) is not None]
+    if not keys:
+        return 0
+    quarters = Counter(keys)
+    zones = site_zones(conn, {k[0] for k in quarters})
+    counts = Counter()
+    for (sid, quarter, scale, level, flags), n in quarters.items():
+        day, hour = local_bucket(zones[sid], quarter * QUARTER_MS)
+        counts[(sid, day, hour, source, int(scale), int(level),
+                int(flags or 0) & FILTER_MASK)] += n
+    _add(conn, counts)
+    return len(keys)
+
+
+def _add(conn, counts):
+    """Add hourly counts {(site, day, hour, source, scale, level, filt): n}
+    to both rollup tables."""
+    c = raw_conn(conn)
+    c.executemany(
+        "INSERT INTO rollup_hourly (site_id, day, hour, source, scale, level, filt, n)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (site_id, day, hour, source, scale, level, filt)"
+        " DO UPDATE SET n = n + excluded.n",
+        [k + (n,) for k, n in counts.items()])
+    daily = Counter()
+    for (sid, day, _hour, source, scale, level, filt), n in counts.items():
+        daily[(sid, day, source, scale, level, filt)] += n
+    c.executemany(
+        "INSERT INTO rollup_daily (site_id, day, source, scale, level, filt, n)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (site_id, day, source, scale, level, filt)"
+        " DO UPDATE SET n = n + excluded.n",
+        [k + (n,) for k, n in daily.items()])
+    bump(conn, {k[0] for k in counts})
+
+
+def bump(conn, site_ids):
+    """Mark the sites' figures as changed (live screens poll this)."""
+    now = int(time.time() * 1000)
+    raw_conn(conn).executemany(
+        "INSERT INTO rollup_changes (site_id, version, changed_ms) VALUES (?, 1, ?)"
+        " ON CONFLICT (site_id) DO UPDATE SET version = version + 1,"
+        " changed_ms = excluded.changed_ms",
+        [(sid, now) for sid in sorted(site_ids)])
+
+
+def versions(conn, site_ids):
+    """{site_id: change counter} for the given sites (0 when never changed)."""
+    ids = list(site_ids)
+    out = dict.fromkeys(ids, 0)
+    if ids:
+        marks = ",".join("?" * len(ids))
+        for sid, v in raw_conn(conn).execute(
+                "SELECT site_id, version FROM rollup_changes WHERE site_id IN (%s)" % marks,
+                ids):
+            out[sid] = v
+    return out
+
+
+# Raw sources for a rebuild: source name -> SQL giving, for one site,
+# (utc quarter-hour, scale, level, filter, count). A source whose table does
+# not exist yet is skipped.
+RAW_SOURCES = {
+    "kiosk": ("votes",
+              "SELECT utc_ms / %d, scale, level, flags & %d, count(*) FROM votes"
+              " WHERE site_id = ? AND utc_ms IS NOT NULL"
+              " GROUP BY 1, 2, 3, 4" % (QUARTER_MS, FILTER_MASK)),
+    "qr": ("qr_answers",
+           "SELECT created_ms / %d, scale, level, 0, count(*) FROM qr_answers"
+           " WHERE site_id = ? GROUP BY 1, 2, 3" % QUARTER_MS),
+}
+
+
+def register_source(name, table, sql):
+    """Let another module's raw table take part in `rebuild` (same columns
+    as RAW_SOURCES; `?` is the site id)."""
+    RAW_SOURCES[name] = (table, sql)
+
+
+def _tables(c):
+    return {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def rebuild(conn, site_ids=None):
+    """Recompute the rollups of the given sites (all when None) from raw rows,
+    in one transaction. Returns the number of responses rolled up."""
+    with transaction(raw_conn(conn)) as c:
+        known = _tables(c)
+        if site_ids is None:
+            ids = set()
+            for table, _sql in RAW_SOURCES.values():
+                if table in known:
+                    ids.update(r[0] for r in c.execute(
+                        "SELECT DISTINCT site_id FROM %s" % table))
+            ids.update(r[0] for r in c.execute("SELECT DISTINCT site_id FROM rollup_hourly"))
+            c.execute("DELETE FROM rollup_hourly")
+            c.execute("DELETE FROM rollup_daily")
+        else:
+            ids = set(site_ids)
+            for table in ("rollup_hourly", "rollup_daily"):
+                c.executemany("DELETE FROM %s WHERE site_id = ?" % table, [(s,) for s in ids])
+        zones = site_zones(c, ids)
+        total = 0
+        for sid in sorted(ids):
+            counts = Counter()
+            tz = zones[sid]
+            for source, (table, sql) in RAW_SOURCES.items():
+                if table not in known:
+                    continue
+                for quarter, scale, level, filt, n in c.execute(sql, (sid,)):
+                    day, hour = local_bucket(tz, quarter * QUARTER_MS)
+                    counts[(sid, day, hour, source, scale, level, filt)] += n
+                    total += n
+            if counts:
+                _add(c, counts)
+        bump(c, ids)
+    return total

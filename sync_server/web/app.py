@@ -1,0 +1,91 @@
+"""The aiohttp application. Each feature module exposes `setup(app)` that adds
+its routes and its cleanup contexts; `make_app` assembles them, in the order
+of FEATURES.
+
+Sharing SQLite: `app[DB]` is a sqlite_utils.Database over one connection,
+used only from the event loop by request handlers (short queries, WAL, so
+readers never wait for ingest). MQTT ingest never touches it: it runs in
+its own thread on its own connection (see `mqtt_link`). SQLite serialises
+the writers across connections and processes (busy_timeout 30 s).
+
+Settings (`make_app(db_path, **settings)`, kept in `app[SETTINGS]`):
+- mqtt: None (no MQTT: pages and API only, as in most tests), "embedded"
+  (start the amqtt broker on `broker_port`, default 1883) or a broker URL
+  mqtt://user:pass@host:port (an external Mosquitto);
+- ingest_only: take votes only (no status, telemetry, config, time).
+"""
+import asyncio
+import logging
+
+from aiohttp import web
+
+from sync_server.broker import embedded
+from sync_server.ingest import mqtt_link
+from sync_server.storage.connection import open_db
+from sync_server.web import api, feedback, manager_pages, scoring_api, screen_pages
+from sync_server.web.keys import DB, LINK, SETTINGS
+
+log = logging.getLogger("borne.app")
+
+__all__ = ["DB", "LINK", "SETTINGS", "make_app"]
+
+# Feature modules, each with `setup(app)`.
+FEATURES = (api, feedback, scoring_api, screen_pages, manager_pages)
+
+
+async def healthz(request):
+    out = {"status": "ok"}
+    link = request.app.get(LINK)
+    if link is not None:
+        # The broker's address (never its credentials): simulators find it here.
+        out["mqtt"] = {"connected": link.ready.is_set(),
+                       "url": "mqtt://%s:%d" % (link.host, link.port), **link.stats}
+    return web.json_response(out)
+
+
+def _make_link(settings):
+    url = settings["mqtt"]
+    if url == "embedded":
+        settings["broker_port"] = settings.get("broker_port") or 1883
+        url = "mqtt://127.0.0.1:%d" % settings["broker_port"]
+    link = mqtt_link.Link(settings["db_path"], url, ingest_only=bool(settings.get("ingest_only")),
+                          shared=settings["mqtt"] != "embedded")
+    settings["mqtt_url"] = "mqtt://%s:%d" % (link.host, link.port)
+    return link
+
+
+async def mqtt_ctx(app):
+    """Start the broker link (and the embedded broker) with the app; on
+    shutdown let the batch in hand commit and be acked, then disconnect."""
+    settings = app[SETTINGS]
+    link = app[LINK]
+    broker = None
+    if settings["mqtt"] == "embedded":
+        broker = await embedded.start(settings["db_path"], "127.0.0.1",
+                                      settings["broker_port"])
+    task = asyncio.ensure_future(link.run())
+    try:
+        yield
+    finally:
+        link.stopping.set()
+        try:
+            await asyncio.wait_for(task, 60)
+        except Exception:
+            log.exception("MQTT link did not stop cleanly")
+        if broker is not None:
+            await broker.shutdown()
+
+
+def make_app(db_path, **settings):
+    # The access log never carries the client's address (%a): citizens' QR
+    # answers must not be traceable to an IP address, even in logs.
+    app = web.Application(handler_args={"access_log_format": '%t "%r" %s %b %Tf'})
+    app[SETTINGS] = dict(settings, db_path=str(db_path))
+    app[DB] = open_db(db_path)
+    app.router.add_get("/healthz", healthz)
+    if settings.get("mqtt"):
+        app[LINK] = _make_link(app[SETTINGS])
+        app.cleanup_ctx.append(mqtt_ctx)
+    for feature in FEATURES:
+        feature.setup(app)
+    return app

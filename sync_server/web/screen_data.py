@@ -1,0 +1,93 @@
+"""What the agents' screen shows for one site today: figures from the
+rollups, kiosk health, the latest QR comments and mystery visits."""
+import datetime
+import logging
+
+from sync_server.feedback import answers
+from sync_server.mystery import audits
+from sync_server.scoring import report as scoring_report
+from sync_server.storage.rollup import raw_conn
+
+log = logging.getLogger(__name__)
+
+LOW_BATTERY_PCT = 20
+BACKLOG_VOTES = 20     # pending votes on a kiosk worth telling the desk about
+STALE_TELEMETRY = 3    # missed telemetry periods before a kiosk counts as offline
+
+
+def site_row(db, site_id):
+    row = raw_conn(db).execute("SELECT id, name, timezone, telemetry_s FROM sites WHERE id = ?",
+                           (site_id,)).fetchone()
+    return dict(zip(("id", "name", "timezone", "telemetry_s"), row)) if row else None
+
+
+def kiosk_health(db, site_id, telemetry_s=300, now_ms=None):
+    """One dict per trusted kiosk of the site, with its problems listed."""
+    now_ms = now_ms if now_ms is not None else int(
+        datetime.datetime.now(datetime.timezone.utc).timestamp() * 1000)
+    out = []
+    for kid, state, seen, battery, journal in raw_conn(db).execute(
+            "SELECT k.id, s.state, s.last_seen_ms, s.battery_pct, s.journal"
+            " FROM kiosks k LEFT JOIN kiosk_status s ON s.device_id = k.id"
+            " WHERE k.site_id = ? AND k.revoked_ms IS NULL ORDER BY k.id", (site_id,)):
+        stale = seen is not None and now_ms - seen > STALE_TELEMETRY * telemetry_s * 1000
+        if seen is None and state is None:
+            shown = "unknown"
+        elif state == "offline" or stale:
+            shown = "offline"
+        else:
+            shown = "online"
+        problems = []
+        if shown != "online":
+            problems.append(shown)
+        if battery is not None and battery < LOW_BATTERY_PCT:
+            problems.append("battery_low")
+        if journal is not None and journal > BACKLOG_VOTES:
+            problems.append("backlog")
+        out.append({"id": kid, "state": shown, "last_seen_ms": seen, "battery_pct": battery,
+                    "journal": journal, "problems": problems})
+    return out
+
+
+def latest_comments(db, site_id, limit=3):
+    try:
+        return list(answers.latest_comments(db, site_id, limit))
+    except Exception:  # a fault there must not take the screen down
+        log.exception("latest comments of %s", site_id)
+        return []
+
+
+def latest_mystery(db, site_id, limit=3):
+    try:
+        return list(audits.latest(db, site_id, limit))
+    except Exception:
+        log.exception("latest mystery visits of %s", site_id)
+        return []
+
+
+def day_figures(db, site_id, day, shrink=False, hourly=False):
+    rep = scoring_report.satisfaction(db, site_id, day, day, shrink=shrink, compare=False,
+                                      hourly=hourly)
+    return rep["sources"]
+
+
+def screen(db, site_id, now=None, shrink=False):
+    """Everything the screen shows, as plain data (also served as JSON)."""
+    site = site_row(db, site_id)
+    if site is None:
+        return None
+    today = scoring_report.site_today(db, site_id, now)
+    week = datetime.timedelta(7)
+    day = datetime.timedelta(1)
+    now_ms = int((now or datetime.datetime.now(datetime.timezone.utc)).timestamp() * 1000)
+    return {
+        "site": site,
+        "today": today.isoformat(),
+        "shrinkage": shrink,
+        "figures": day_figures(db, site_id, today, shrink, hourly=True),
+        "yesterday": day_figures(db, site_id, today - day, shrink),
+        "last_week": day_figures(db, site_id, today - week, shrink),
+        "kiosks": kiosk_health(db, site_id, site["telemetry_s"] or 300, now_ms),
+        "comments": latest_comments(db, site_id),
+        "mystery": latest_mystery(db, site_id),
+    }

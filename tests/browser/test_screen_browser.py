@@ -1,0 +1,211 @@
+"""The agents' screen in Debian's Chromium, fed by a kiosk publishing real
+vote batches to a real Mosquitto, ingested by the real `borne serve`: the
+open screen shows the new votes without a reload, it passes axe-core, the
+English switch works and a revoked link closes it."""
+import datetime
+import json
+import os
+import subprocess
+import threading
+import time
+import zoneinfo
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from protocol import borne_wire as w
+from sync_server.storage import rollup
+from sync_server.storage.connection import open_db
+from tests import realparts
+from tests.server_support import BORNE, Server, make_registry, secured_mosquitto
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SITE = "mairie-centre"
+LIVE_TIMEOUT_MS = 2000  # the issue's promise: a new vote shows within 2 s
+
+
+def borne(*argv, stdin=None):
+    out = subprocess.run([BORNE, *argv], capture_output=True, text=True, input=stdin,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+class Kiosk:
+    """A kiosk's MQTT side: publishes vote batches, waits for the server's ack."""
+
+    def __init__(self, port, device_id, secret):
+        self.dev = device_id
+        self.acks = []
+        self.acked = threading.Condition()
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id)
+        self.c.username_pw_set(device_id, secret)
+        self.c.on_message = self._on_message
+        subscribed = threading.Event()
+        self.c.on_connect = lambda c, *a: c.subscribe(w.topic(device_id, "ack"), qos=1)
+        self.c.on_subscribe = lambda *a: subscribed.set()
+        self.c.connect("127.0.0.1", port, keepalive=10)
+        self.c.loop_start()
+        assert subscribed.wait(10), "kiosk could not subscribe to its ack topic"
+
+    def _on_message(self, client, userdata, msg):
+        with self.acked:
+            self.acks.append(w.decode_ack(msg.payload)[1])
+            self.acked.notify_all()
+
+    def send(self, seq0, levels, boot=1):
+        now = int(time.time() * 1000)
+        votes = [(seq0 + i, now - 1000 + i, lv, 4, 0) for i, lv in enumerate(levels)]
+        last = votes[-1][0]
+        self.c.publish(w.topic(self.dev, "votes"), w.encode_batch(self.dev, boot, votes), qos=1)
+        with self.acked:
+            assert self.acked.wait_for(lambda: last in self.acks, timeout=20), "no ack"
+
+    def close(self):
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+def seed_qr_and_mystery(db_path, tmp):
+    """A QR comment and a mystery phone test from yesterday, so that every
+    panel of the screen has something to show."""
+    db = open_db(db_path)
+    now = int(time.time() * 1000)
+    db.conn.execute("BEGIN IMMEDIATE")
+    db.conn.execute("INSERT INTO qr_answers (site_id, token, level, scale, comment, created_ms)"
+                    " VALUES (?, 't', 1, 4, ?, ?)",
+                    (SITE, "Attente trop longue, rappelez-moi au 06 12 34 56 78", now))
+    rollup.apply_votes(db.conn, [dict(site_id=SITE, utc_ms=now, level=1, scale=4, flags=0)],
+                       source="qr")
+    db.conn.execute("COMMIT")
+    mystery = pytest.importorskip("sync_server.mystery.audits")
+    day = datetime.datetime.now(zoneinfo.ZoneInfo("Europe/Paris")).date() - datetime.timedelta(1)
+    path = tmp / "campaign.csv"
+    path.write_text("test_id,site,date,time,channel,step,rings,TEL_PRESENTATION,COURTOISIE\n"
+                    "T1,%s,%s,10:00,téléphone,accès,4,oui,oui\n" % (SITE, day),
+                    encoding="utf-8")
+    assert mystery.import_file(db, str(path)).errors == []
+    db.conn.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    realparts.need_binary("mosquitto")
+    if not os.access(CHROMIUM, os.X_OK):
+        realparts.missing("chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    tmp = tmp_path_factory.mktemp("screen")
+    db = str(tmp / "borne.db")
+    kiosks = make_registry(db, kiosks=1, site=SITE)
+    link = json.loads(borne("screen", "link", "add", SITE, "--label", "accueil", "--json",
+                            "--db", db))
+    seed_qr_and_mystery(db, tmp)
+    broker = secured_mosquitto(db)
+    port = realparts.free_port()
+    srv = Server(db, "--mqtt", broker.url, "--http", "127.0.0.1:%d" % port).start()
+    (dev, secret), = kiosks.items()
+    kiosk = Kiosk(broker.port, dev, secret)
+    pw = sync_api.sync_playwright().start()
+    browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    try:
+        yield {"db": db, "base": "http://127.0.0.1:%d" % port, "link": link,
+               "kiosk": kiosk, "browser": browser, "server": srv}
+    finally:
+        browser.close()
+        pw.stop()
+        kiosk.close()
+        assert srv.terminate() == 0
+        broker.stop()
+
+
+def figure(page, name):
+    return page.locator('[data-figure="%s"]' % name).inner_text()
+
+
+def serious(page):
+    from axe_playwright_python.sync_playwright import Axe
+    res = Axe().run(page)
+    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in res.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_votes_published_over_mqtt_show_within_2_s(stack, artifacts_dir):
+    page = stack["browser"].new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(stack["base"] + "/screen/%s?key=%s" % (SITE, stack["link"]["key"]))
+    assert page.locator("html").get_attribute("lang") == "fr"
+    assert figure(page, "kiosk-n") == "0"
+    assert figure(page, "kiosk-index") == "—"
+    page.wait_for_selector("#live:not(.down)")
+    # 9 votes: still no score (under 10 responses)
+    stack["kiosk"].send(1, [3, 3, 3, 2, 2, 2, 1, 0, 3])
+    page.wait_for_function("document.querySelector('[data-figure=\"kiosk-n\"]')"
+                           ".textContent === '9'", timeout=LIVE_TIMEOUT_MS)
+    assert figure(page, "kiosk-index") == "—"
+    # 3 more: 12 responses, levels 3x5, 2x4, 1x2, 0x1:
+    # (5*100 + 4*66.67 + 2*33.33 + 0) / 12 = 833.3 / 12 = 69.4
+    stack["kiosk"].send(10, [3, 2, 1])
+    page.wait_for_function("document.querySelector('[data-figure=\"kiosk-n\"]')"
+                           ".textContent === '12'", timeout=LIVE_TIMEOUT_MS)
+    assert figure(page, "kiosk-index") == "69,4"
+    assert "Indicatif" in page.locator(".main").inner_text()
+    assert "06 12 34 56 78" not in page.content()  # the QR comment is shown masked
+    assert "Téléphone" in page.locator(".mystery-card").inner_text()
+    page.screenshot(path=os.path.join(artifacts_dir, "screen-1920x1080.png"))
+    assert serious(page) == []
+    page.close()
+
+
+def test_phone_english_and_accessibility(stack, artifacts_dir):
+    page = stack["browser"].new_page(viewport={"width": 390, "height": 844})
+    page.goto(stack["base"] + "/screen/%s?key=%s" % (SITE, stack["link"]["key"]))
+    page.get_by_role("link", name="English").click()
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert "Happy index" in page.locator("h2#h-today").inner_text()
+    # no horizontal scrolling on a phone
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=os.path.join(artifacts_dir, "screen-phone.png"), full_page=True)
+    assert serious(page) == []
+    page.close()
+
+
+def test_wrong_and_revoked_links_are_refused(stack):
+    page = stack["browser"].new_page()
+    resp = page.goto(stack["base"] + "/screen/%s?key=not-the-key" % SITE)
+    assert resp.status == 403
+    assert "Accès refusé" in page.content()
+    resp = page.goto(stack["base"] + "/screen/%s?key=%s" % (SITE, stack["link"]["key"]))
+    assert resp.status == 200
+    borne("screen", "link", "revoke", str(stack["link"]["id"]), "--db", stack["db"])
+    # the open stream ends at its next refresh; a reload is refused
+    resp = page.goto(stack["base"] + "/screen/%s?key=%s" % (SITE, stack["link"]["key"]))
+    assert resp.status == 403
+    page.close()
+
+
+def test_manager_view_in_the_browser(stack, artifacts_dir):
+    borne("manager", "add", "qualite", "--password-stdin", "--db", stack["db"],
+          stdin="un mot de passe long\n")
+    page = stack["browser"].new_page(viewport={"width": 1440, "height": 900})
+    page.goto(stack["base"] + "/manager")
+    assert "/manager/login" in page.url
+    assert serious(page) == []
+    page.get_by_label("Identifiant").fill("qualite")
+    page.get_by_label("Mot de passe").fill("un mot de passe long")
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url("**/manager")
+    row = page.locator("table.data tbody tr").first
+    assert "Mairie" in row.inner_text()
+    assert serious(page) == []
+    page.get_by_role("link", name="Mairie").click()
+    page.wait_for_load_state()
+    assert "Indice composite" in page.content()
+    page.screenshot(path=os.path.join(artifacts_dir, "manager-site.png"), full_page=True)
+    assert serious(page) == []
+    with page.expect_download() as dl:
+        page.get_by_role("link", name="Exporter en CSV").click()
+    text = open(dl.value.path(), encoding="utf-8-sig").read()
+    assert text.startswith("site_id,source,day,n,happy_index")
+    page.close()
