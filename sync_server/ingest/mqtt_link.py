@@ -6,17 +6,22 @@ single-thread executor) on the `Ingest` object's own connection; the event
 loop only moves messages. While one batch commits, the next is taken and
 queued behind it, and the acks of the one before go out.
 
-aiomqtt acknowledges a QoS 1 message (PUBACK) before our code sees it, and
-its incoming queue is unbounded here, so nothing is dropped silently; a
-message lost in a crash after PUBACK is resent by its kiosk, which waits for
-the application ack. aiomqtt does not reconnect by itself: `run` loops with
-backoff. Clean sessions: a worker that goes away must not keep a share of
-the messages queued for itself.
-
-Three aiomqtt internals are used, for speed and prompt failure (checked
-against aiomqtt 2.5): `_queue` (drain what has arrived in one go),
-`_disconnected` (stop waiting on a dead connection) and `_client` (the paho
-client, to queue acks without per-publish bookkeeping)."""
+Only aiomqtt's public API is used (`Client`, its `queue_type` and
+`max_queued_incoming_messages` options, `messages`, `publish`, `subscribe`).
+Its caveats, designed around here:
+- aiomqtt (paho underneath) acknowledges a QoS 1 message (PUBACK) before our
+  code sees it. A message lost in a crash after PUBACK is resent by its
+  kiosk, which waits for the application ack sent after the commit.
+- Its incoming queue drops messages once full, after their PUBACK: the queue
+  is left unbounded (`max_queued_incoming_messages=0`), never bounded
+  silently.
+- It does not reconnect by itself: `run` loops with backoff. Clean sessions:
+  a worker that goes away must not keep a share of the messages queued for
+  itself.
+- `publish` on a dead connection waits for its timeout: when the connection
+  drops, the message iterator raises, the session ends and cancels the
+  publishing task.
+"""
 import asyncio
 import concurrent.futures
 import logging
@@ -34,6 +39,7 @@ from sync_server.storage.credentials import SERVER_USER
 log = logging.getLogger("borne.mqtt")
 
 MAX_BATCH = 200  # messages per transaction: small enough to overlap arrival and commit
+ACK_TIMEOUT_S = 10  # a QoS 0 publish not written by then means the connection is gone
 SHARE_GROUP = "borne-ingest"
 
 
@@ -75,6 +81,7 @@ class Link:
         self._published = {}  # device -> config payload last published (retained)
         self._mark = None
         self._live = False  # the current session got connected
+        self._inbox: asyncio.Queue = asyncio.Queue()  # replaced by each session's
 
     async def _db(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -108,10 +115,20 @@ class Link:
             self._pool.shutdown(wait=True)
 
     async def _session(self):
+        link = self
+
+        class Inbox(asyncio.Queue):
+            """aiomqtt's incoming queue, kept at hand to take in one go what
+            has already arrived (its iterator costs a task per message)."""
+
+            def __init__(self, maxsize: int = 0) -> None:
+                super().__init__(maxsize)
+                link._inbox = self
+
         async with aiomqtt.Client(self.host, self.port, username=self.user,
                                   password=self.password, identifier=self.user,
                                   clean_session=True, keepalive=30, timeout=30,
-                                  max_queued_incoming_messages=0,
+                                  queue_type=Inbox, max_queued_incoming_messages=0,
                                   # paho's default of 20 acks in flight would
                                   # hold acks back behind their PUBACKs.
                                   max_inflight_messages=1000) as client:
@@ -146,14 +163,14 @@ class Link:
         sends the previous batch's acks. Acks still go out strictly after
         their own batch's commit, batch after batch in order."""
         messages = client.messages
-        queued = client._queue
+        queued = self._inbox
         stop = asyncio.ensure_future(self.stopping.wait())
         nxt = None
         held = None  # (future of the commit, messages) of the batch not yet acked
         try:
             while not self.stopping.is_set():
                 if nxt is None:
-                    nxt = asyncio.ensure_future(messages.__anext__())
+                    nxt = asyncio.ensure_future(anext(messages))
                 waits = {nxt, stop}
                 if held:
                     waits.add(held[0])
@@ -166,8 +183,7 @@ class Link:
                     break
                 batch = [nxt.result()]
                 nxt = None
-                # Take what has already arrived without a task per message:
-                # aiomqtt's iterator costs a task and a wait for each one.
+                # Take what has already arrived without a task per message.
                 while len(batch) < MAX_BATCH and not queued.empty():
                     batch.append(queued.get_nowait())
                 items = [(m.topic.value, bytes(m.payload or b""), bool(m.retain))
@@ -213,7 +229,7 @@ class Link:
         if out.online:
             t = w.encode_time(int(time.time() * 1000))
             msgs += [(w.topic(d, "time"), t, False) for d in out.online]
-        _send_now(client, msgs)
+        await _send_now(client, msgs)
         s["acks"] += len(out.acks)
 
     async def _control(self, client):
@@ -252,36 +268,20 @@ class Link:
             await asyncio.sleep(self.watch_every_s)
 
 
-def _send_now(client, messages):
-    """Hand (topic, payload, retain) to paho at QoS 0: acks and the time.
-    Kiosks hold clean sessions, so QoS 1 would add no guarantee on their
-    side, only a PUBACK each way; a lost ack makes the kiosk resend, and the
-    duplicate is acked again. aiomqtt's per-publish bookkeeping (an event, a
-    task, a scan of all pending calls) cost more than storing the votes.
-    Queued packets leave before the DISCONNECT that ends the session, so the
-    acks of the last batch go out on SIGTERM."""
-    paho = client._client  # the paho client aiomqtt drives on this loop
-    for t, p, r in messages:
-        paho.publish(t, p, qos=0, retain=r)
+async def _send_now(client, messages):
+    """Publish (topic, payload, retain) at QoS 0: acks and the time. Kiosks
+    hold clean sessions, so QoS 1 would add no guarantee on their side, only
+    a PUBACK each way; a lost ack makes the kiosk resend, and the duplicate
+    is acked again. Returns once paho has written them, so the acks of the
+    last batch leave before the DISCONNECT that ends a session on SIGTERM."""
+    await asyncio.gather(*[client.publish(t, p, qos=0, retain=r, timeout=ACK_TIMEOUT_S)
+                           for t, p, r in messages])
 
 
 async def _publish_all(client, messages):
-    """Publish (topic, payload, retain) at QoS 1 and wait for the PUBACKs, or
-    raise MqttError as soon as the connection drops: aiomqtt's publish would
-    otherwise wait for its whole timeout on a dead connection."""
-    if not messages:
-        return
-    sent = asyncio.ensure_future(asyncio.gather(
-        *[client.publish(t, p, qos=1, retain=r) for t, p, r in messages]))
-    gone = client._disconnected  # aiomqtt has no public "connection lost" future
-    await asyncio.wait({sent, gone}, return_when=asyncio.FIRST_COMPLETED)
-    if not sent.done():
-        sent.cancel()
-        await asyncio.gather(sent, return_exceptions=True)
-        if not gone.cancelled():
-            gone.exception()  # mark it seen; the reconnect loop reports the loss
-        raise aiomqtt.MqttError("connection lost while publishing")
-    sent.result()
+    """Publish (topic, payload, retain) at QoS 1 and wait for the PUBACKs.
+    On a dead connection the session ends and cancels this wait."""
+    await asyncio.gather(*[client.publish(t, p, qos=1, retain=r) for t, p, r in messages])
 
 
 def _online_kiosks(conn):
