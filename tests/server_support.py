@@ -73,12 +73,18 @@ def server_secret(db):
 
 
 class Server:
-    """`borne serve` in a subprocess; waits for its ready line."""
+    """`borne serve` in a subprocess; waits for its ready line. `launcher`:
+    the command to run instead of `borne` (a test seam, see
+    tests/server/ingest/hold_commit.py)."""
 
-    def __init__(self, db, *args, env=None, log_path=None):
+    def __init__(self, db, *args, env=None, log_path=None, launcher=None):
         self.db = db
         self.args = args
+        self.launcher = list(launcher or [BORNE])
         self.env = dict(os.environ, **(env or {}))
+        if launcher:  # `python -m tests...` finds the tests from anywhere
+            self.env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [realparts.ROOT, self.env.get("PYTHONPATH")]))
         self.log_path = log_path or str(db) + ".server.log"
         self.proc = None
         self.ready_line = None
@@ -86,7 +92,7 @@ class Server:
     def start(self, timeout=20):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [BORNE, "serve", "--db", str(self.db), *self.args],
+            [*self.launcher, "serve", "--db", str(self.db), *self.args],
             stdout=subprocess.PIPE, stderr=self.log, env=self.env)
         lines = queue.Queue()
 

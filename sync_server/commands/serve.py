@@ -80,7 +80,7 @@ async def _serve(app, host_port):
                 await site.start()
             except OSError as e:
                 raise CliError("cannot listen on %s:%d: %s" % (*host_port, e)) from None
-            port = site._server.sockets[0].getsockname()[1]
+            port = runner.addresses[0][1]  # the port picked for :0
             where.append("http://%s:%d" % (host_port[0], port))
         link = app[LINK]
         ready = asyncio.ensure_future(link.ready.wait())

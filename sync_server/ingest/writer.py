@@ -11,7 +11,6 @@ The class is synchronous and owns its sqlite3 connection; `mqtt_link` runs
 it in one worker thread."""
 import json
 import logging
-import os
 import time
 from itertools import chain, repeat
 
@@ -109,8 +108,6 @@ class Ingest:
     def __init__(self, db_path):
         self.conn = connect(db_path)
         self._last_log = {}  # device -> (monotonic time, suppressed count)
-        # Fault injection for the kill -9 test: hold before this commit.
-        self._hold = os.environ.get("BORNE_FAULT_HOLD_COMMIT")
 
     def close(self):
         self.conn.close()
@@ -149,9 +146,12 @@ class Ingest:
                         reason = "internal error: %s" % type(e).__name__
                     self._reject(topic, payload, reason, out)
             self._finish()
-            if self._hold and out.acks:
-                self._hold_before_commit()
+            self.before_commit(out)
         return out
+
+    def before_commit(self, out):
+        """Runs inside the transaction, just before its commit. Nothing in
+        production; the fault tests replace it to stop the server there."""
 
     def _rollup(self, group):
         """group: a list of dicts, or columns (see _Dated)."""
@@ -185,16 +185,6 @@ class Ingest:
             n = c.execute("DELETE FROM telemetry WHERE received_ms < ?", (cutoff,)).rowcount
             n += c.execute("DELETE FROM rejects WHERE received_ms < ?", (cutoff,)).rowcount
         return n
-
-    def _hold_before_commit(self):
-        """Create the file, then wait (at most 60 s) until someone deletes it:
-        the fault tests kill or stop the server in that window."""
-        path, self._hold = self._hold, None
-        with open(path, "w") as f:
-            f.write(str(os.getpid()))
-        deadline = time.monotonic() + 60
-        while os.path.exists(path) and time.monotonic() < deadline:
-            time.sleep(0.05)
 
     def _one(self, topic, payload, retained, out):
         parsed = w.parse_topic(topic)

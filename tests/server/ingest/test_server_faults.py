@@ -4,6 +4,7 @@ import os
 import random
 import signal
 import sqlite3
+import sys
 import threading
 import time
 
@@ -18,6 +19,11 @@ from tests.server_support import (
     secured_mosquitto,
     stored,
 )
+
+
+def hold_commit(path):
+    """The `borne` command whose server holds its first acking commit on `path`."""
+    return [sys.executable, "-m", "tests.server.ingest.hold_commit", path]
 
 
 @pytest.fixture
@@ -62,7 +68,7 @@ def test_kill_9_in_the_middle_of_a_batch(fleet, tmp_path):
     hold = str(tmp_path / "holding")
     mqtt = "mqtt://127.0.0.1:%d" % broker.port
     srv = Server(db, "--mqtt", mqtt, "--http", "127.0.0.1:0",
-                 env={"BORNE_FAULT_HOLD_COMMIT": hold}).start()
+                 launcher=hold_commit(hold)).start()
     try:
         connect_all(broker, keys, kiosks, resend_s=0.5)
         for k in kiosks:
@@ -87,7 +93,7 @@ def test_sigterm_commits_and_acks_the_batch_in_hand(fleet, tmp_path):
     db, keys, broker, kiosks = fleet
     hold = str(tmp_path / "holding")
     srv = Server(db, "--mqtt", "mqtt://127.0.0.1:%d" % broker.port, "--http", "127.0.0.1:0",
-                 env={"BORNE_FAULT_HOLD_COMMIT": hold}).start()
+                 launcher=hold_commit(hold)).start()
     try:
         k = connect_all(broker, {d: keys[d] for d in sorted(keys)[:1]}, kiosks,
                         resend_s=30)[0]
