@@ -4,11 +4,11 @@ application ack. The demo fills its history this way, so the figures on
 its screens come through the same ingest as live votes."""
 import threading
 import time
-import urllib.parse
 
 import paho.mqtt.client as mqtt
 
 from protocol import borne_wire as w
+from sync_server.broker.url import parse_broker_url
 
 ACK_TIMEOUT_S = 10.0
 ATTEMPTS = 6
@@ -20,7 +20,7 @@ class ReplayError(RuntimeError):
 
 class ReplayKiosk:
     def __init__(self, device_id, secret, broker_url, boot=1):
-        parts = urllib.parse.urlsplit(broker_url)
+        broker = parse_broker_url(broker_url)
         self.device = device_id
         self.boot = boot
         self._acked = 0
@@ -34,7 +34,7 @@ class ReplayKiosk:
         self._started = time.monotonic()
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
-        self.client.connect(parts.hostname or "127.0.0.1", parts.port or 1883, keepalive=30)
+        self.client.connect(broker.host, broker.port, keepalive=30)
         self.client.loop_start()
         if not self._connected.wait(ACK_TIMEOUT_S):
             self.close()

@@ -6,6 +6,7 @@ import sqlite3
 import time
 
 from protocol import borne_wire as w
+from sync_server.broker.url import parse_broker_url
 from sync_server.devices.console import ConsoleError, KioskConsole
 from sync_server.errors import CliError
 from sync_server.storage import registry
@@ -40,18 +41,16 @@ def check_args(args):
     if args.device_id is not None and not w.valid_device_id(args.device_id):
         raise CliError("--device-id %r: use 1 to 32 letters, digits, '-' and '_'"
                        % args.device_id)
-    if args.broker is not None and not valid_broker(args.broker):
-        raise CliError("--broker %r: use mqtt://host:port" % args.broker)
+    if args.broker is not None:
+        try:
+            parse_broker_url(args.broker, credentials=False)
+        except ValueError:
+            raise CliError("--broker %r: use mqtt://host:port" % args.broker) from None
     if args.secret and not args.device_id:
         raise CliError("--secret needs --device-id")
     if not args.secret and not args.db:
         raise CliError("give --db to register the kiosk, or --device-id and --secret "
                        "from `borne kiosk add`")
-
-
-def valid_broker(url):
-    m = re.match(r"^mqtt://([A-Za-z0-9.\-]+)(?::(\d+))?/?$", url)
-    return bool(m) and (m.group(2) is None or 0 < int(m.group(2)) < 65536)
 
 
 def register(args):

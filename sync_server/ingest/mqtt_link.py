@@ -26,11 +26,11 @@ import asyncio
 import concurrent.futures
 import logging
 import time
-import urllib.parse
 
 import aiomqtt
 
 from protocol import borne_wire as w
+from sync_server.broker.url import parse_broker_url
 from sync_server.ingest import control
 from sync_server.ingest.writer import Ingest
 from sync_server.storage import registry
@@ -43,19 +43,6 @@ ACK_TIMEOUT_S = 10  # a QoS 0 publish not written by then means the connection i
 SHARE_GROUP = "borne-ingest"
 
 
-def parse_url(url):
-    """mqtt://[user[:password]@]host[:port] -> (host, port, user, password)."""
-    u = urllib.parse.urlsplit(url)
-    if u.scheme not in ("mqtt", "tcp") or not u.hostname:
-        raise ValueError("broker URL must look like mqtt://user:password@host:1883, not %r" % url)
-    try:
-        port = u.port or 1883
-    except ValueError:
-        raise ValueError("bad port in broker URL %r" % url) from None
-    return (u.hostname, port, urllib.parse.unquote(u.username or "") or None,
-            urllib.parse.unquote(u.password) if u.password is not None else None)
-
-
 class Link:
     """One server connection to the broker.
 
@@ -66,7 +53,7 @@ class Link:
     def __init__(self, db_path, url, ingest_only=False, shared=True, time_every_s=600,
                  watch_every_s=1.0):
         self.db_path = db_path
-        self.host, self.port, self.user, self.password = parse_url(url)
+        self.host, self.port, self.user, self.password = parse_broker_url(url)
         self.user = self.user or SERVER_USER
         self.ingest_only = ingest_only
         self.shared = shared
