@@ -8,11 +8,13 @@ import ctypes
 import ctypes.util
 import signal
 import subprocess
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 _PR_SET_PDEATHSIG = 1
 _spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spawner")
 
+_prctl: Callable[..., int] | None
 try:
     _prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
 except (OSError, AttributeError):  # not Linux: children are stopped by close() only
@@ -20,6 +22,7 @@ except (OSError, AttributeError):  # not Linux: children are stopped by close() 
 
 
 def _die_with_parent():
+    assert _prctl is not None
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 

@@ -34,7 +34,7 @@ _INSERT_VOTES = ("INSERT INTO votes (device_id, seq, site_id, boot, t_ms, utc_ms
                  " flags, received_ms) VALUES ")
 _VOTE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _ROWS_PER_INSERT = 64  # at most 64 distinct statements, well within sqlite3's cache
-_insert_sql = {}
+_insert_sql: dict[int, str] = {}
 
 
 def _insert_votes(c, rows):

@@ -22,7 +22,7 @@ FILTER_MASK = 6
 # UTC maps to exactly one local (day, hour).
 QUARTER_MS = 900_000
 
-_local_cache = {}
+_local_cache: dict[tuple[str, int], tuple[str, int]] = {}
 
 
 def zone_info(name):
