@@ -1,5 +1,6 @@
 """`borne serve`: the web application and MQTT ingest in one process."""
 import asyncio
+import dataclasses
 import logging
 import signal
 import socket
@@ -7,24 +8,35 @@ import socket
 from aiohttp import web
 from amqtt.errors import BrokerError
 
-from sync_server.commands.common import add_db_argument
 from sync_server.errors import CliError
+from sync_server.settings import FIELDS as SETTING_NAMES
+from sync_server.settings import SettingsError
+from sync_server.settings import load as load_settings
 from sync_server.web.app import make_app
 from sync_server.web.keys import LINK, SETTINGS
 
 
 def add_commands(sub):
+    # Every option defaults to None: unset, the settings file or the default
+    # of sync_server.settings applies.
     p = sub.add_parser("serve", help="run the sync server (web, API, MQTT ingest)")
-    add_db_argument(p)
-    p.add_argument("--http", default=None, metavar="HOST:PORT",
+    p.add_argument("--config", metavar="FILE",
+                   help="TOML settings file (default: $BORNE_CONFIG; see docs/CONFIGURATION.md)")
+    p.add_argument("--db", help="SQLite database (default: $BORNE_DB or borne.db)")
+    p.add_argument("--http", metavar="HOST:PORT",
                    help="web address (default 127.0.0.1:8080; none with --ingest-only)")
     p.add_argument("--mqtt", metavar="URL",
                    help="external broker, mqtt://[user[:password]@]host:port (default: start"
                         " the embedded broker; without a password, the server account's)")
-    p.add_argument("--broker-port", type=int, default=1883,
+    p.add_argument("--broker-port", type=int,
                    help="embedded broker port (default 1883, 0 picks a free one)")
-    p.add_argument("--ingest-only", action="store_true",
+    p.add_argument("--ingest-only", action="store_const", const=True,
                    help="only store votes (one of several workers on a shared subscription)")
+    p.add_argument("--trust-proxy", action="store_const", const=True,
+                   help="behind a reverse proxy: the QR form's client address is the last"
+                        " X-Forwarded-For hop")
+    p.add_argument("--qr-per-address-hour", type=int, metavar="N",
+                   help="QR answers accepted per client address and hour (default 30)")
     p.set_defaults(func=run)
 
 
@@ -43,14 +55,19 @@ def _free_port():
 
 
 def run(args):
-    if args.ingest_only and not args.mqtt:
-        raise CliError("--ingest-only needs --mqtt: workers share an external broker")
-    http = args.http or (None if args.ingest_only else "127.0.0.1:8080")
-    host_port = _host_port(http) if http else None
-    broker_port = args.broker_port if args.broker_port else _free_port()
     try:
-        app = make_app(args.db, mqtt=args.mqtt or "embedded", broker_port=broker_port,
-                       ingest_only=args.ingest_only)
+        settings = load_settings(
+            args.config, **{name: getattr(args, name) for name in SETTING_NAMES})
+    except SettingsError as e:
+        raise CliError(str(e)) from None
+    if settings.ingest_only and not settings.mqtt:
+        raise CliError("--ingest-only needs --mqtt: workers share an external broker")
+    http = settings.web_address
+    host_port = _host_port(http) if http else None
+    if not settings.broker_port:
+        settings = dataclasses.replace(settings, broker_port=_free_port())
+    try:
+        app = make_app(settings.db, **settings.app_options())
     except ValueError as e:
         raise CliError(str(e)) from None
     asyncio.run(_serve(app, host_port))
