@@ -10,7 +10,8 @@ from sync_server.commands.common import add_db_argument
 from sync_server.errors import CliError
 from sync_server.feedback import answers as feedback
 from sync_server.feedback.poster import write_poster
-from sync_server.storage.connection import connect, get_setting, transaction
+from sync_server.storage.connection import connect, get_setting, set_setting, transaction
+from sync_server.storage.registry import UnknownSite, get_site
 
 
 def add_commands(sub):
@@ -36,20 +37,20 @@ def run(args):
         raise CliError("--base-url must start with https:// or http://")
     if args.out and os.path.splitext(args.out)[1].lower() not in (".pdf", ".svg", ".png"):
         raise CliError("the poster file must end in .pdf, .svg or .png")
-    site = conn.execute("SELECT name FROM sites WHERE id = ?", (args.site,)).fetchone()
-    if site is None:
-        raise CliError("unknown site %r (see `borne site list`)" % args.site)
+    try:
+        site = get_site(conn, args.site)
+    except UnknownSite:
+        raise CliError("unknown site %r (see `borne site list`)" % args.site) from None
     with transaction(conn):
         if args.revoke:
             n = feedback.revoke_tokens(conn, args.site)
             print("revoked %d token(s) of %s" % (n, args.site))
         token = feedback.current_token(conn, args.site)
-        conn.execute("INSERT INTO settings (key, value) VALUES ('qr_base_url', ?) "
-                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (base_url,))
+        set_setting(conn, "qr_base_url", base_url)
     url = feedback.form_url(base_url, token)
     if args.out:
         try:
-            write_poster(args.out, site[0], url)
+            write_poster(args.out, site["name"], url)
         except OSError as e:
             raise CliError("cannot write %s: %s" % (args.out, e.strerror or e)) from None
         print("poster for %s written to %s" % (args.site, args.out))

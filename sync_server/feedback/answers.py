@@ -12,21 +12,15 @@ import secrets
 
 from sync_server.feedback import guard
 from sync_server.storage import rollup
-from sync_server.storage.connection import transaction
+from sync_server.storage.connection import raw_conn, transaction
+from sync_server.storage.registry import get_site
 
 # ---------------------------------------------------------------- tokens
 
 
-def _site(conn, site_id):
-    row = conn.execute("SELECT id, name, buttons FROM sites WHERE id = ?", (site_id,)).fetchone()
-    if row is None:
-        raise LookupError("unknown site %r" % site_id)
-    return row
-
-
 def current_token(conn, site_id, create=True):
     """The site's active token, creating one if it has none and `create`."""
-    _site(conn, site_id)
+    get_site(conn, site_id)
     row = conn.execute("SELECT token FROM qr_tokens WHERE site_id = ? AND revoked_ms IS NULL "
                        "ORDER BY created_ms DESC LIMIT 1", (site_id,)).fetchone()
     if row:
@@ -41,7 +35,7 @@ def current_token(conn, site_id, create=True):
 
 def revoke_tokens(conn, site_id):
     """Revoke every active token of the site; return how many."""
-    _site(conn, site_id)
+    get_site(conn, site_id)
     cur = conn.execute("UPDATE qr_tokens SET revoked_ms = ? WHERE site_id = ? "
                        "AND revoked_ms IS NULL", (guard.now_ms(), site_id))
     return cur.rowcount
@@ -77,7 +71,7 @@ def mask_contacts(text, lang="fr"):
 
 
 def latest_comments(db, site_id, limit=10):
-    conn = getattr(db, "conn", db)
+    conn = raw_conn(db)
     rows = conn.execute(
         "SELECT created_ms, level, scale, topics, comment FROM qr_answers "
         "WHERE site_id = ? AND comment != '' ORDER BY created_ms DESC, id DESC LIMIT ?",

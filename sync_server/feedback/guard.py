@@ -6,19 +6,14 @@ import hashlib
 import hmac
 import os
 import secrets
-import time
 
-from sync_server.storage.connection import setting_once
+from sync_server.storage.connection import now_ms, setting_once
 
 CSRF_COOKIE = "borne_csrf"
 CSRF_MAX_AGE_MS = 4 * 3600 * 1000
 DEVICE_WINDOW_MS = 3600 * 1000  # one answer per device per site per hour
 HOUR_MS = 3600 * 1000
 DAY_MS = 24 * HOUR_MS
-
-
-def now_ms():
-    return int(time.time() * 1000)
 
 
 def csrf_key(conn):

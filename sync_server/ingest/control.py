@@ -2,10 +2,10 @@
 time (PROTOCOL.md, "JSON messages")."""
 import datetime
 import functools
-import json
 import zoneinfo
 
 from protocol import borne_wire as w
+from sync_server.storage import registry
 
 DAY_S = 86400
 
@@ -41,7 +41,7 @@ def tz_offsets(tzname, day_start_s, days=366):
 
 
 def site_config(site, now_s):
-    """The config message for a kiosk of `site` (a sites row as a dict)."""
+    """The config message for a kiosk of `site` (as registry.get_site gives it)."""
     day = int(now_s) // DAY_S * DAY_S
     return w.encode_json({
         "site": site["id"],
@@ -50,19 +50,14 @@ def site_config(site, now_s):
         "sync_s": site["sync_s"],
         "telemetry_s": site["telemetry_s"],
         "batch": 50,
-        "hours": json.loads(site["hours"]),
+        "hours": site["hours"],
         "tz": [list(e) for e in tz_offsets(site["timezone"], day)],
     })
 
 
 def kiosk_configs(conn, now_s):
     """{device_id: config payload} for every trusted kiosk."""
-    cur = conn.execute("SELECT * FROM sites")
-    cols = [d[0] for d in cur.description]
-    by_site = {}
-    for r in cur.fetchall():
-        site = dict(zip(cols, r))
-        by_site[site["id"]] = site_config(site, now_s)
+    by_site = {site["id"]: site_config(site, now_s) for site in registry.list_sites(conn)}
     return {dev: by_site[site] for dev, site in conn.execute(
         "SELECT id, site_id FROM kiosks WHERE revoked_ms IS NULL") if site in by_site}
 

@@ -37,7 +37,8 @@ from sync_server.mystery import criteria as mystery_criteria
 from sync_server.mystery.format import parse_tests
 from sync_server.mystery.table import TableError, read_rows
 from sync_server.storage import rollup
-from sync_server.storage.connection import transaction
+from sync_server.storage.connection import raw_conn, transaction
+from sync_server.storage.registry import site_zones
 
 TEST_FIELDS = ("site_id", "at_ms", "local_time", "channel", "step", "rings", "wait_seconds",
                "answer_day", "working_days")
@@ -51,14 +52,10 @@ class ImportReport:
         self.dry_run = False
 
 
-def _conn(db):
-    return getattr(db, "conn", db)
-
-
 def import_file(db, path, criteria_path=None, dry_run=False, now_ms=None):
     """Validate the whole file, then import it in one transaction; nothing
     is written when any error is found. Returns an ImportReport."""
-    conn = _conn(db)
+    conn = raw_conn(db)
     report = ImportReport()
     report.dry_run = dry_run
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
@@ -76,7 +73,7 @@ def import_file(db, path, criteria_path=None, dry_run=False, now_ms=None):
     except TableError as e:
         report.errors.append((0, "-", str(e)))
         return report
-    sites = dict(conn.execute("SELECT id, timezone FROM sites"))
+    sites = site_zones(conn)
     name = path.replace("\\", "/").rsplit("/", 1)[-1]
     tests, report.errors = parse_tests(rows, criteria, sites, now_ms, name)
     if report.errors:
@@ -144,7 +141,7 @@ def _day(value):
 
 
 def results(db, site_id, from_day, to_day):
-    conn = _conn(db)
+    conn = raw_conn(db)
     from_day, to_day = _day(from_day), _day(to_day)
     where = "t.site_id = ? AND substr(t.local_time, 1, 10) BETWEEN ? AND ?"
     args = (site_id, from_day, to_day)
@@ -188,7 +185,7 @@ def results(db, site_id, from_day, to_day):
 
 
 def latest(db, site_id, limit=10):
-    conn = _conn(db)
+    conn = raw_conn(db)
     tests = conn.execute(
         "SELECT id, local_time, at_ms, channel, step, rings, wait_seconds, working_days"
         " FROM mystery_tests WHERE site_id = ? ORDER BY at_ms DESC, id LIMIT ?",

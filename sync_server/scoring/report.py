@@ -7,7 +7,8 @@ from collections import defaultdict
 
 from sync_server.mystery import audits
 from sync_server.scoring import stats as scoring
-from sync_server.storage.rollup import DEFAULT_TZ, raw_conn, zone_info
+from sync_server.storage.registry import site_names, site_zones
+from sync_server.storage.rollup import raw_conn, zone_info
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,7 @@ def previous(from_day, to_day):
 
 def site_today(db, site_id, now=None):
     """Today's date in the site's time zone."""
-    row = raw_conn(db).execute("SELECT timezone FROM sites WHERE id = ?", (site_id,)).fetchone()
-    tz = zone_info(row[0] if row else DEFAULT_TZ)
+    tz = zone_info(site_zones(db, [site_id])[site_id])
     return (now or datetime.datetime.now(datetime.timezone.utc)).astimezone(tz).date()
 
 
@@ -194,8 +194,7 @@ def satisfaction(db, site_id, from_day, to_day, source=None, shrink=False,
 
 def day_bounds_ms(db, site_id, from_day, to_day):
     """UTC milliseconds [start, end) of the site's local days from..to."""
-    row = raw_conn(db).execute("SELECT timezone FROM sites WHERE id = ?", (site_id,)).fetchone()
-    tz = zone_info(row[0] if row else DEFAULT_TZ)
+    tz = zone_info(site_zones(db, [site_id])[site_id])
     start = datetime.datetime.combine(from_day, datetime.time(0), tz)
     end = datetime.datetime.combine(to_day + datetime.timedelta(1), datetime.time(0), tz)
     return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
@@ -241,7 +240,7 @@ def ranking(db, from_day, to_day, source="kiosk"):
         else:
             per_site[sid][(scale, level)] += n
     rows = []
-    for sid, name in raw_conn(db).execute("SELECT id, name FROM sites ORDER BY name, id"):
+    for sid, name in site_names(db):
         fig = scoring.summary(per_site.get(sid, {}), filtered.get(sid, 0))
         fig.update(site=sid, name=name)
         rows.append(fig)

@@ -9,8 +9,21 @@ import sqlite_utils
 from sync_server.storage.schema import MIGRATIONS
 
 
-def now_ms():
+def now_ms() -> int:
+    """The current UTC time in milliseconds, as every table stores it."""
     return int(time.time() * 1000)
+
+
+def raw_conn(db):
+    """The sqlite3 connection behind a sqlite_utils.Database, or `db` itself:
+    storage functions take either."""
+    return getattr(db, "conn", db)
+
+
+def row_dicts(cursor) -> list[dict]:
+    """The rows of an executed query as dicts keyed by column name."""
+    cols = [d[0] for d in cursor.description]
+    return [dict(zip(cols, r)) for r in cursor.fetchall()]
 
 
 def utc_text(ms, missing="-"):
@@ -83,6 +96,11 @@ def split_sql(script):
     if buf.strip():
         out.append(buf.strip())
     return out
+
+
+def set_setting(conn, key: str, value: str) -> None:
+    conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
 
 def get_setting(conn, key, default=None):

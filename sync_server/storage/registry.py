@@ -8,8 +8,9 @@ import zoneinfo
 
 from protocol import borne_wire as w
 from sync_server.storage import credentials as passwords
-from sync_server.storage.connection import now_ms, setting_once
+from sync_server.storage.connection import now_ms, raw_conn, row_dicts, setting_once
 
+DEFAULT_TZ = "Europe/Paris"
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 SITE_FIELDS = ("name", "timezone", "hours", "buttons", "lockout_s", "sync_s", "telemetry_s")
 
@@ -36,12 +37,19 @@ def check_hours(hours):
     return json.dumps(hours, sort_keys=True, separators=(",", ":"))
 
 
-def _row_dicts(cursor):
-    cols = [d[0] for d in cursor.description]
-    return [dict(zip(cols, r)) for r in cursor.fetchall()]
+class UnknownSite(ValueError, LookupError):
+    """No site has this id; the message says so."""
 
 
-def add_site(conn, site_id, name, timezone="Europe/Paris", buttons=4, hours="{}"):
+def _site_dicts(cursor):
+    """Sites rows as dicts, opening hours parsed: the one shape of a site."""
+    rows = row_dicts(cursor)
+    for r in rows:
+        r["hours"] = json.loads(r["hours"])
+    return rows
+
+
+def add_site(conn, site_id, name, timezone=DEFAULT_TZ, buttons=4, hours="{}"):
     if not SITE_ID.match(site_id or ""):
         raise ValueError("site id %r: use 1 to 64 lowercase letters, digits and '-'" % site_id)
     if not name:
@@ -79,20 +87,40 @@ def set_site(conn, site_id, **changes):
                  (*changes.values(), now_ms(), site_id))
 
 
-def get_site(conn, site_id):
-    rows = _row_dicts(conn.execute("SELECT * FROM sites WHERE id = ?", (site_id,)))
+def get_site(conn, site_id: str) -> dict:
+    """The site as a dict (hours parsed); UnknownSite if there is none."""
+    rows = _site_dicts(raw_conn(conn).execute("SELECT * FROM sites WHERE id = ?", (site_id,)))
     if not rows:
-        raise ValueError("unknown site %r" % site_id)
+        raise UnknownSite("unknown site %r" % site_id)
     return rows[0]
 
 
-def list_sites(conn):
-    rows = _row_dicts(conn.execute(
+def list_sites(conn) -> list[dict]:
+    """Every site as get_site gives it, with its number of trusted `kiosks`."""
+    return _site_dicts(raw_conn(conn).execute(
         "SELECT s.*, (SELECT count(*) FROM kiosks k WHERE k.site_id = s.id"
         " AND k.revoked_ms IS NULL) AS kiosks FROM sites s ORDER BY s.id"))
-    for r in rows:
-        r["hours"] = json.loads(r["hours"])
-    return rows
+
+
+def site_names(conn) -> list[tuple[str, str]]:
+    """(id, name) of every site, by name."""
+    return [tuple(r) for r in raw_conn(conn).execute(
+        "SELECT id, name FROM sites ORDER BY name, id")]
+
+
+def site_zones(conn, site_ids=None) -> dict[str, str]:
+    """{site_id: time zone name} for the given sites (the default zone for
+    an unknown one), or for every site when `site_ids` is None."""
+    c = raw_conn(conn)
+    if site_ids is None:
+        return {sid: tz or DEFAULT_TZ for sid, tz in c.execute("SELECT id, timezone FROM sites")}
+    ids = list(site_ids)
+    zones = dict.fromkeys(ids, DEFAULT_TZ)
+    if ids:
+        marks = ",".join("?" * len(ids))
+        for sid, tz in c.execute("SELECT id, timezone FROM sites WHERE id IN (%s)" % marks, ids):
+            zones[sid] = tz or DEFAULT_TZ
+    return zones
 
 
 def add_kiosk(conn, site_id, device_id=None):
@@ -135,7 +163,7 @@ def list_kiosks(conn, site_id=None):
     if site_id:
         sql += " WHERE k.site_id = ?"
         args = (site_id,)
-    return _row_dicts(conn.execute(sql + " ORDER BY k.id", args))
+    return row_dicts(conn.execute(sql + " ORDER BY k.id", args))
 
 
 def server_secret(conn):

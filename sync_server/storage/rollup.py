@@ -12,9 +12,9 @@ import time
 import zoneinfo
 from collections import Counter
 
-from sync_server.storage.connection import transaction
+from sync_server.storage.connection import raw_conn, transaction
+from sync_server.storage.registry import DEFAULT_TZ, site_zones
 
-DEFAULT_TZ = "Europe/Paris"
 # Vote flags that keep a response out of the scores (it stays in the
 # rollups, counted as filtered): 2 outside opening hours, 4 burst suspect.
 FILTER_MASK = 6
@@ -44,23 +44,6 @@ def local_bucket(tz_name, utc_ms):
         hit = (t.strftime("%Y-%m-%d"), t.hour)
         _local_cache[key] = hit
     return hit
-
-
-def raw_conn(conn):
-    """The sqlite3 connection behind a sqlite_utils.Database, or itself."""
-    return getattr(conn, "conn", conn)
-
-
-def site_zones(conn, site_ids):
-    """{site_id: time zone name} for the given sites (default for unknown)."""
-    ids = list(site_ids)
-    zones = dict.fromkeys(ids, DEFAULT_TZ)
-    if ids:
-        marks = ",".join("?" * len(ids))
-        for sid, tz in raw_conn(conn).execute(
-                "SELECT id, timezone FROM sites WHERE id IN (%s)" % marks, ids):
-            zones[sid] = tz or DEFAULT_TZ
-    return zones
 
 
 def _field(row, name, default=0):
