@@ -13,7 +13,8 @@ from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 
 from sync_server.broker import rules as broker_rules
 from sync_server.storage import credentials as passwords
-from sync_server.storage.connection import connect
+from sync_server.storage import registry
+from sync_server.storage.connection import connect, get_setting
 
 log = logging.getLogger("borne.broker")
 
@@ -36,14 +37,11 @@ class KioskAuthPlugin(BaseAuthPlugin):
         ok = False
         if user and user == client_id:
             if broker_rules.is_server_user(user):
-                row = self._conn.execute(
-                    "SELECT value FROM settings WHERE key = 'server_secret'").fetchone()
-                ok = bool(row) and session.password == row[0]
+                secret = get_setting(self._conn, "server_secret")
+                ok = bool(secret) and session.password == secret
             else:
-                row = self._conn.execute(
-                    "SELECT secret_hash FROM kiosks WHERE id = ? AND revoked_ms IS NULL",
-                    (user,)).fetchone()
-                ok = bool(row) and passwords.verify_secret(session.password, row[0])
+                stored = registry.kiosk_secret_hash(self._conn, user)
+                ok = bool(stored) and passwords.verify_secret(session.password, stored)
         if not ok:
             log.warning("refused connection: user %r, client id %r", user, client_id)
         return ok

@@ -10,8 +10,7 @@ from sync_server.storage import registry
 
 def password_file(conn, workers):
     """Lines `user:$7$...`: trusted kiosks, then the server accounts."""
-    lines = ["%s:%s" % (dev, h) for dev, h in conn.execute(
-        "SELECT id, secret_hash FROM kiosks WHERE revoked_ms IS NULL ORDER BY id")]
+    lines = ["%s:%s" % (dev, h) for dev, _site, h in registry.trusted_kiosks(conn)]
     secret = registry.server_secret(conn)
     lines += ["%s:%s" % (u, passwords.hash_secret(secret))
               for u in broker_rules.server_users(workers)]

@@ -3,6 +3,7 @@ password file and ACL for every trusted kiosk and the server's accounts."""
 from sync_server.broker import mosquitto
 from sync_server.commands.common import add_db_argument
 from sync_server.errors import CliError
+from sync_server.storage import registry
 from sync_server.storage.connection import connect
 from sync_server.storage.credentials import SERVER_USER
 
@@ -22,7 +23,7 @@ def run(args):
         raise CliError("--workers must be 0 or more")
     conn = connect(args.db)
     out = mosquitto.write(conn, args.out, args.workers)
-    n = conn.execute("SELECT count(*) FROM kiosks WHERE revoked_ms IS NULL").fetchone()[0]
+    n = len(registry.trusted_kiosks(conn))
     print("wrote %s/{mosquitto.conf,passwd,acl}: %d kiosks, server account %s"
           % (out, n, SERVER_USER))
     print("include mosquitto.conf in the broker's config, reload it (SIGHUP), then run"

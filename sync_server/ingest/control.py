@@ -58,15 +58,8 @@ def site_config(site, now_s):
 def kiosk_configs(conn, now_s):
     """{device_id: config payload} for every trusted kiosk."""
     by_site = {site["id"]: site_config(site, now_s) for site in registry.list_sites(conn)}
-    return {dev: by_site[site] for dev, site in conn.execute(
-        "SELECT id, site_id FROM kiosks WHERE revoked_ms IS NULL") if site in by_site}
-
-
-def registry_mark(conn):
-    """Changes when a site is changed or a kiosk added or revoked."""
-    return conn.execute(
-        "SELECT (SELECT max(updated_ms) FROM sites), (SELECT count(*) FROM kiosks),"
-        " (SELECT count(*) FROM kiosks WHERE revoked_ms IS NOT NULL)").fetchone()
+    return {dev: by_site[site] for dev, site, _hash in registry.trusted_kiosks(conn)
+            if site in by_site}
 
 
 def time_message(now_ms):

@@ -225,7 +225,7 @@ class Link:
         while True:
             try:
                 # A new day renews the time zone table of every config.
-                mark = (await self._db(control.registry_mark, self._ingest.conn),
+                mark = (await self._db(registry.change_mark, self._ingest.conn),
                         int(time.time()) // control.DAY_S)
                 if mark != self._mark:
                     configs = await self._db(control.kiosk_configs, self._ingest.conn,
@@ -244,7 +244,7 @@ class Link:
                         log.info("published config to %d kiosks", len(changed))
                 if time.monotonic() - last_time >= self.time_every_s:
                     last_time = time.monotonic()
-                    online = await self._db(_online_kiosks, self._ingest.conn)
+                    online = await self._db(registry.online_kiosks, self._ingest.conn)
                     t = w.encode_time(int(time.time() * 1000))
                     await _publish_all(client, [(w.topic(d, "time"), t, False) for d in online])
                     await self._db(self._ingest.prune)
@@ -270,8 +270,3 @@ async def _publish_all(client, messages):
     On a dead connection the session ends and cancels this wait."""
     await asyncio.gather(*[client.publish(t, p, qos=1, retain=r) for t, p, r in messages])
 
-
-def _online_kiosks(conn):
-    return [r[0] for r in conn.execute(
-        "SELECT s.device_id FROM kiosk_status s JOIN kiosks k ON k.id = s.device_id"
-        " WHERE s.state = 'online' AND k.revoked_ms IS NULL")]

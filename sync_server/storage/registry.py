@@ -170,3 +170,31 @@ def server_secret(conn):
     """The server's broker password, made on first use and kept in the
     database so `broker-config` and `serve` agree across runs."""
     return setting_once(conn, "server_secret", passwords.new_secret)
+
+
+def trusted_kiosks(conn) -> list[tuple[str, str, str]]:
+    """(device_id, site_id, secret_hash) of every kiosk not revoked, by id."""
+    return [tuple(r) for r in raw_conn(conn).execute(
+        "SELECT id, site_id, secret_hash FROM kiosks WHERE revoked_ms IS NULL ORDER BY id")]
+
+
+def kiosk_secret_hash(conn, device_id: str) -> str | None:
+    """The secret hash of a kiosk not revoked, else None."""
+    row = raw_conn(conn).execute(
+        "SELECT secret_hash FROM kiosks WHERE id = ? AND revoked_ms IS NULL",
+        (device_id,)).fetchone()
+    return row[0] if row else None
+
+
+def online_kiosks(conn) -> list[str]:
+    """Trusted kiosks whose last status says online."""
+    return [r[0] for r in raw_conn(conn).execute(
+        "SELECT s.device_id FROM kiosk_status s JOIN kiosks k ON k.id = s.device_id"
+        " WHERE s.state = 'online' AND k.revoked_ms IS NULL")]
+
+
+def change_mark(conn) -> tuple:
+    """Changes when a site is changed or a kiosk added or revoked."""
+    return tuple(raw_conn(conn).execute(
+        "SELECT (SELECT max(updated_ms) FROM sites), (SELECT count(*) FROM kiosks),"
+        " (SELECT count(*) FROM kiosks WHERE revoked_ms IS NOT NULL)").fetchone())
