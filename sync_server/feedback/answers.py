@@ -10,10 +10,13 @@ transaction that stores it.
 import re
 import secrets
 
-from sync_server.feedback import guard
-from sync_server.storage import rollup
-from sync_server.storage.connection import raw_conn, transaction
+from sync_server.storage import qr, rollup
+from sync_server.storage.connection import now_ms, transaction
+from sync_server.storage.qr import site_for_token
 from sync_server.storage.registry import get_site
+
+__all__ = ["current_token", "form_url", "latest_comments", "mask_contacts", "OverLimit",
+           "revoke_tokens", "site_for_token", "store_answer"]
 
 # ---------------------------------------------------------------- tokens
 
@@ -21,35 +24,22 @@ from sync_server.storage.registry import get_site
 def current_token(conn, site_id, create=True):
     """The site's active token, creating one if it has none and `create`."""
     get_site(conn, site_id)
-    row = conn.execute("SELECT token FROM qr_tokens WHERE site_id = ? AND revoked_ms IS NULL "
-                       "ORDER BY created_ms DESC LIMIT 1", (site_id,)).fetchone()
-    if row:
-        return row[0]
-    if not create:
-        return None
+    token = qr.active_token(conn, site_id)
+    if token or not create:
+        return token
     token = secrets.token_urlsafe(12)
-    conn.execute("INSERT INTO qr_tokens (token, site_id, created_ms) VALUES (?, ?, ?)",
-                 (token, site_id, guard.now_ms()))
+    qr.add_token(conn, token, site_id, now_ms())
     return token
 
 
 def revoke_tokens(conn, site_id):
     """Revoke every active token of the site; return how many."""
     get_site(conn, site_id)
-    cur = conn.execute("UPDATE qr_tokens SET revoked_ms = ? WHERE site_id = ? "
-                       "AND revoked_ms IS NULL", (guard.now_ms(), site_id))
-    return cur.rowcount
+    return qr.revoke_tokens(conn, site_id, now_ms())
 
 
 def form_url(base_url, token):
     return base_url.rstrip("/") + "/f/" + token
-
-
-def site_for_token(conn, token):
-    """(site_id, name, buttons) for an active token, else None."""
-    return conn.execute(
-        "SELECT s.id, s.name, s.buttons FROM qr_tokens t JOIN sites s ON s.id = t.site_id "
-        "WHERE t.token = ? AND t.revoked_ms IS NULL", (token,)).fetchone()
 
 
 # ---------------------------------------------------------------- masking
@@ -71,14 +61,10 @@ def mask_contacts(text, lang="fr"):
 
 
 def latest_comments(db, site_id, limit=10):
-    conn = raw_conn(db)
-    rows = conn.execute(
-        "SELECT created_ms, level, scale, topics, comment FROM qr_answers "
-        "WHERE site_id = ? AND comment != '' ORDER BY created_ms DESC, id DESC LIMIT ?",
-        (site_id, int(limit))).fetchall()
-    return [{"created_ms": r[0], "level": r[1], "scale": r[2],
-             "topics": [t for t in r[3].split(",") if t], "comment": mask_contacts(r[4])}
-            for r in rows]
+    rows = qr.latest_comments(db, site_id, limit)
+    for r in rows:
+        r["comment"] = mask_contacts(r["comment"])
+    return rows
 
 
 # ---------------------------------------------------------------- storing
@@ -94,11 +80,7 @@ def store_answer(conn, site_id, token, scale, answer, limiter, address, at_ms):
     with transaction(conn):
         if not limiter.take(conn, address, at_ms):
             raise OverLimit()
-        conn.execute(
-            "INSERT INTO qr_answers (site_id, token, level, scale, topics, comment, lang, "
-            "created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (site_id, token, answer["level"], scale, ",".join(answer["topics"]),
-             answer["comment"], answer["lang"], at_ms))
+        qr.add_answer(conn, site_id, token, scale, answer, at_ms)
         rollup.apply_votes(conn, [{"site_id": site_id, "utc_ms": at_ms,
                                    "level": answer["level"], "scale": scale, "flags": 0}],
                            source="qr")

@@ -7,6 +7,7 @@ import hmac
 import os
 import secrets
 
+from sync_server.storage import qr
 from sync_server.storage.connection import now_ms, setting_once
 
 CSRF_COOKIE = "borne_csrf"
@@ -79,15 +80,7 @@ class AddressLimiter:
         """Count one answer inside the caller's transaction; False if the
         address is over its limit (the caller then rolls back)."""
         window = at_ms - at_ms % HOUR_MS
-        conn.execute("DELETE FROM qr_rate WHERE window_ms < ?", (window,))
-        key = self.key(address, at_ms)
-        conn.execute(
-            "INSERT INTO qr_rate (key, window_ms, count) VALUES (?, ?, 1) "
-            "ON CONFLICT (key, window_ms) DO UPDATE SET count = count + 1",
-            (key, window))
-        count = conn.execute("SELECT count FROM qr_rate WHERE key = ? AND window_ms = ?",
-                             (key, window)).fetchone()[0]
-        return count <= self.per_hour
+        return qr.count_in_window(conn, self.key(address, at_ms), window) <= self.per_hour
 
 
 def client_address(request, trust_proxy=False):
