@@ -36,12 +36,11 @@ import time
 from sync_server.mystery import criteria as mystery_criteria
 from sync_server.mystery.format import parse_tests
 from sync_server.mystery.table import TableError, read_rows
+from sync_server.storage import mystery as store
 from sync_server.storage import rollup
 from sync_server.storage.connection import raw_conn, transaction
+from sync_server.storage.mystery import TEST_FIELDS
 from sync_server.storage.registry import site_zones
-
-TEST_FIELDS = ("site_id", "at_ms", "local_time", "channel", "step", "rings", "wait_seconds",
-               "answer_day", "working_days")
 
 
 class ImportReport:
@@ -80,7 +79,7 @@ def import_file(db, path, criteria_path=None, dry_run=False, now_ms=None):
         return report
     with transaction(conn):
         for test in tests:
-            stored = _stored(conn, test["id"])
+            stored = store.stored_test(conn, test["id"])
             if stored is None:
                 report.new.append(test["id"])
             elif stored[0] == _identity(test):
@@ -92,11 +91,11 @@ def import_file(db, path, criteria_path=None, dry_run=False, now_ms=None):
                                       % (test["id"], stored[1])))
         if report.errors or dry_run:
             return report  # nothing written yet
-        _save_criteria(conn, criteria)
+        store.save_criteria(conn, criteria)
         new = set(report.new)
         for test in tests:
             if test["id"] in new:
-                _insert(conn, test, now_ms)
+                store.add_test(conn, test, now_ms)
         # Open screens poll the rollup change counter: show the audits at once.
         rollup.bump(conn, {t["site_id"] for t in tests if t["id"] in new})
     return report
@@ -106,59 +105,19 @@ def _identity(test):
     return tuple(test[f] for f in TEST_FIELDS) + (tuple(sorted(test["results"].items())),)
 
 
-def _stored(conn, test_id):
-    row = conn.execute("SELECT %s, source FROM mystery_tests WHERE id = ?"
-                       % ", ".join(TEST_FIELDS), (test_id,)).fetchone()
-    if row is None:
-        return None
-    results = tuple(sorted(conn.execute(
-        "SELECT criterion, result FROM mystery_results WHERE test_id = ?", (test_id,))))
-    return tuple(row[:-1]) + (results,), row[-1]
-
-
-def _save_criteria(conn, criteria):
-    conn.executemany(
-        "INSERT INTO mystery_criteria (code, label_fr, label_en, channel, step, weight, measure,"
-        " target) VALUES (:code, :label_fr, :label_en, :channel, :step, :weight, :measure,"
-        " :target) ON CONFLICT (code) DO UPDATE SET label_fr = excluded.label_fr,"
-        " label_en = excluded.label_en, channel = excluded.channel, step = excluded.step,"
-        " weight = excluded.weight, measure = excluded.measure, target = excluded.target",
-        list(criteria.values()))
-
-
-def _insert(conn, test, now_ms):
-    conn.execute(
-        "INSERT INTO mystery_tests (id, %s, auditor, note, source, imported_ms) VALUES (?, %s)"
-        % (", ".join(TEST_FIELDS), ", ".join("?" * (len(TEST_FIELDS) + 4))),
-        (test["id"],) + tuple(test[f] for f in TEST_FIELDS)
-        + (test["auditor"], test["note"], test["source"], now_ms))
-    conn.executemany("INSERT INTO mystery_results (test_id, criterion, result) VALUES (?, ?, ?)",
-                     [(test["id"], code, r) for code, r in sorted(test["results"].items())])
-
-
 def _day(value):
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def results(db, site_id, from_day, to_day):
-    conn = raw_conn(db)
     from_day, to_day = _day(from_day), _day(to_day)
-    where = "t.site_id = ? AND substr(t.local_time, 1, 10) BETWEEN ? AND ?"
-    args = (site_id, from_day, to_day)
+    period = (site_id, from_day, to_day)
     out = {"site_id": site_id, "from_day": from_day, "to_day": to_day, "tests": 0,
            "channels": {}, "timeliness": []}
-    for channel, n in conn.execute(
-            "SELECT channel, count(*) FROM mystery_tests t WHERE %s GROUP BY channel" % where,
-            args):
+    for channel, n in store.tests_per_channel(db, *period):
         out["channels"][channel] = {"tests": n, "rate": None, "criteria": []}
         out["tests"] += n
-    rows = conn.execute(
-        "SELECT t.channel, r.criterion, c.label_fr, c.label_en, c.step, c.weight, c.measure,"
-        " c.target, sum(r.result = 'pass'), sum(r.result = 'fail'), sum(r.result = 'na')"
-        " FROM mystery_results r JOIN mystery_tests t ON t.id = r.test_id"
-        " LEFT JOIN mystery_criteria c ON c.code = r.criterion"
-        " WHERE %s GROUP BY t.channel, r.criterion ORDER BY t.channel, c.step, r.criterion"
-        % where, args).fetchall()
+    rows = store.criterion_counts(db, *period)
     for (channel, code, label_fr, label_en, step, weight, measure, target,
          passes, fails, na) in rows:
         judged = passes + fails
@@ -168,10 +127,7 @@ def results(db, site_id, from_day, to_day):
             "passes": passes, "fails": fails, "na": na,
             "rate": passes / judged if judged else None})
         if measure:
-            values = [r[0] for r in conn.execute(
-                "SELECT t.%s FROM mystery_tests t JOIN mystery_results r ON r.test_id = t.id"
-                " WHERE %s AND t.channel = ? AND r.criterion = ? AND t.%s IS NOT NULL"
-                % (measure, where, measure), args + (channel, code))]
+            values = store.measured_values(db, *period, channel, code, measure)
             out["timeliness"].append({
                 "code": code, "label_fr": label_fr, "label_en": label_en, "channel": channel,
                 "measure": measure, "target": target, "within": passes, "total": judged,
@@ -185,17 +141,9 @@ def results(db, site_id, from_day, to_day):
 
 
 def latest(db, site_id, limit=10):
-    conn = raw_conn(db)
-    tests = conn.execute(
-        "SELECT id, local_time, at_ms, channel, step, rings, wait_seconds, working_days"
-        " FROM mystery_tests WHERE site_id = ? ORDER BY at_ms DESC, id LIMIT ?",
-        (site_id, int(limit))).fetchall()
     out = []
-    for row in tests:
-        item = dict(zip(("test_id", "local_time", "at_ms", "channel", "step", "rings",
-                         "wait_seconds", "working_days"), row))
-        res = conn.execute("SELECT criterion, result FROM mystery_results WHERE test_id = ?"
-                           " ORDER BY criterion", (row[0],)).fetchall()
+    for item in store.latest_tests(db, site_id, limit):
+        res = item.pop("results")
         item["passes"] = sum(r == "pass" for _, r in res)
         item["fails"] = sum(r == "fail" for _, r in res)
         item["na"] = sum(r == "na" for _, r in res)

@@ -7,8 +7,9 @@ from collections import defaultdict
 
 from sync_server.mystery import audits
 from sync_server.scoring import stats as scoring
+from sync_server.storage import rollup
 from sync_server.storage.registry import site_names, site_zones
-from sync_server.storage.rollup import raw_conn, zone_info
+from sync_server.storage.rollup import zone_info
 
 log = logging.getLogger(__name__)
 
@@ -61,18 +62,7 @@ def site_today(db, site_id, now=None):
 def level_counts(db, site_id, from_day, to_day, sources=LEVEL_SOURCES, hourly=True):
     """Rows (source, hour, scale, level, filt, n) summed over the days; hour
     is None when `hourly` is false (read from the smaller daily table)."""
-    marks = ",".join("?" * len(sources))
-    if hourly:
-        sql = ("SELECT source, hour, scale, level, filt, sum(n) FROM rollup_hourly"
-               " WHERE site_id = ? AND day BETWEEN ? AND ? AND source IN (%s)"
-               " GROUP BY source, hour, scale, level, filt")
-    else:
-        sql = ("SELECT source, NULL, scale, level, filt, sum(n) FROM rollup_daily"
-               " WHERE site_id = ? AND day BETWEEN ? AND ? AND source IN (%s)"
-               " GROUP BY source, scale, level, filt")
-    return raw_conn(db).execute(
-        sql % marks, (site_id, from_day.isoformat(), to_day.isoformat()) + tuple(sources)
-    ).fetchall()
+    return rollup.site_level_counts(db, site_id, from_day, to_day, sources, hourly)
 
 
 def source_figures(rows, source, hourly=True):
@@ -133,13 +123,8 @@ def mystery_totals(res):
 
 def network_means(db, from_day, to_day, sources=LEVEL_SOURCES):
     """Pooled happy index of every site, per source, for shrinkage."""
-    marks = ",".join("?" * len(sources))
     counts = defaultdict(lambda: defaultdict(int))
-    for src, scale, level, n in raw_conn(db).execute(
-            "SELECT source, scale, level, sum(n) FROM rollup_daily"
-            " WHERE day BETWEEN ? AND ? AND filt = 0 AND source IN (%s)"
-            " GROUP BY source, scale, level" % marks,
-            (from_day.isoformat(), to_day.isoformat()) + tuple(sources)):
+    for src, scale, level, n in rollup.network_level_counts(db, from_day, to_day, sources):
         counts[src][(scale, level)] += n
     return {src: scoring.happy_index(counts[src]) for src in sources}
 
@@ -204,22 +189,13 @@ def trace_rows(db, site_id, from_day, to_day, source=None):
     """The rollup rows behind a site's figures: [day, hour, source, scale,
     level, filt, n], for checking a figure by hand (METHOD.md)."""
     sources = (source,) if source else LEVEL_SOURCES
-    marks = ",".join("?" * len(sources))
-    return [list(r) for r in raw_conn(db).execute(
-        "SELECT day, hour, source, scale, level, filt, n FROM rollup_hourly"
-        " WHERE site_id = ? AND day BETWEEN ? AND ? AND source IN (%s)"
-        " ORDER BY day, hour, source, scale, level, filt" % marks,
-        (site_id, from_day.isoformat(), to_day.isoformat()) + sources)]
+    return rollup.hourly_rows(db, site_id, from_day, to_day, sources)
 
 
 def daily(db, site_id, from_day, to_day, source="kiosk"):
     """[(day, n, happy_index)] for each day with responses (drill-down)."""
     per_day = defaultdict(lambda: defaultdict(int))
-    for day, scale, level, n in raw_conn(db).execute(
-            "SELECT day, scale, level, sum(n) FROM rollup_daily"
-            " WHERE site_id = ? AND day BETWEEN ? AND ? AND source = ? AND filt = 0"
-            " GROUP BY day, scale, level",
-            (site_id, from_day.isoformat(), to_day.isoformat(), source)):
+    for day, scale, level, n in rollup.daily_level_counts(db, site_id, from_day, to_day, source):
         per_day[day][(scale, level)] += n
     return [(d, sum(c.values()), scoring.summary(c)["happy_index"])
             for d, c in sorted(per_day.items())]
@@ -230,11 +206,7 @@ def ranking(db, from_day, to_day, source="kiosk"):
     a score come last, in name order."""
     per_site = defaultdict(lambda: defaultdict(int))
     filtered = defaultdict(int)
-    for sid, scale, level, filt, n in raw_conn(db).execute(
-            "SELECT site_id, scale, level, filt, sum(n) FROM rollup_daily"
-            " WHERE day BETWEEN ? AND ? AND source = ?"
-            " GROUP BY site_id, scale, level, filt",
-            (from_day.isoformat(), to_day.isoformat(), source)):
+    for sid, scale, level, filt, n in rollup.per_site_level_counts(db, from_day, to_day, source):
         if filt:
             filtered[sid] += n
         else:

@@ -194,3 +194,62 @@ def rebuild(conn, site_ids=None):
                 _add(c, counts)
         bump(c, ids)
     return total
+
+
+# ---------------------------------------------------------------- reading
+# Days are datetime.date; `sources` a sequence of source names.
+
+
+def _in(values):
+    return ",".join("?" * len(values))
+
+
+def site_level_counts(conn, site_id, from_day, to_day, sources, hourly=True) -> list[tuple]:
+    """(source, hour, scale, level, filt, n) summed over the days; hour is
+    None when `hourly` is false (read from the smaller daily table)."""
+    if hourly:
+        sql = ("SELECT source, hour, scale, level, filt, sum(n) FROM rollup_hourly"
+               " WHERE site_id = ? AND day BETWEEN ? AND ? AND source IN (%s)"
+               " GROUP BY source, hour, scale, level, filt")
+    else:
+        sql = ("SELECT source, NULL, scale, level, filt, sum(n) FROM rollup_daily"
+               " WHERE site_id = ? AND day BETWEEN ? AND ? AND source IN (%s)"
+               " GROUP BY source, scale, level, filt")
+    return raw_conn(conn).execute(
+        sql % _in(sources), (site_id, from_day.isoformat(), to_day.isoformat()) + tuple(sources)
+    ).fetchall()
+
+
+def network_level_counts(conn, from_day, to_day, sources) -> list[tuple]:
+    """(source, scale, level, n) of every site, filtered responses left out."""
+    return raw_conn(conn).execute(
+        "SELECT source, scale, level, sum(n) FROM rollup_daily"
+        " WHERE day BETWEEN ? AND ? AND filt = 0 AND source IN (%s)"
+        " GROUP BY source, scale, level" % _in(sources),
+        (from_day.isoformat(), to_day.isoformat()) + tuple(sources)).fetchall()
+
+
+def hourly_rows(conn, site_id, from_day, to_day, sources) -> list[list]:
+    """The rollup rows themselves: [day, hour, source, scale, level, filt, n]."""
+    return [list(r) for r in raw_conn(conn).execute(
+        "SELECT day, hour, source, scale, level, filt, n FROM rollup_hourly"
+        " WHERE site_id = ? AND day BETWEEN ? AND ? AND source IN (%s)"
+        " ORDER BY day, hour, source, scale, level, filt" % _in(sources),
+        (site_id, from_day.isoformat(), to_day.isoformat()) + tuple(sources))]
+
+
+def daily_level_counts(conn, site_id, from_day, to_day, source) -> list[tuple]:
+    """(day, scale, level, n) of one source, filtered responses left out."""
+    return raw_conn(conn).execute(
+        "SELECT day, scale, level, sum(n) FROM rollup_daily"
+        " WHERE site_id = ? AND day BETWEEN ? AND ? AND source = ? AND filt = 0"
+        " GROUP BY day, scale, level",
+        (site_id, from_day.isoformat(), to_day.isoformat(), source)).fetchall()
+
+
+def per_site_level_counts(conn, from_day, to_day, source) -> list[tuple]:
+    """(site_id, scale, level, filt, n) of one source over the days."""
+    return raw_conn(conn).execute(
+        "SELECT site_id, scale, level, filt, sum(n) FROM rollup_daily"
+        " WHERE day BETWEEN ? AND ? AND source = ? GROUP BY site_id, scale, level, filt",
+        (from_day.isoformat(), to_day.isoformat(), source)).fetchall()
