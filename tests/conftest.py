@@ -7,6 +7,9 @@ from hypothesis import settings
 
 from tests import realparts
 
+# Fixtures of the server helpers (qr_site_server) for every test module.
+pytest_plugins = ["tests.server_support"]
+
 settings.register_profile("borne", max_examples=10_000, deadline=None)
 settings.load_profile("borne")
 

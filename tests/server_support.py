@@ -14,6 +14,7 @@ import time
 from urllib.parse import urlencode, urlsplit
 
 import paho.mqtt.client as mqtt
+import pytest
 
 from protocol import borne_wire as w
 from sync_server.broker import mosquitto as broker_config
@@ -244,6 +245,14 @@ def stored(db, dev=None):
         return conn.execute(sql, args).fetchall()
     finally:
         conn.close()
+
+
+@pytest.fixture(scope="module")
+def qr_site_server(tmp_path_factory):
+    """A module's `qr_server`, stopped after its last test."""
+    srv = qr_server(tmp_path_factory.mktemp("qr"))
+    yield srv
+    srv.stop()
 
 
 def qr_server(workdir):

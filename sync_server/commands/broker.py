@@ -1,7 +1,7 @@
 """`borne broker-config --out DIR`: a Mosquitto configuration fragment,
 password file and ACL for every trusted kiosk and the server's accounts."""
 from sync_server.broker import mosquitto
-from sync_server.commands.common import add_db_argument
+from sync_server.commands.common import data_command
 from sync_server.errors import CliError
 from sync_server.storage import registry
 from sync_server.storage.connection import connect
@@ -9,13 +9,11 @@ from sync_server.storage.credentials import SERVER_USER
 
 
 def add_commands(sub):
-    p = sub.add_parser("broker-config",
+    p = data_command(sub, "broker-config", run,
                        help="write Mosquitto config, password file and ACL for the kiosks")
     p.add_argument("--out", required=True, help="directory to write into")
     p.add_argument("--workers", type=int, default=4,
                    help="ingest worker accounts borne-ingest-1..N (default 4)")
-    add_db_argument(p)
-    p.set_defaults(func=run)
 
 
 def run(args):

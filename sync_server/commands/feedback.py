@@ -6,7 +6,7 @@
 """
 import os
 
-from sync_server.commands.common import add_db_argument
+from sync_server.commands.common import data_command
 from sync_server.errors import CliError
 from sync_server.feedback import answers as feedback
 from sync_server.feedback.poster import write_poster
@@ -15,15 +15,13 @@ from sync_server.storage.registry import UnknownSite, get_site
 
 
 def add_commands(sub):
-    p = sub.add_parser("qr", help="QR feedback form: URL, poster, token revocation")
+    p = data_command(sub, "qr", run, help="QR feedback form: URL, poster, token revocation")
     p.add_argument("site", help="site id")
     p.add_argument("--out", metavar="FILE", help="write the A5 poster (.pdf, .svg or .png)")
     p.add_argument("--base-url", help="the server's public address as phones reach it "
                    "(default: $BORNE_BASE_URL, else the one given last time)")
     p.add_argument("--revoke", action="store_true",
                    help="revoke the current token (old posters stop working) and issue a new one")
-    add_db_argument(p)
-    p.set_defaults(func=run)
 
 
 def run(args):

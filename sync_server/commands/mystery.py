@@ -3,7 +3,7 @@ format in docs/MYSTERY.md); `borne mystery criteria`: show the framework."""
 import os
 import sys
 
-from sync_server.commands.common import add_db_argument
+from sync_server.commands.common import data_command
 from sync_server.errors import CliError
 from sync_server.mystery import audits as mystery
 from sync_server.mystery import criteria as mystery_criteria
@@ -16,13 +16,12 @@ MAX_LISTED = 200
 def add_commands(sub):
     p = sub.add_parser("mystery", help="import mystery-survey results")
     msub = p.add_subparsers(dest="mystery_command", metavar="ACTION", required=True)
-    i = msub.add_parser("import", help="import a file of contact tests (.csv or .xlsx)")
+    i = data_command(msub, "import", run_import,
+                     help="import a file of contact tests (.csv or .xlsx)")
     i.add_argument("file")
     i.add_argument("--dry-run", action="store_true", help="check the file, import nothing")
     i.add_argument("--criteria", metavar="FILE",
                    help="criteria framework (.csv or .xlsx; default: the one shipped)")
-    add_db_argument(i)
-    i.set_defaults(func=run_import)
     c = msub.add_parser("criteria", help="list the criteria framework")
     c.add_argument("--criteria", metavar="FILE", help="a framework file to check and list")
     c.set_defaults(func=run_criteria)

@@ -1,7 +1,7 @@
 """`borne site ...` and `borne kiosk ...`: the registry from the command line."""
 import json
 
-from sync_server.commands.common import add_db_argument
+from sync_server.commands.common import data_command
 from sync_server.errors import CliError
 from sync_server.storage import registry
 from sync_server.storage.connection import connect, utc_text
@@ -10,16 +10,15 @@ from sync_server.storage.connection import connect, utc_text
 def add_commands(sub):
     p = sub.add_parser("site", help="add, change and list sites")
     ssub = p.add_subparsers(dest="site_command", metavar="ACTION", required=True)
-    a = ssub.add_parser("add", help="add a site")
+    a = data_command(ssub, "add", site_add, help="add a site")
     a.add_argument("id", help="site id, e.g. mairie-centre")
     a.add_argument("--name", required=True)
     a.add_argument("--timezone", default="Europe/Paris")
     a.add_argument("--buttons", type=int, default=4, choices=(2, 3, 4))
     a.add_argument("--hours", default="{}",
                    help='opening hours as JSON, e.g. {"0": [[510, 720]]} (Monday 8:30-12:00)')
-    add_db_argument(a)
-    a.set_defaults(func=site_add)
-    s = ssub.add_parser("set", help="change a site's settings (kiosks get the new config)")
+    s = data_command(ssub, "set", site_set,
+                     help="change a site's settings (kiosks get the new config)")
     s.add_argument("id")
     s.add_argument("--name")
     s.add_argument("--timezone")
@@ -28,31 +27,23 @@ def add_commands(sub):
     s.add_argument("--lockout-s", type=int, dest="lockout_s")
     s.add_argument("--sync-s", type=int, dest="sync_s")
     s.add_argument("--telemetry-s", type=int, dest="telemetry_s")
-    add_db_argument(s)
-    s.set_defaults(func=site_set)
-    ls = ssub.add_parser("list", help="list sites")
+    ls = data_command(ssub, "list", site_list, help="list sites")
     ls.add_argument("--json", action="store_true", help="one JSON array")
-    add_db_argument(ls)
-    ls.set_defaults(func=site_list)
 
     p = sub.add_parser("kiosk", help="register, list and revoke kiosks")
     ksub = p.add_subparsers(dest="kiosk_command", metavar="ACTION", required=True)
-    a = ksub.add_parser("add", help="register a kiosk; prints its id and secret, once")
+    a = data_command(ksub, "add", kiosk_add,
+                     help="register a kiosk; prints its id and secret, once")
     a.add_argument("--site", required=True)
     a.add_argument("--id", help="kiosk id (default: the next k0001, k0002, ...)")
     a.add_argument("--json", action="store_true",
                    help='print one line {"device_id": ..., "secret": ...}')
-    add_db_argument(a)
-    a.set_defaults(func=kiosk_add)
-    ls = ksub.add_parser("list", help="list kiosks and their health")
+    ls = data_command(ksub, "list", kiosk_list, help="list kiosks and their health")
     ls.add_argument("--site")
     ls.add_argument("--json", action="store_true", help="one JSON array")
-    add_db_argument(ls)
-    ls.set_defaults(func=kiosk_list)
-    r = ksub.add_parser("revoke", help="stop trusting a kiosk (regenerate broker-config)")
+    r = data_command(ksub, "revoke", kiosk_revoke,
+                     help="stop trusting a kiosk (regenerate broker-config)")
     r.add_argument("id")
-    add_db_argument(r)
-    r.set_defaults(func=kiosk_revoke)
 
 
 def _run(fn, *args, **kwargs):

@@ -3,20 +3,18 @@ votes and answers (after a restore, or to check the incremental ones)."""
 import sqlite3
 import time
 
-from sync_server.commands.common import add_db_argument
+from sync_server.commands.common import data_command
 from sync_server.errors import CliError
 from sync_server.storage import rollup
 from sync_server.storage.connection import connect
 
 
 def add_commands(sub):
-    p = sub.add_parser("rollup", help="recompute the satisfaction rollups from raw rows")
+    p = data_command(sub, "rollup", run, help="recompute the satisfaction rollups from raw rows")
     p.add_argument("--rebuild", action="store_true",
                    help="recompute from the raw votes and QR answers")
     p.add_argument("--site", action="append", dest="sites", metavar="ID",
                    help="only this site (repeatable; default: every site)")
-    add_db_argument(p)
-    p.set_defaults(func=run)
 
 
 def run(args):

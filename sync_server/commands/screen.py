@@ -4,7 +4,7 @@ import getpass
 import json
 import sys
 
-from sync_server.commands.common import add_db_argument
+from sync_server.commands.common import data_command
 from sync_server.errors import CliError
 from sync_server.storage.connection import connect, utc_text
 from sync_server.web import access as screen_access
@@ -15,36 +15,29 @@ def add_commands(sub):
     ssub = p.add_subparsers(dest="screen_command", metavar="ACTION", required=True)
     lp = ssub.add_parser("link", help="add, list or revoke screen links")
     lsub = lp.add_subparsers(dest="link_command", metavar="ACTION", required=True)
-    a = lsub.add_parser("add", help="make a link for a site; prints it once")
+    a = data_command(lsub, "add", link_add, help="make a link for a site; prints it once")
     a.add_argument("site")
     a.add_argument("--label", default="", help="where the screen hangs, e.g. 'accueil RDC'")
     a.add_argument("--base-url", default="http://127.0.0.1:8080",
                    help="the server's public address (default http://127.0.0.1:8080)")
     a.add_argument("--json", action="store_true", help='one line {"id", "url", "key"}')
-    add_db_argument(a)
-    a.set_defaults(func=link_add)
-    ls = lsub.add_parser("list", help="list screen links (their secrets are not kept)")
+    ls = data_command(lsub, "list", link_list,
+                      help="list screen links (their secrets are not kept)")
     ls.add_argument("--site")
     ls.add_argument("--json", action="store_true")
-    add_db_argument(ls)
-    ls.set_defaults(func=link_list)
-    r = lsub.add_parser("revoke", help="stop a link from opening the screen")
+    r = data_command(lsub, "revoke", link_revoke, help="stop a link from opening the screen")
     r.add_argument("id", type=int)
-    add_db_argument(r)
-    r.set_defaults(func=link_revoke)
 
     p = sub.add_parser("manager", help="accounts of the manager view")
     msub = p.add_subparsers(dest="manager_command", metavar="ACTION", required=True)
-    a = msub.add_parser("add", help="add a manager (password asked, or read from stdin)")
+    a = data_command(msub, "add", manager_add,
+                     help="add a manager (password asked, or read from stdin)")
     a.add_argument("username")
     a.add_argument("--password-stdin", action="store_true",
                    help="read the password from the first line of stdin")
-    add_db_argument(a)
-    a.set_defaults(func=manager_add)
-    d = msub.add_parser("disable", help="disable a manager and end their sessions")
+    d = data_command(msub, "disable", manager_disable,
+                     help="disable a manager and end their sessions")
     d.add_argument("username")
-    add_db_argument(d)
-    d.set_defaults(func=manager_disable)
 
 
 def _run(fn, *args):

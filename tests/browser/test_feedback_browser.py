@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from tests import realparts
-from tests.server_support import SITE_NAME, qr_server
+from tests.server_support import SITE_NAME
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -30,10 +30,8 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = qr_server(tmp_path_factory.mktemp("feedback-browser"))
-    yield srv
-    srv.stop()
+def server(qr_site_server):
+    return qr_site_server
 
 
 def serious(page):

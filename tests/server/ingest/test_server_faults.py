@@ -21,6 +21,12 @@ from tests.server_support import (
 )
 
 
+def serve(db, broker, launcher=None):
+    """`borne serve` on the test's Mosquitto, web on a free port."""
+    return Server(db, "--mqtt", "mqtt://127.0.0.1:%d" % broker.port, "--http", "127.0.0.1:0",
+                  launcher=launcher).start()
+
+
 def hold_commit(path):
     """The `borne` command whose server holds its first acking commit on `path`."""
     return [sys.executable, "-m", "tests.server.ingest.hold_commit", path]
@@ -66,9 +72,7 @@ def assert_exactly_once(db, kiosks):
 def test_kill_9_in_the_middle_of_a_batch(fleet, tmp_path):
     db, keys, broker, kiosks = fleet
     hold = str(tmp_path / "holding")
-    mqtt = "mqtt://127.0.0.1:%d" % broker.port
-    srv = Server(db, "--mqtt", mqtt, "--http", "127.0.0.1:0",
-                 launcher=hold_commit(hold)).start()
+    srv = serve(db, broker, launcher=hold_commit(hold))
     try:
         connect_all(broker, keys, kiosks, resend_s=0.5)
         for k in kiosks:
@@ -80,7 +84,7 @@ def test_kill_9_in_the_middle_of_a_batch(fleet, tmp_path):
         srv.kill()
         os.unlink(hold)
         assert not any(k.acks for k in kiosks)  # nothing was acked before the commit
-        srv = Server(db, "--mqtt", mqtt, "--http", "127.0.0.1:0").start()
+        srv = serve(db, broker)
         syncing.join(45)
         assert all(not k.pending for k in kiosks), "a kiosk did not get all its acks"
         assert_exactly_once(db, kiosks)
@@ -92,8 +96,7 @@ def test_kill_9_in_the_middle_of_a_batch(fleet, tmp_path):
 def test_sigterm_commits_and_acks_the_batch_in_hand(fleet, tmp_path):
     db, keys, broker, kiosks = fleet
     hold = str(tmp_path / "holding")
-    srv = Server(db, "--mqtt", "mqtt://127.0.0.1:%d" % broker.port, "--http", "127.0.0.1:0",
-                 launcher=hold_commit(hold)).start()
+    srv = serve(db, broker, launcher=hold_commit(hold))
     try:
         k = connect_all(broker, {d: keys[d] for d in sorted(keys)[:1]}, kiosks,
                         resend_s=30)[0]
@@ -116,8 +119,7 @@ def test_sigterm_commits_and_acks_the_batch_in_hand(fleet, tmp_path):
 
 def test_mosquitto_restarted_while_kiosks_publish(fleet):
     db, keys, broker, kiosks = fleet
-    srv = Server(db, "--mqtt", "mqtt://127.0.0.1:%d" % broker.port,
-                 "--http", "127.0.0.1:0").start()
+    srv = serve(db, broker)
     try:
         connect_all(broker, keys, kiosks, resend_s=0.5, batch=20)
         for k in kiosks:
@@ -164,8 +166,7 @@ def test_two_ingest_workers_share_the_votes(fleet):
 
 def test_ten_thousand_bad_payloads_are_each_refused(fleet):
     db, keys, broker, kiosks = fleet
-    srv = Server(db, "--mqtt", "mqtt://127.0.0.1:%d" % broker.port,
-                 "--http", "127.0.0.1:0").start()
+    srv = serve(db, broker)
     try:
         k = connect_all(broker, {d: keys[d] for d in sorted(keys)[:1]}, kiosks)[0]
         assert k.connected.wait(10)

@@ -7,14 +7,12 @@ import pytest
 
 from sync_server.feedback import answers as qr_answers
 from sync_server.web import feedback
-from tests.server_support import SITE, SITE_NAME, Client, borne, location, qr_server
+from tests.server_support import SITE, SITE_NAME, Client, borne, location
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = qr_server(tmp_path_factory.mktemp("feedback"))
-    yield srv
-    srv.stop()
+def server(qr_site_server):
+    return qr_site_server
 
 
 def answers(server):
