@@ -9,14 +9,13 @@ transaction, just before the commit; should that call fail, the batch is
 redone calling them message by message, so only the guilty one is refused.
 The class is synchronous and owns its sqlite3 connection; `mqtt_link` runs
 it in one worker thread."""
-import json
 import logging
 import time
-from itertools import chain, repeat
+from itertools import repeat
 
 from protocol import borne_wire as w
-from sync_server.storage import rollup
-from sync_server.storage.connection import connect, now_ms, transaction
+from sync_server.storage import registry, rollup, votes
+from sync_server.storage.connection import connect, now_ms, savepoint, transaction
 
 log = logging.getLogger("borne.ingest")
 
@@ -28,26 +27,6 @@ HISTORY_DAYS = 31
 
 _TELEMETRY_FIELDS = ("boot", "fw", "battery_pct", "battery_mv", "rssi", "journal",
                      "suppressed", "dropped", "uptime_s", "clock")
-
-
-_INSERT_VOTES = ("INSERT INTO votes (device_id, seq, site_id, boot, t_ms, utc_ms, level, scale,"
-                 " flags, received_ms) VALUES ")
-_VOTE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_ROWS_PER_INSERT = 64  # at most 64 distinct statements, well within sqlite3's cache
-_insert_sql: dict[int, str] = {}
-
-
-def _insert_votes(c, rows):
-    """Insert vote rows with multi-row VALUES statements: one step per up to
-    64 rows, not one per row as executemany does. That is faster on its own
-    and lets the GIL go (for the event loop) once per statement, not once
-    per row."""
-    for i in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[i:i + _ROWS_PER_INSERT]
-        sql = _insert_sql.get(len(chunk))
-        if sql is None:
-            sql = _insert_sql[len(chunk)] = _INSERT_VOTES + ", ".join([_VOTE_ROW] * len(chunk))
-        c.execute(sql, list(chain.from_iterable(chunk)))
 
 
 class Refused(Exception):
@@ -70,7 +49,7 @@ class _RollupFailed(Exception):
     pass
 
 
-_DATED_KEYS = ("site_id", "utc_ms", "level", "scale", "flags", "device_id", "seq")
+_DATED_KEYS = votes.DATED_KEYS
 
 
 class _Dated:
@@ -130,14 +109,11 @@ class Ingest:
         self._sites = {}  # device -> site id, or the Refused for it
         with transaction(c):
             for topic, payload, retained in messages:
-                c.execute("SAVEPOINT msg")
                 dated = len(self._dated.groups)
                 try:
-                    self._one(topic, payload, retained, out)
-                    c.execute("RELEASE msg")
+                    with savepoint(c, "msg"):
+                        self._one(topic, payload, retained, out)
                 except Exception as e:  # even a bug must not stop ingest of the others
-                    c.execute("ROLLBACK TO msg")
-                    c.execute("RELEASE msg")
                     del self._dated.groups[dated:]
                     if isinstance(e, (w.WireError, Refused)):
                         reason = "%s: %s" % (type(e).__name__, e)
@@ -171,20 +147,13 @@ class Ingest:
                 log.exception("rollups failed on a batch; retrying message by message")
                 raise _RollupFailed() from None
         if self._acked:
-            t = now_ms()
-            c.executemany(
-                "INSERT INTO kiosk_status (device_id, last_seen_ms, acked_seq) VALUES (?, ?, ?)"
-                " ON CONFLICT (device_id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms,"
-                " acked_seq = max(coalesce(acked_seq, 0), excluded.acked_seq)",
-                [(dev, t, hi) for dev, hi in self._acked.items()])
+            votes.mark_acked(c, self._acked, now_ms())
 
     def prune(self, days=HISTORY_DAYS):
         """Delete telemetry and reject records older than `days`."""
         cutoff = now_ms() - days * 86_400_000
         with transaction(self.conn) as c:
-            n = c.execute("DELETE FROM telemetry WHERE received_ms < ?", (cutoff,)).rowcount
-            n += c.execute("DELETE FROM rejects WHERE received_ms < ?", (cutoff,)).rowcount
-        return n
+            return votes.prune(c, cutoff)
 
     def _one(self, topic, payload, retained, out):
         parsed = w.parse_topic(topic)
@@ -203,8 +172,7 @@ class Ingest:
     def _site(self, dev):
         site = self._sites.get(dev)
         if site is None:
-            row = self.conn.execute("SELECT site_id, revoked_ms FROM kiosks WHERE id = ?",
-                                    (dev,)).fetchone()
+            row = registry.kiosk_site(self.conn, dev)
             if not row:
                 site = Refused("unknown kiosk %s" % dev)
             elif row[1] is not None:
@@ -215,13 +183,6 @@ class Ingest:
         if isinstance(site, Refused):
             raise site
         return site
-
-    def _seen(self, dev, **fields):
-        c = self.conn
-        c.execute("INSERT OR IGNORE INTO kiosk_status (device_id) VALUES (?)", (dev,))
-        sets = ", ".join("%s = ?" % k for k in fields)
-        c.execute("UPDATE kiosk_status SET %s WHERE device_id = ?" % sets,
-                  (*fields.values(), dev))
 
     def _votes(self, dev, payload, out):
         b = w.decode_batch(payload)
@@ -236,10 +197,9 @@ class Ingest:
         if b.anchor:
             anchor = self._anchor(dev, b.boot, b.anchor[0], b.anchor[1])
         elif unknown:
-            anchor = c.execute("SELECT boot_ms, utc_ms FROM anchors WHERE device_id = ?"
-                               " AND boot = ?", (dev, b.boot)).fetchone()
+            anchor = votes.anchor_of(c, dev, b.boot)
         if not b.votes:
-            self._seen(dev, last_seen_ms=now_ms())
+            votes.set_status(c, dev, last_seen_ms=now_ms())
             return
         if unknown:
             utcs = [t if not f & w.F_CLOCK_UNKNOWN else
@@ -251,14 +211,13 @@ class Ingest:
             utcs = [u if u is not None and u >= MIN_UTC_MS else None for u in utcs]
         lo, hi = seqs[0], seqs[-1]
         # Inside this transaction nobody else writes: what is not there yet is new.
-        have = {r[0] for r in c.execute(
-            "SELECT seq FROM votes WHERE device_id = ? AND seq BETWEEN ? AND ?", (dev, lo, hi))}
+        have = votes.stored_seqs(c, dev, lo, hi)
         rows = list(zip(repeat(dev), seqs, repeat(site), repeat(b.boot), ts, utcs, levels,
                         scales, flags, repeat(now_ms())))
         if have:
             rows = [r for r in rows if r[1] not in have]
         if rows:
-            _insert_votes(c, rows)
+            votes.insert_votes(c, rows)
             if have or None in utcs:
                 dated = [r[1:2] + r[5:9] for r in rows if r[5] is not None]
                 if dated:
@@ -275,19 +234,10 @@ class Ingest:
         pending votes with it, and return the anchor in force, or None."""
         c = self.conn
         if utc_ms >= MIN_UTC_MS:
-            cur = c.execute("INSERT OR IGNORE INTO anchors (device_id, boot, boot_ms, utc_ms)"
-                            " VALUES (?, ?, ?, ?)", (dev, boot, boot_ms, utc_ms))
-            if cur.rowcount:
-                dated = c.execute(
-                    "UPDATE votes SET utc_ms = ? + t_ms - ? WHERE device_id = ? AND boot = ?"
-                    " AND utc_ms IS NULL AND flags & 1 AND ? + t_ms - ? >= ?"
-                    " RETURNING site_id, utc_ms, level, scale, flags, device_id, seq",
-                    (utc_ms, boot_ms, dev, boot, utc_ms, boot_ms, MIN_UTC_MS)).fetchall()
-                if dated:
-                    keys = ("site_id", "utc_ms", "level", "scale", "flags", "device_id", "seq")
-                    self._rollup([dict(zip(keys, r)) for r in dated])
-        return c.execute("SELECT boot_ms, utc_ms FROM anchors WHERE device_id = ? AND boot = ?",
-                         (dev, boot)).fetchone()
+            dated = votes.add_anchor(c, dev, boot, boot_ms, utc_ms, MIN_UTC_MS)
+            if dated:
+                self._rollup(dated)
+        return votes.anchor_of(c, dev, boot)
 
     def _status(self, dev, payload, retained, out):
         m = w.decode_status(payload)
@@ -299,7 +249,7 @@ class Ingest:
             fields["boot"] = m["boot"]
         if isinstance(m.get("fw"), str):
             fields["fw"] = m["fw"][:32]
-        self._seen(dev, **fields)
+        votes.set_status(self.conn, dev, **fields)
         if m["state"] == "online":
             out.online.append(dev)
 
@@ -307,14 +257,13 @@ class Ingest:
         m = w.decode_telemetry(payload)
         self._site(dev)
         t = now_ms()
-        self.conn.execute("INSERT INTO telemetry (device_id, received_ms, payload)"
-                          " VALUES (?, ?, ?)", (dev, t, json.dumps(m)))
+        votes.add_telemetry(self.conn, dev, t, m)
         fields = {"last_seen_ms": t}
         for k in _TELEMETRY_FIELDS:
             v = m.get(k)
             if isinstance(v, (int, str)) and not isinstance(v, bool):
                 fields[k] = v[:32] if isinstance(v, str) else v
-        self._seen(dev, **fields)
+        votes.set_status(self.conn, dev, **fields)
         if m.get("anchor"):
             self._anchor(dev, *m["anchor"])
 
@@ -322,13 +271,7 @@ class Ingest:
         out.rejected += 1
         parsed = w.parse_topic(topic)
         dev = parsed[0] if parsed else None
-        c = self.conn
-        c.execute("INSERT INTO rejects (device_id, topic, received_ms, reason, size)"
-                  " VALUES (?, ?, ?, ?, ?)", (dev, topic[:200], now_ms(), reason, len(payload)))
-        if dev and c.execute("SELECT 1 FROM kiosks WHERE id = ?", (dev,)).fetchone():
-            self._seen(dev, last_reject=reason)
-            c.execute("UPDATE kiosk_status SET rejected = rejected + 1 WHERE device_id = ?",
-                      (dev,))
+        votes.add_reject(self.conn, dev, topic, now_ms(), reason, len(payload))
         key = dev or "?"
         last, quiet = self._last_log.get(key, (0.0, 0))
         now = time.monotonic()

@@ -67,6 +67,20 @@ def transaction(conn):
     conn.execute("COMMIT")
 
 
+@contextmanager
+def savepoint(conn, name="sp"):
+    """Inside a transaction: undo what the block wrote if it raises (the
+    exception goes on), keep it otherwise."""
+    conn.execute("SAVEPOINT " + name)
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK TO " + name)
+        conn.execute("RELEASE " + name)
+        raise
+    conn.execute("RELEASE " + name)
+
+
 def migrate(conn):
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     for version, _name, script in MIGRATIONS:

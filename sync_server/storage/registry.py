@@ -198,3 +198,9 @@ def change_mark(conn) -> tuple:
     return tuple(raw_conn(conn).execute(
         "SELECT (SELECT max(updated_ms) FROM sites), (SELECT count(*) FROM kiosks),"
         " (SELECT count(*) FROM kiosks WHERE revoked_ms IS NOT NULL)").fetchone())
+
+
+def kiosk_site(conn, device_id: str) -> tuple[str, int | None] | None:
+    """(site_id, revoked_ms) of a registered kiosk, else None."""
+    return raw_conn(conn).execute("SELECT site_id, revoked_ms FROM kiosks WHERE id = ?",
+                                  (device_id,)).fetchone()
