@@ -14,6 +14,7 @@ import asyncio
 import datetime
 import os
 import random
+import re
 import sqlite3
 import sys
 import time
@@ -126,7 +127,9 @@ async def timed_gets(path, urls, check):
     """Log in as a manager, GET each URL once; milliseconds per request."""
     app = make_app(path)
     async with TestClient(TestServer(app)) as client:
-        r = await client.post("/manager/login", data={"username": "bench",
+        page = await (await client.get("/manager/login")).text()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        r = await client.post("/manager/login", data={"username": "bench", "csrf": csrf,
                                                       "password": PASSWORD},
                               allow_redirects=False)
         assert r.status == 302, "login failed"

@@ -1,148 +1,175 @@
 """Who may see a site's figures: a per-site secret screen link (revocable),
 or a logged-in manager. Only SHA-256 hashes of link secrets and session
-tokens are stored; passwords are PBKDF2-SHA256."""
+tokens are stored. Manager passwords are argon2 hashes (pwdlib), computed in
+a worker thread so that a login never stalls the event loop; a PBKDF2 hash
+written by earlier versions is still accepted and replaced by an argon2 one
+at the next successful login."""
+import asyncio
 import hashlib
 import hmac
-import os
 import secrets
-import time
+from urllib.parse import urlencode
 
-from sync_server.storage.rollup import raw_conn
+from aiohttp import web
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+from sync_server.storage import access_queries as q
+from sync_server.storage.connection import now_ms
+from sync_server.web.i18n import lang_of
+from sync_server.web.keys import DB
 
 SESSION_COOKIE = "borne_manager"
 SESSION_DAYS = 7
-PBKDF2_ITERATIONS = 200_000
+MAX_TOKEN = 200  # longer link secrets and session tokens are refused unread
 
 
-def now_ms():
-    return int(time.time() * 1000)
-
-
-def _digest(token):
+def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 # --- screen links ---------------------------------------------------------
 
-def add_link(db, site_id, label=""):
+def add_link(db, site_id: str, label: str = "") -> tuple[int, str]:
     """Create a screen link for a site; returns (id, secret). The secret is
     shown once: only its hash is kept."""
-    c = raw_conn(db)
-    if not c.execute("SELECT 1 FROM sites WHERE id = ?", (site_id,)).fetchone():
+    if not q.site_exists(db, site_id):
         raise ValueError("unknown site: %s" % site_id)
     secret = secrets.token_urlsafe(24)
-    cur = c.execute(
-        "INSERT INTO screen_links (site_id, token_hash, label, created_ms) VALUES (?,?,?,?)",
-        (site_id, _digest(secret), label, now_ms()))
-    return cur.lastrowid, secret
+    return q.insert_link(db, site_id, _digest(secret), label), secret
 
 
-def revoke_link(db, link_id):
-    cur = raw_conn(db).execute(
-        "UPDATE screen_links SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL",
-        (now_ms(), link_id))
-    if not cur.rowcount:
+def revoke_link(db, link_id: int) -> None:
+    if not q.revoke_link(db, link_id):
         raise ValueError("no active screen link with id %s" % link_id)
 
 
-def list_links(db, site_id=None):
-    sql = "SELECT id, site_id, label, created_ms, revoked_ms FROM screen_links"
-    args = ()
-    if site_id:
-        sql += " WHERE site_id = ?"
-        args = (site_id,)
-    cols = ("id", "site_id", "label", "created_ms", "revoked_ms")
-    return [dict(zip(cols, r)) for r in raw_conn(db).execute(sql + " ORDER BY id", args)]
+def list_links(db, site_id: str | None = None) -> list[dict]:
+    return q.list_links(db, site_id)
 
 
-def link_ok(db, site_id, secret):
-    if not secret or len(secret) > 200:
+def link_ok(db, site_id: str, secret: str | None) -> bool:
+    if not secret or len(secret) > MAX_TOKEN:
         return False
-    row = raw_conn(db).execute(
-        "SELECT site_id FROM screen_links WHERE token_hash = ? AND revoked_ms IS NULL",
-        (_digest(secret),)).fetchone()
-    return bool(row) and row[0] == site_id
+    return q.link_site(db, _digest(secret)) == site_id
 
 
-# --- managers ---------------------------------------------------------------
+# --- manager passwords ----------------------------------------------------
 
-def hash_password(password, salt=None, iterations=PBKDF2_ITERATIONS):
-    salt = salt or os.urandom(16)
-    dk = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    return "pbkdf2_sha256$%d$%s$%s" % (iterations, salt.hex(), dk.hex())
+class LegacyPBKDF2:
+    """Verifies the `pbkdf2_sha256$iterations$salt$digest` hashes of earlier
+    versions, so that pwdlib can upgrade them; never makes new ones."""
 
+    PREFIX = "pbkdf2_sha256$"
 
-def check_password(password, stored):
-    try:
-        kind, iterations, salt, digest = stored.split("$")
-        if kind != "pbkdf2_sha256":
+    @classmethod
+    def identify(cls, hash: str | bytes) -> bool:
+        text = hash.decode() if isinstance(hash, bytes) else hash
+        return text.startswith(cls.PREFIX)
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        raise NotImplementedError("new passwords are hashed with argon2")
+
+    def verify(self, password: str | bytes, hash: str | bytes) -> bool:
+        text = hash.decode() if isinstance(hash, bytes) else hash
+        raw = password.encode() if isinstance(password, str) else password
+        try:
+            _kind, iterations, salt, digest = text.split("$")
+            got = hashlib.pbkdf2_hmac("sha256", raw, bytes.fromhex(salt), int(iterations))
+        except ValueError:
             return False
-        dk = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt),
-                                 int(iterations))
-    except ValueError:
-        return False
-    return hmac.compare_digest(dk.hex(), digest)
+        return hmac.compare_digest(got.hex(), digest)
+
+    def check_needs_rehash(self, hash: str | bytes) -> bool:
+        return True
 
 
-def add_manager(db, username, password):
+# The first hasher makes new hashes; the others only verify old ones.
+PASSWORDS = PasswordHash((Argon2Hasher(), LegacyPBKDF2()))
+# Checked when the user name is unknown, so that the answer takes as long.
+_NOBODY = PASSWORDS.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return PASSWORDS.hash(password)
+
+
+def add_manager(db, username: str, password: str) -> None:
     username = (username or "").strip()
     if not username or len(username) > 64:
         raise ValueError("a manager name is 1 to 64 characters")
     if len(password) < 10:
         raise ValueError("the password must have at least 10 characters")
-    c = raw_conn(db)
-    if c.execute("SELECT 1 FROM managers WHERE username = ?", (username,)).fetchone():
+    if q.manager_exists(db, username):
         raise ValueError("manager %s already exists" % username)
-    c.execute("INSERT INTO managers (username, password_hash, created_ms) VALUES (?,?,?)",
-              (username, hash_password(password), now_ms()))
+    q.insert_manager(db, username, hash_password(password))
 
 
-def disable_manager(db, username):
-    c = raw_conn(db)
-    cur = c.execute("UPDATE managers SET disabled_ms = ? WHERE username = ?"
-                    " AND disabled_ms IS NULL", (now_ms(), username))
-    if not cur.rowcount:
+def disable_manager(db, username: str) -> None:
+    if not q.disable_manager(db, username):
         raise ValueError("no active manager named %s" % username)
-    c.execute("DELETE FROM manager_sessions WHERE manager_id IN"
-              " (SELECT id FROM managers WHERE username = ?)", (username,))
 
 
-def login(db, username, password):
-    """A new session token for valid credentials, else None."""
-    c = raw_conn(db)
-    row = c.execute("SELECT id, password_hash FROM managers WHERE username = ?"
-                    " AND disabled_ms IS NULL", (username,)).fetchone()
-    if not row or not check_password(password, row[1]):
+async def login(db, username: str, password: str) -> str | None:
+    """A new session token for valid credentials, else None. The hash is
+    checked in a worker thread; an old-format hash is upgraded on success."""
+    row = q.active_manager(db, username)
+    if row is None:
+        await asyncio.to_thread(PASSWORDS.verify, password, _NOBODY)
         return None
+    manager_id, stored = row
+    try:
+        valid, upgraded = await asyncio.to_thread(PASSWORDS.verify_and_update, password, stored)
+    except Exception:  # an unreadable stored hash is a refused login, not a 500
+        return None
+    if not valid:
+        return None
+    if upgraded:
+        q.set_password_hash(db, manager_id, upgraded)
     token = secrets.token_urlsafe(32)
-    now = now_ms()
-    c.execute("DELETE FROM manager_sessions WHERE expires_ms < ?", (now,))
-    c.execute("INSERT INTO manager_sessions (token_hash, manager_id, created_ms, expires_ms)"
-              " VALUES (?,?,?,?)", (_digest(token), row[0], now, now + SESSION_DAYS * 86_400_000))
+    q.insert_session(db, _digest(token), manager_id,
+                     now_ms() + SESSION_DAYS * 86_400_000)
     return token
 
 
-def logout(db, token):
+def logout(db, token: str | None) -> None:
     if token:
-        raw_conn(db).execute("DELETE FROM manager_sessions WHERE token_hash = ?", (_digest(token),))
+        q.delete_session(db, _digest(token))
 
 
-def session_manager(db, token):
+def session_manager(db, token: str | None) -> str | None:
     """The manager's name for a valid session token, else None."""
-    if not token or len(token) > 200:
+    if not token or len(token) > MAX_TOKEN:
         return None
-    row = raw_conn(db).execute(
-        "SELECT m.username FROM manager_sessions s JOIN managers m ON m.id = s.manager_id"
-        " WHERE s.token_hash = ? AND s.expires_ms > ? AND m.disabled_ms IS NULL",
-        (_digest(token), now_ms())).fetchone()
-    return row[0] if row else None
+    return q.session_username(db, _digest(token))
 
 
-def request_manager(request, db):
-    """The logged-in manager of an aiohttp request, else None."""
-    return session_manager(db, request.cookies.get(SESSION_COOKIE))
+# --- requests ---------------------------------------------------------------
+
+def request_manager(request: web.Request) -> str | None:
+    """The logged-in manager of a request, else None."""
+    return session_manager(request.app[DB], request.cookies.get(SESSION_COOKIE))
 
 
-def may_see_site(request, db, site_id):
-    """A manager sees every site; a screen link sees its own site."""
-    return bool(request_manager(request, db)) or link_ok(db, site_id, request.query.get("key"))
+def may_see_site(request: web.Request, site_id: str) -> bool:
+    """A manager sees every site; a screen link (`key=`) sees its own site."""
+    return bool(request_manager(request)) or link_ok(request.app[DB], site_id,
+                                                     request.query.get("key"))
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after logging in: only manager pages of this server,
+    never an absolute URL or //host."""
+    if value and value.startswith("/manager") and not value.startswith("//"):
+        return value
+    return "/manager"
+
+
+def require_manager(request: web.Request) -> str:
+    """The logged-in manager; anyone else is sent to the login page, which
+    brings them back here."""
+    name = request_manager(request)
+    if name:
+        return name
+    raise web.HTTPFound("/manager/login?" + urlencode({"next": request.path_qs,
+                                                        "lang": lang_of(request)}))

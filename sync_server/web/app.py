@@ -22,15 +22,24 @@ from aiohttp import web
 from sync_server.broker import embedded
 from sync_server.ingest import mqtt_link
 from sync_server.storage.connection import open_db
-from sync_server.web import api, feedback, manager_pages, scoring_api, screen_pages
+from sync_server.web import (
+    api,
+    csrf,
+    feedback,
+    manager_pages,
+    openapi,
+    render,
+    scoring_api,
+    screen_pages,
+)
 from sync_server.web.keys import DB, LINK, SETTINGS
 
 log = logging.getLogger("borne.app")
 
 __all__ = ["DB", "LINK", "SETTINGS", "make_app"]
 
-# Feature modules, each with `setup(app)`.
-FEATURES = (api, feedback, scoring_api, screen_pages, manager_pages)
+# Each with `setup(app)`: page rendering and form protection first, then the features.
+FEATURES = (render, csrf, api, openapi, feedback, scoring_api, screen_pages, manager_pages)
 
 
 async def healthz(request):

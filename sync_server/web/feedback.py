@@ -8,14 +8,8 @@ from aiohttp import web
 
 from sync_server.feedback import guard
 from sync_server.feedback.answers import OverLimit, site_for_token, store_answer
-from sync_server.web.feedback_pages import (
-    MAX_COMMENT,
-    TEXT,
-    TOPICS,
-    form_page,
-    message_page,
-    pick_lang,
-)
+from sync_server.web import csrf, render
+from sync_server.web.i18n import TEXT, pick_lang
 from sync_server.web.keys import DB, SETTINGS
 
 log = logging.getLogger(__name__)
@@ -23,6 +17,18 @@ log = logging.getLogger(__name__)
 MAX_BODY = 16 * 1024
 LIMITER = web.AppKey("feedback_limiter", guard.AddressLimiter)
 DEFAULT_PER_ADDRESS_HOUR = 30
+MAX_COMMENT = 1000
+TOPICS = ("accueil", "attente", "information", "accessibilite", "courtoisie", "efficacite")
+# Emoji per level for 2, 3 and 4 buttons, least satisfied first, as on the kiosks.
+SMILEYS = {2: ("\U0001F61E", "\U0001F60A"),
+           3: ("\U0001F61E", "\U0001F610", "\U0001F60A"),
+           4: ("\U0001F620", "\U0001F61E", "\U0001F60A", "\U0001F604")}
+# No script, no outside file; the stylesheet is inline.
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+}
 
 # ---------------------------------------------------------------- validation
 
@@ -75,37 +81,23 @@ def validate(fields, scale, lang):
 # ---------------------------------------------------------------- pages
 
 
-def _html(text, status=200, headers=None):
-    resp = web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'")
-    for k, v in (headers or {}).items():
-        resp.headers[k] = v
-    return resp
-
-
-def _not_found(lang, path):
+def _message(request, lang, site_name, title_key, message_key, status=200, alert=False):
+    """A page of the QR form that only says something (thanks, refusals)."""
     t = TEXT[lang]
-    return _html(message_page(lang, "", "notfound_title", t["notfound"], path), status=404)
-
-
-def _set_csrf_cookie(request, resp, nonce):
-    if request.cookies.get(guard.CSRF_COOKIE) != nonce:
-        resp.set_cookie(guard.CSRF_COOKIE, nonce, path="/f/", httponly=True,
-                        samesite="Lax", secure=request.secure)
+    return render.page(request, "feedback_message.html", lang, status=status, headers=HEADERS,
+                       switch_keep=(), site_name=site_name, title=t[title_key],
+                       message=t[message_key], alert=alert)
 
 
 def _render_form(request, site, token, lang, values=None, errors=None, status=200):
-    conn = request.app[DB].conn
-    nonce = request.cookies.get(guard.CSRF_COOKIE) or guard.new_nonce()
-    csrf = guard.csrf_field(guard.csrf_key(conn), nonce, token)
-    text = form_page(lang, site[1], site[2], "/f/" + token, csrf, values, errors)
-    resp = _html(text, status=status)
-    _set_csrf_cookie(request, resp, nonce)
-    return resp
+    """The form; after a refused answer, with what was typed and what is wrong,
+    in a summary announced by screen readers and next to each field."""
+    return render.page(
+        request, "feedback_form.html", lang, status=status, headers=HEADERS, switch_keep=(),
+        site_name=site[1], scale=site[2], smileys=SMILEYS[site[2]], topics=TOPICS,
+        action="/f/" + token, values=values or {"level": None, "topics": [], "comment": ""},
+        errors=errors or {}, max_comment=MAX_COMMENT,
+        anchors={"level": "level-0", "topics": "topic-" + TOPICS[0]})
 
 
 def _form_site(handler):
@@ -116,7 +108,7 @@ def _form_site(handler):
         lang = pick_lang(request.query.get("lang"))
         site = site_for_token(request.app[DB].conn, token)
         if site is None:
-            return _not_found(lang, request.path)
+            return _message(request, lang, "", "qr_notfound_title", "qr_notfound", status=404)
         return await handler(request, token, lang, site)
     return wrapped
 
@@ -124,8 +116,7 @@ def _form_site(handler):
 @_form_site
 async def get_form(request, token, lang, site):
     if guard.device_recent(request.cookies.get(guard.device_cookie_name(site[0]))):
-        return _html(message_page(lang, site[1], "again_title", TEXT[lang]["again"],
-                                  request.path))
+        return _message(request, lang, site[1], "again_title", "again")
     return _render_form(request, site, token, lang)
 
 
@@ -134,26 +125,24 @@ async def post_form(request, token, lang, site):
     conn = request.app[DB].conn
     site_id, site_name, scale = site
 
-    def bad(message, why):
+    def bad(message_key, why):
         log.info("qr form refused for site %s: %s", site_id, why)
-        return _html(message_page(lang, site_name, "bad_title", message, request.path,
-                                  alert=True), status=400)
+        return _message(request, lang, site_name, "bad_title", message_key, status=400,
+                        alert=True)
 
     if (request.content_length or 0) > MAX_BODY:
-        return bad(TEXT[lang]["too_large"], "body too large")
+        return bad("too_large", "body too large")
     raw = await request.content.read(MAX_BODY + 1)
     try:
         fields = parse_body(raw)
     except BadRequest as e:
-        return bad(TEXT[lang][str(e)], "unreadable body (%s)" % e)
+        return bad(str(e), "unreadable body (%s)" % e)
     lang = pick_lang((fields.get("lang") or [lang])[0])
-    key = guard.csrf_key(conn)
-    if not guard.csrf_ok(key, request.cookies.get(guard.CSRF_COOKIE), token,
-                         (fields.get("csrf") or [""])[0]):
-        return bad(TEXT[lang]["csrf"], "CSRF token missing, expired or not bound to its cookie")
+    if not csrf.valid(request, (fields.get(csrf.FIELD) or [""])[0]):
+        return bad("csrf", "CSRF token missing, expired or not bound to its cookie")
     if guard.device_recent(request.cookies.get(guard.device_cookie_name(site_id))):
-        return _html(message_page(lang, site_name, "again_title", TEXT[lang]["again"],
-                                  request.path, alert=True), status=429)
+        return _message(request, lang, site_name, "again_title", "again", status=429,
+                        alert=True)
     answer, errors = validate(fields, scale, lang)
     if errors:
         log.info("qr form for site %s returned with errors: %s", site_id, ",".join(errors))
@@ -165,8 +154,8 @@ async def post_form(request, token, lang, site):
         store_answer(conn, site_id, token, scale, answer, request.app[LIMITER], address, at_ms)
     except OverLimit:
         log.warning("qr form for site %s: address over its hourly limit", site_id)
-        return _html(message_page(lang, site_name, "rate_title", TEXT[lang]["rate"],
-                                  request.path, alert=True), status=429)
+        return _message(request, lang, site_name, "qr_rate_title", "qr_rate", status=429,
+                        alert=True)
     resp = web.HTTPSeeOther("/f/%s/merci?lang=%s" % (token, lang))
     resp.set_cookie(guard.device_cookie_name(site_id), str(at_ms), path="/f/",
                     max_age=guard.DEVICE_WINDOW_MS // 1000, httponly=True, samesite="Lax",
@@ -176,8 +165,7 @@ async def post_form(request, token, lang, site):
 
 @_form_site
 async def thanks(request, token, lang, site):
-    return _html(message_page(lang, site[1], "thanks_title", TEXT[lang]["thanks"],
-                              "/f/%s/merci" % token))
+    return _message(request, lang, site[1], "thanks_title", "thanks")
 
 
 def setup(app):

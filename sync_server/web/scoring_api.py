@@ -14,72 +14,26 @@ from aiohttp import web
 
 from sync_server.scoring import report as scoring_report
 from sync_server.web.access import may_see_site, request_manager
-from sync_server.web.api import OPENAPI, error
+from sync_server.web.api import error
 from sync_server.web.keys import DB
 from sync_server.web.screen_data import site_row
 
 
-def setup(app):
+def setup(app: web.Application) -> None:
     app.router.add_get("/api/v1/sites/{site_id}/satisfaction", satisfaction)
     app.router.add_get("/api/v1/ranking", ranking)
-
-
-def _day(name, desc):
-    return {"name": name, "in": "query", "description": desc,
-            "schema": {"type": "string", "format": "date"}}
-
-
-def _answer(desc):
-    return {"description": desc, "content": {"application/json": {"schema": {"type": "object"}}}}
-
-
-_ERR = {"$ref": "#/components/schemas/Error"}
-OPENAPI["paths"]["/api/v1/sites/{site_id}/satisfaction"] = {"get": {
-    "summary": "Satisfaction of a site per source (kiosk, qr, mystery) and composite:"
-               " counts per level, n, happy index, positive share with its Wilson 95%"
-               " interval, status, hourly profile, previous period (see METHOD.md)",
-    "description": "A logged-in manager, or the site's screen key (`key`).",
-    "parameters": [
-        {"name": "site_id", "in": "path", "required": True, "schema": {"type": "string"}},
-        _day("from", "first local day, inclusive (default: 30 days ago)"),
-        _day("to", "last local day, inclusive (default: today)"),
-        {"name": "source", "in": "query", "schema": {"type": "string",
-                                                     "enum": ["kiosk", "qr", "mystery"]}},
-        {"name": "shrink", "in": "query", "schema": {"type": "boolean"},
-         "description": "shrink small samples toward the network mean"},
-        {"name": "trace", "in": "query", "schema": {"type": "boolean"},
-         "description": "add the rollup rows behind the figures"},
-        {"name": "key", "in": "query", "schema": {"type": "string"},
-         "description": "the site's screen key"}],
-    "responses": {"200": _answer("Figures of the period and the previous one"),
-                  "400": {"description": "Bad parameter", "content": {
-                      "application/json": {"schema": _ERR}}},
-                  "403": {"description": "Not allowed", "content": {
-                      "application/json": {"schema": _ERR}}},
-                  "404": {"description": "Unknown site", "content": {
-                      "application/json": {"schema": _ERR}}}}}}
-OPENAPI["paths"]["/api/v1/ranking"] = {"get": {
-    "summary": "Every site ranked by happy index over a period (a logged-in manager)",
-    "parameters": [_day("from", "first day, inclusive"), _day("to", "last day, inclusive"),
-                   {"name": "source", "in": "query",
-                    "schema": {"type": "string", "enum": ["kiosk", "qr"]}}],
-    "responses": {"200": _answer("Sites with their figures, best first"),
-                  "400": {"description": "Bad parameter", "content": {
-                      "application/json": {"schema": _ERR}}},
-                  "403": {"description": "Not a manager", "content": {
-                      "application/json": {"schema": _ERR}}}}}}
 
 
 def _flag(request, name):
     return request.query.get(name, "") in ("1", "true", "yes")
 
 
-async def satisfaction(request):
+async def satisfaction(request: web.Request) -> web.Response:
     db = request.app[DB]
     site_id = request.match_info["site_id"]
     if site_row(db, site_id) is None:
         return error(404, "unknown site: %s" % site_id)
-    if not may_see_site(request, db, site_id):
+    if not may_see_site(request, site_id):
         return error(403, "log in as a manager or give this site's screen key")
     source = request.query.get("source") or None
     if source is not None and source not in scoring_report.SOURCES:
@@ -101,9 +55,9 @@ async def satisfaction(request):
     return web.json_response(out)
 
 
-async def ranking(request):
+async def ranking(request: web.Request) -> web.Response:
     db = request.app[DB]
-    if not request_manager(request, db):
+    if not request_manager(request):
         return error(403, "log in as a manager")
     source = request.query.get("source") or "kiosk"
     if source not in scoring_report.LEVEL_SOURCES:

@@ -6,7 +6,7 @@ import logging
 from sync_server.feedback import answers
 from sync_server.mystery import audits
 from sync_server.scoring import report as scoring_report
-from sync_server.storage.rollup import raw_conn
+from sync_server.storage import page_queries, registry
 
 log = logging.getLogger(__name__)
 
@@ -15,21 +15,22 @@ BACKLOG_VOTES = 20     # pending votes on a kiosk worth telling the desk about
 STALE_TELEMETRY = 3    # missed telemetry periods before a kiosk counts as offline
 
 
-def site_row(db, site_id):
-    row = raw_conn(db).execute("SELECT id, name, timezone, telemetry_s FROM sites WHERE id = ?",
-                           (site_id,)).fetchone()
-    return dict(zip(("id", "name", "timezone", "telemetry_s"), row)) if row else None
+def site_row(db, site_id: str) -> dict | None:
+    """The site's id, name, time zone and telemetry period, or None."""
+    try:
+        site = registry.get_site(db, site_id)
+    except registry.UnknownSite:
+        return None
+    return {k: site[k] for k in ("id", "name", "timezone", "telemetry_s")}
 
 
-def kiosk_health(db, site_id, telemetry_s=300, now_ms=None):
+def kiosk_health(db, site_id: str, telemetry_s: int = 300,
+                 now_ms: int | None = None) -> list[dict]:
     """One dict per trusted kiosk of the site, with its problems listed."""
     now_ms = now_ms if now_ms is not None else int(
         datetime.datetime.now(datetime.timezone.utc).timestamp() * 1000)
     out = []
-    for kid, state, seen, battery, journal in raw_conn(db).execute(
-            "SELECT k.id, s.state, s.last_seen_ms, s.battery_pct, s.journal"
-            " FROM kiosks k LEFT JOIN kiosk_status s ON s.device_id = k.id"
-            " WHERE k.site_id = ? AND k.revoked_ms IS NULL ORDER BY k.id", (site_id,)):
+    for kid, state, seen, battery, journal in page_queries.kiosk_status(db, site_id):
         stale = seen is not None and now_ms - seen > STALE_TELEMETRY * telemetry_s * 1000
         if seen is None and state is None:
             shown = "unknown"
@@ -71,7 +72,8 @@ def day_figures(db, site_id, day, shrink=False, hourly=False):
     return rep["sources"]
 
 
-def screen(db, site_id, now=None, shrink=False):
+def screen(db, site_id: str, now: datetime.datetime | None = None,
+           shrink: bool = False) -> dict | None:
     """Everything the screen shows, as plain data (also served as JSON)."""
     site = site_row(db, site_id)
     if site is None:

@@ -6,20 +6,21 @@ thread or process): one watcher polls `rollup_changes` for the sites that
 have an open screen every half second and wakes their streams."""
 import asyncio
 import contextlib
+import datetime
 import logging
 import os
 import re
 import time
+import zoneinfo
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from sync_server.storage import rollup
-from sync_server.web import render as screen_render
-from sync_server.web import screen_data
+from sync_server.web import render, screen_data
 from sync_server.web.access import may_see_site
+from sync_server.web.i18n import TEXT, lang_of
 from sync_server.web.keys import DB
-from sync_server.web.text import TEXT, lang_of
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ MIN_GAP_S = 0.5        # between two renders of one stream
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 STATIC_NAME = re.compile(r"^(screen|manager)_[a-z_]+\.(css|js)$")
 CONTENT_TYPES = {"css": "text/css", "js": "text/javascript"}
+SCREEN_QUERY = ("key", "lang", "shrink")  # what the screen's links carry over
 
 
 class Live:
@@ -54,11 +56,12 @@ class Live:
                 for key in [k for k in self.rendered if k[0] == site_id]:
                     del self.rendered[key]
 
-    def panel(self, db, site_id, ev, lang, shrink):
+    def panel(self, request, site_id, ev, lang, shrink):
         """The site's live panel for one stream. The version is read before
         the figures, so a change during the render wakes the stream again.
         Screens of one site share a render made less than MIN_GAP_S ago at
         the same version (a busy site may have many screens)."""
+        db = request.app[DB]
         version = rollup.versions(db, [site_id])[site_id]
         self.streams[site_id][ev] = version
         key = (site_id, lang, shrink)
@@ -69,7 +72,7 @@ class Live:
         data = screen_data.screen(db, site_id, shrink=shrink)
         if data is None:
             return None
-        html = screen_render.panel(data, lang)
+        html = render.text(request, "screen_panel.html", lang, **panel_context(data))
         self.rendered[key] = (version, now, html)
         return html
 
@@ -127,11 +130,17 @@ def setup(app):
     r.add_get(r"/static/{name:(?:screen|manager)_[a-z_]+\.(?:css|js)}", static_file)
 
 
-def _message(request, status, title_key, text_key):
+def message(request, status, title_key, text):
+    """A page that says only why there is nothing to show (screen and manager)."""
     lang = lang_of(request)
-    t = TEXT[lang]
-    return web.Response(status=status, content_type="text/html", charset="utf-8",
-                        text=screen_render.message_page(lang, t[title_key], t[text_key]))
+    return render.page(request, "screen_message.html", lang, status=status,
+                       title=TEXT[lang][title_key], message=text)
+
+
+def panel_context(data):
+    """What `screen_panel.html` shows: the screen's data and the time of this render."""
+    tz = zoneinfo.ZoneInfo(data["site"]["timezone"])
+    return dict(data, updated=datetime.datetime.now(tz).strftime("%H:%M:%S"))
 
 
 def _allowed(request):
@@ -139,9 +148,10 @@ def _allowed(request):
     db = request.app[DB]
     site_id = request.match_info["site_id"]
     if screen_data.site_row(db, site_id) is None:
-        return None, _message(request, 404, "notfound_title", "notfound")
-    if not may_see_site(request, db, site_id):
-        return None, _message(request, 403, "forbidden_title", "forbidden")
+        return None, message(request, 404, "notfound_title", TEXT[lang_of(request)]["notfound"])
+    if not may_see_site(request, site_id):
+        return None, message(request, 403, "forbidden_title",
+                             TEXT[lang_of(request)]["forbidden"])
     return site_id, None
 
 
@@ -151,7 +161,7 @@ def _shrink(request):
 
 
 def _query(request, **changes):
-    q = {k: v for k, v in request.query.items() if k in ("key", "lang", "shrink")}
+    q = {k: v for k, v in request.query.items() if k in SCREEN_QUERY}
     q.update(changes)
     return urlencode(q)
 
@@ -162,14 +172,11 @@ async def screen_page(request):
         return error
     lang = lang_of(request)
     data = screen_data.screen(request.app[DB], site_id, shrink=_shrink(request))
-    base = "/screen/%s" % site_id
-    html = screen_render.page(
-        data, lang, request.query.get("key", ""),
-        events_url="%s/events?%s" % (base, _query(request, lang=lang)),
-        switch_url="%s?%s" % (base, _query(request, lang="en" if lang == "fr" else "fr")))
-    return web.Response(text=html, content_type="text/html", charset="utf-8",
-                        headers={"Cache-Control": "no-store",
-                                 "Referrer-Policy": "no-referrer"})
+    return render.page(
+        request, "screen_page.html", lang, switch_keep=SCREEN_QUERY,
+        headers={"Referrer-Policy": "no-referrer"},
+        events_url="/screen/%s/events?%s" % (site_id, _query(request, lang=lang)),
+        **panel_context(data))
 
 
 async def screen_json(request):
@@ -200,9 +207,9 @@ async def screen_events(request):
     try:
         await resp.write(b"retry: 2000\n\n")
         while not live.closing:
-            if not may_see_site(request, request.app[DB], site_id):
+            if not may_see_site(request, site_id):
                 break  # the link was revoked or the session ended
-            html = live.panel(request.app[DB], site_id, ev, lang, shrink)
+            html = live.panel(request, site_id, ev, lang, shrink)
             if html is None:
                 break
             await resp.write(sse("panel", html))

@@ -27,7 +27,7 @@ def test_form_is_french_by_default_and_english_on_request(server):
     assert fr.status == 200
     assert '<html lang="fr">' in fr.text and SITE_NAME in fr.text
     assert fr.text.count('type="radio" name="level"') == 4  # the site's 4 buttons
-    assert "Temps d&#x27;attente" in fr.text and 'maxlength="1000"' in fr.text
+    assert "Temps d&#39;attente" in fr.text and 'maxlength="1000"' in fr.text
     en = c.get(c.form_path("en"))
     assert '<html lang="en">' in en.text and "Your satisfaction" in en.text
 
@@ -55,7 +55,7 @@ def test_one_answer_per_device_per_site_per_hour(server):
     assert c.post(fields).status == 303
     before = len(answers(server))
     again = c.post(fields)  # the same page sent again, or a second answer
-    assert again.status == 429 and "il y a moins d&#x27;une heure" in again.text
+    assert again.status == 429 and "il y a moins d&#39;une heure" in again.text
     assert len(answers(server)) == before
     # The form itself says so instead of offering a second answer.
     assert "déjà donné votre avis" in c.get(c.form_path()).text

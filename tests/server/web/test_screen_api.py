@@ -6,6 +6,7 @@ import datetime
 import http.client
 import io
 import json
+import re
 import subprocess
 import time
 import zoneinfo
@@ -80,9 +81,16 @@ def run(env, scenario):
     return asyncio.run(main())
 
 
+async def login_form(client, **fields):
+    """Fill in the login page's form (its CSRF field included) and post it."""
+    page = await (await client.get("/manager/login")).text()
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    return await client.post("/manager/login", data={"csrf": token, **fields},
+                             allow_redirects=False)
+
+
 async def login(client):
-    r = await client.post("/manager/login", data={"username": "qualite", "password": PASSWORD},
-                          allow_redirects=False)
+    r = await login_form(client, username="qualite", password=PASSWORD)
     assert r.status == 302
     return r
 
@@ -161,12 +169,12 @@ def test_manager_login_ranking_drilldown_and_csv(env):
     async def scenario(client):
         r = await client.get("/manager", allow_redirects=False)
         assert r.status == 302 and r.headers["Location"].startswith("/manager/login")
-        r = await client.post("/manager/login", data={"username": "qualite",
-                                                      "password": "wrong password"})
+        r = await login_form(client, username="qualite", password="wrong password")
         assert r.status == 401 and "incorrect" in await r.text()
+        # a form posted from elsewhere carries no valid CSRF field
         r = await client.post("/manager/login", headers={"Origin": "http://evil.example"},
                               data={"username": "qualite", "password": PASSWORD})
-        assert r.status == 403
+        assert r.status == 403 and "expiré" in await r.text()
         r = await login(client)
         cookie = r.cookies[screen_access.SESSION_COOKIE]
         assert cookie["httponly"] and cookie["samesite"] == "Strict"
@@ -178,7 +186,7 @@ def test_manager_login_ranking_drilldown_and_csv(env):
         assert html.index("Mairie") < html.index("Bibliothèque") < html.index("Annexe")
         r = await client.get("/manager?from=23/11/2026")
         assert r.status == 400
-        assert "La date de début doit s&#x27;écrire AAAA-MM-JJ" in await r.text()
+        assert "La date de début doit s&#39;écrire AAAA-MM-JJ" in await r.text()
         r = await client.get("/manager?from=2026-02-01&to=2026-01-01&lang=en")
         assert r.status == 400 and "The start date must not be after" in await r.text()
         assert "78,2" in html
@@ -199,6 +207,10 @@ def test_manager_login_ranking_drilldown_and_csv(env):
         # a manager opens any site's screen without a link
         assert (await client.get("/screen/bibli")).status == 200
         r = await client.post("/manager/logout", allow_redirects=False)
+        assert r.status == 403  # no CSRF field: still logged in
+        page = await (await client.get("/manager?" + q)).text()
+        token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        r = await client.post("/manager/logout", data={"csrf": token}, allow_redirects=False)
         assert r.status == 302
         assert (await client.get("/api/v1/ranking?" + q)).status == 403
     run(env, scenario)
@@ -313,7 +325,7 @@ def test_cli_links_and_managers(env):
         assert out.returncode == 2 and words in out.stderr and "Traceback" not in out.stderr
         assert out.stderr.count("\n") == 1
     assert borne("manager", "disable", "qualite").returncode == 0
-    assert screen_access.login(env["db"], "qualite", PASSWORD) is None
+    assert asyncio.run(screen_access.login(env["db"], "qualite", PASSWORD)) is None
 
 
 def test_borne_serve_stops_promptly_with_a_screen_open(env):

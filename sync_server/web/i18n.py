@@ -1,8 +1,31 @@
-"""Texts of the agents' screen and the manager view, in French (default) and
-English."""
-from sync_server.web.level_names import LEVEL_NAMES
+"""Every text of the web pages (agents' screen, manager view, QR form), in
+French (the default) and English, with Babel writing numbers, shares and
+dates the way each language does, and the one language picker.
+
+Templates get `t` (the page language's texts), `lang`, and the filters `num`,
+`pct`, `day`, `when` and `responses`; handlers pick the language with
+`lang_of`."""
+import datetime
+import zoneinfo
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal, format_percent
 
 LANGS = ("fr", "en")
+
+# What each smiley level is called, per scale (number of buttons); level 0 is
+# the least satisfied. One table for the QR form, the screen and the manager view.
+LEVEL_NAMES = {
+    "fr": {2: ("Pas satisfait", "Satisfait"),
+           3: ("Pas satisfait", "Moyennement satisfait", "Satisfait"),
+           4: ("Très mécontent", "Mécontent", "Satisfait", "Très satisfait")},
+    "en": {2: ("Not satisfied", "Satisfied"),
+           3: ("Not satisfied", "Fairly satisfied", "Satisfied"),
+           4: ("Very unhappy", "Unhappy", "Satisfied", "Very satisfied")},
+}
 
 TEXT = {
     "fr": {
@@ -98,6 +121,40 @@ TEXT = {
         "rate": "Taux",
         "median": "Médiane",
         "timeliness": "Délais",
+        # QR form
+        "qr_title": "Votre avis sur %s",
+        "intro": "Comment s'est passé votre contact avec le service ? "
+                 "Votre réponse est anonyme.",
+        "legend_level": "Votre satisfaction (obligatoire)",
+        "legend_topics": "Sur quoi porte votre avis ? (facultatif)",
+        "topics": {"accueil": "Accueil", "attente": "Temps d'attente",
+                   "information": "Information", "accessibilite": "Accessibilité",
+                   "courtoisie": "Courtoisie", "efficacite": "Efficacité"},
+        "comment_label": "Commentaire (facultatif, 1 000 caractères au plus)",
+        "comment_hint": "N'indiquez ni nom, ni adresse électronique, ni numéro de téléphone.",
+        "submit": "Envoyer mon avis",
+        "errors_heading": "Votre avis n'a pas été envoyé :",
+        "error_prefix": "Erreur : ",
+        "level_missing": "choisissez votre niveau de satisfaction.",
+        "level_bad": "le niveau de satisfaction reçu n'existe pas.",
+        "topic_bad": "un thème reçu n'existe pas.",
+        "comment_long": "le commentaire fait %d caractères ; 1 000 au plus.",
+        "comment_chars": "le commentaire contient des caractères de contrôle non autorisés.",
+        "thanks_title": "Merci !",
+        "thanks": "Votre avis a bien été enregistré. Il aide le service à s'améliorer.",
+        "again_title": "Avis déjà donné",
+        "again": "Vous avez déjà donné votre avis sur ce service il y a moins d'une heure. "
+                 "Merci ! Vous pourrez en donner un nouveau plus tard.",
+        "qr_rate_title": "Trop de réponses",
+        "qr_rate": "Trop de réponses viennent de votre connexion. Réessayez dans une heure.",
+        "qr_notfound_title": "Code QR inconnu",
+        "qr_notfound": "Ce code QR n'est pas ou plus valable. Demandez à l'accueil le code à jour.",
+        "bad_title": "Réponse refusée",
+        "csrf": "Le formulaire a expiré ou n'a pas été envoyé depuis cette page. "
+                "Rechargez la page et recommencez (les cookies doivent être acceptés).",
+        "too_large": "La réponse envoyée est trop volumineuse.",
+        "malformed_utf8": "La réponse envoyée est illisible : elle n'est pas en UTF-8.",
+        "malformed_fields": "La réponse envoyée est illisible : champs en trop ou mal formés.",
     },
     "en": {
         "lang_name": "English",
@@ -191,6 +248,40 @@ TEXT = {
         "rate": "Rate",
         "median": "Median",
         "timeliness": "Timeliness",
+        # QR form
+        "qr_title": "Your opinion of %s",
+        "intro": "How was your contact with the service? Your answer is anonymous.",
+        "legend_level": "Your satisfaction (required)",
+        "legend_topics": "What is your opinion about? (optional)",
+        "topics": {"accueil": "Welcome", "attente": "Waiting time",
+                   "information": "Information", "accessibilite": "Accessibility",
+                   "courtoisie": "Courtesy", "efficacite": "Efficiency"},
+        "comment_label": "Comment (optional, at most 1,000 characters)",
+        "comment_hint": "Please give no name, email address or phone number.",
+        "submit": "Send my opinion",
+        "errors_heading": "Your opinion was not sent:",
+        "error_prefix": "Error: ",
+        "level_missing": "choose your level of satisfaction.",
+        "level_bad": "the level of satisfaction received does not exist.",
+        "topic_bad": "a topic received does not exist.",
+        "comment_long": "the comment has %d characters; at most 1,000.",
+        "comment_chars": "the comment contains control characters that are not allowed.",
+        "thanks_title": "Thank you!",
+        "thanks": "Your opinion has been recorded. It helps the service improve.",
+        "again_title": "Opinion already given",
+        "again": "You already gave your opinion of this service less than an hour ago. "
+                 "Thank you! You can give a new one later.",
+        "qr_rate_title": "Too many answers",
+        "qr_rate": "Too many answers come from your connection. Try again in an hour.",
+        "qr_notfound_title": "Unknown QR code",
+        "qr_notfound": "This QR code is not or no longer valid. Ask the front desk for the "
+                    "current one.",
+        "bad_title": "Answer refused",
+        "csrf": "The form has expired or was not sent from this page. Reload the page and "
+                "try again (cookies must be accepted).",
+        "too_large": "The answer sent is too large.",
+        "malformed_utf8": "The answer sent cannot be read: it is not UTF-8.",
+        "malformed_fields": "The answer sent cannot be read: too many or malformed fields.",
     },
 }
 
@@ -206,52 +297,77 @@ PERIOD_ERRORS = {
 PERIOD_FIELDS = {"fr": {"from": "début", "to": "fin"}, "en": {"from": "start", "to": "end"}}
 
 
-def period_error(err, lang):
+def pick_lang(value: object) -> str:
+    """A supported language code; French for anything else."""
+    return value if isinstance(value, str) and value in LANGS else "fr"
+
+
+def lang_of(request: web.Request) -> str:
+    """The page's language: `lang=` in the query, French by default."""
+    return pick_lang(request.query.get("lang"))
+
+
+def other_lang(lang: str) -> str:
+    return "en" if lang == "fr" else "fr"
+
+
+def switch_url(request: web.Request, lang: str, keep: tuple[str, ...] | None = None) -> str:
+    """This page in the other language: the language picker of every page.
+    `keep` limits the query parameters carried over (None keeps them all)."""
+    q = {k: v for k, v in request.query.items() if keep is None or k in keep}
+    q["lang"] = other_lang(lang)
+    return "%s?%s" % (request.path, urlencode(q))
+
+
+def period_error(err: Any, lang: str) -> str:
     """A PeriodError in the page's language."""
     args = tuple(PERIOD_FIELDS[lang].get(a, a) if isinstance(a, str) else a
                  for a in err.args_)
     return PERIOD_ERRORS[lang][err.code] % args
 
 
-def plural(n, t):
+def plural(n: int, lang: str) -> bool:
     """French puts 0 and 1 in the singular, English only 1."""
-    return n > 1 if t is TEXT["fr"] else n != 1
+    return n > 1 if lang == "fr" else n != 1
 
 
-def responses(n, t):
+def responses(n: int, lang: str) -> str:
     """'0 réponse', '12 réponses'; '0 responses', '1 response'."""
-    return "%d %s" % (n, t["responses"] if plural(n, t) else t["response"])
+    t = TEXT[lang]
+    return "%d %s" % (n, t["responses"] if plural(n, lang) else t["response"])
 
 
-def lang_of(request):
-    lang = request.query.get("lang", "fr")
-    return lang if lang in LANGS else "fr"
-
-
-def fmt_num(x, lang, digits=0):
-    """A number in the language's style (French: comma decimal)."""
+def fmt_num(x: float | None, lang: str, digits: int = 0) -> str:
+    """A number in the language's style (French: comma decimal), '—' if none."""
     if x is None:
         return "—"
-    s = ("%%.%df" % digits) % x
-    return s.replace(".", ",") if lang == "fr" else s
+    return format_decimal(x, format="0." + "0" * digits if digits else "0", locale=lang)
 
 
-def fmt_pct(share, lang):
+def fmt_pct(share: float | None, lang: str) -> str:
+    """A share as a whole percentage: '71 %' in French, '71%' in English."""
     if share is None:
         return "—"
-    return fmt_num(100 * share, lang) + ("\u00a0%" if lang == "fr" else "%")
+    return format_percent(share, locale=lang)
 
 
-WEEKDAYS = {"fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
-            "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
-                   "Sunday")}
-MONTHS = {"fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-                 "septembre", "octobre", "novembre", "décembre"),
-          "en": ("January", "February", "March", "April", "May", "June", "July", "August",
-                 "September", "October", "November", "December")}
-
-
-def fmt_day(day, lang):
+def fmt_day(day: datetime.date, lang: str) -> str:
     """A date written out: 'lundi 23 novembre 2026' / 'Monday 23 November 2026'."""
-    return "%s %d %s %d" % (WEEKDAYS[lang][day.weekday()], day.day,
-                            MONTHS[lang][day.month - 1], day.year)
+    return format_date(day, "EEEE d MMMM y", locale=lang)
+
+
+def fmt_when(value: int | str | None, lang: str, tz: str = "UTC") -> str:
+    """A moment as day/month and time: '13/11 14:00' in French, '11/13 14:00'
+    in English. `value` is UTC milliseconds (shown in the zone `tz`) or a
+    local 'YYYY-MM-DD HH:MM' text."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            moment = datetime.datetime.strptime(value[:16], "%Y-%m-%d %H:%M")
+        except ValueError:
+            return value
+    else:
+        moment = datetime.datetime.fromtimestamp(value / 1000, zoneinfo.ZoneInfo(tz))
+    return format_datetime(moment, "dd/MM HH:mm" if lang == "fr" else "MM/dd HH:mm",
+                           tzinfo=moment.tzinfo, locale=lang)
