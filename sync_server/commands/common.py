@@ -1,6 +1,8 @@
 """Options shared by the `borne` subcommands."""
 import argparse
+import json
 import os
+from collections.abc import Callable
 
 
 def add_db_argument(parser):
@@ -15,3 +17,12 @@ def data_command(subparsers, name: str, func, help: str, **kwargs) -> argparse.A
     add_db_argument(parser)
     parser.set_defaults(func=func)
     return parser
+
+
+def print_rows(rows: list[dict], as_json: bool, line: Callable[[dict], str]) -> None:
+    """A listing: one JSON array with --json, else one `line(row)` per row."""
+    if as_json:
+        print(json.dumps(rows))
+        return
+    for r in rows:
+        print(line(r))

@@ -1,7 +1,7 @@
 """`borne site ...` and `borne kiosk ...`: the registry from the command line."""
 import json
 
-from sync_server.commands.common import data_command
+from sync_server.commands.common import data_command, print_rows
 from sync_server.errors import CliError
 from sync_server.storage import registry
 from sync_server.storage.connection import connect, utc_text
@@ -68,13 +68,9 @@ def site_set(args):
 
 
 def site_list(args):
-    rows = registry.list_sites(connect(args.db))
-    if args.json:
-        print(json.dumps(rows))
-        return
-    for r in rows:
-        print("%-24s %-32s %-16s %d buttons, %d kiosks" % (
-            r["id"], r["name"], r["timezone"], r["buttons"], r["kiosks"]))
+    print_rows(registry.list_sites(connect(args.db)), args.json,
+               lambda r: "%-24s %-32s %-16s %d buttons, %d kiosks" % (
+                   r["id"], r["name"], r["timezone"], r["buttons"], r["kiosks"]))
 
 
 def kiosk_add(args):
@@ -88,15 +84,12 @@ def kiosk_add(args):
 
 
 def kiosk_list(args):
-    rows = registry.list_kiosks(connect(args.db), args.site)
-    if args.json:
-        print(json.dumps(rows))
-        return
-    for r in rows:
-        state = "revoked" if r["revoked_ms"] else (r["state"] or "unknown")
-        print("%-16s %-24s %-8s last seen %s, journal %s, rejected %d" % (
-            r["id"], r["site_id"], state, utc_text(r["last_seen_ms"], "never"),
-            "-" if r["journal"] is None else r["journal"], r["rejected"]))
+    print_rows(registry.list_kiosks(connect(args.db), args.site), args.json,
+               lambda r: "%-16s %-24s %-8s last seen %s, journal %s, rejected %d" % (
+                   r["id"], r["site_id"],
+                   "revoked" if r["revoked_ms"] else (r["state"] or "unknown"),
+                   utc_text(r["last_seen_ms"], "never"),
+                   "-" if r["journal"] is None else r["journal"], r["rejected"]))
 
 
 def kiosk_revoke(args):

@@ -4,7 +4,7 @@ import getpass
 import json
 import sys
 
-from sync_server.commands.common import data_command
+from sync_server.commands.common import data_command, print_rows
 from sync_server.errors import CliError
 from sync_server.storage.connection import connect, utc_text
 from sync_server.web import access as screen_access
@@ -59,14 +59,10 @@ def link_add(args):
 
 
 def link_list(args):
-    rows = screen_access.list_links(connect(args.db), args.site)
-    if args.json:
-        print(json.dumps(rows))
-        return
-    for r in rows:
-        print("%4d  %-24s %-20s created %s  %s" % (
-            r["id"], r["site_id"], r["label"] or "-", utc_text(r["created_ms"]),
-            "revoked " + utc_text(r["revoked_ms"]) if r["revoked_ms"] else "active"))
+    print_rows(screen_access.list_links(connect(args.db), args.site), args.json,
+               lambda r: "%4d  %-24s %-20s created %s  %s" % (
+                   r["id"], r["site_id"], r["label"] or "-", utc_text(r["created_ms"]),
+                   "revoked " + utc_text(r["revoked_ms"]) if r["revoked_ms"] else "active"))
 
 
 def link_revoke(args):
