@@ -15,7 +15,7 @@ import secrets
 from aiohttp import web
 from markupsafe import Markup, escape
 
-from sync_server.storage.connection import now_ms, setting_once
+from sync_server.storage.connection import now_ms, raw_conn, setting_once
 from sync_server.web.keys import DB
 
 COOKIE = "borne_csrf"
@@ -26,7 +26,8 @@ _NEW_NONCE = web.RequestKey("csrf_new_nonce", str)  # a nonce to send as a cooki
 
 
 def setup(app: web.Application) -> None:
-    app[KEY] = setting_once(app[DB].conn, "csrf_key", lambda: secrets.token_hex(32)).encode()
+    key = setting_once(raw_conn(app[DB]), "csrf_key", lambda: secrets.token_hex(32))
+    app[KEY] = key.encode()
     app.middlewares.append(set_cookie)
 
 

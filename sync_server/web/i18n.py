@@ -27,7 +27,7 @@ LEVEL_NAMES = {
            4: ("Very unhappy", "Unhappy", "Satisfied", "Very satisfied")},
 }
 
-TEXT = {
+TEXT: dict[str, dict[str, Any]] = {
     "fr": {
         "lang_name": "Français",
         "colon": "\u00a0: ",
@@ -351,8 +351,11 @@ def fmt_pct(share: float | None, lang: str) -> str:
     return format_percent(share, locale=lang)
 
 
-def fmt_day(day: datetime.date, lang: str) -> str:
-    """A date written out: 'lundi 23 novembre 2026' / 'Monday 23 November 2026'."""
+def fmt_day(day: datetime.date | str, lang: str) -> str:
+    """A date (or its ISO text) written out: 'lundi 23 novembre 2026' /
+    'Monday 23 November 2026'."""
+    if isinstance(day, str):
+        day = datetime.date.fromisoformat(day)
     return format_date(day, "EEEE d MMMM y", locale=lang)
 
 

@@ -5,8 +5,8 @@ texts `t`, the language picker's `switch_url`, `csrf_input(action)` for
 forms, and the filters of `i18n` (num, pct, day, when, responses). Charts are
 inline SVG (no script library, no CDN): their geometry is computed here, the
 markup is in `templates/charts.html`."""
-import datetime
 import os
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp_jinja2
@@ -25,9 +25,9 @@ def setup(app: web.Application) -> None:
         app, loader=jinja2.FileSystemLoader(TEMPLATE_DIRS), autoescape=True,
         auto_reload=False, trim_blocks=True, lstrip_blocks=True,
         undefined=jinja2.StrictUndefined)
-    env.filters.update(num=_num, pct=_pct, day=_day, when=_when, responses=_responses)
+    env.filters.update({name: _in_page_lang(fmt) for name, fmt in FILTERS.items()})
     env.globals.update(band=band, hourly_chart=hourly_chart, level_bars=level_bars,
-                       plural=_plural, csrf_input=_csrf_input)
+                       plural=_in_page_lang(i18n.plural), csrf_input=_csrf_input)
 
 
 def _context(request: web.Request, lang: str, switch_keep: tuple[str, ...] | None,
@@ -55,36 +55,17 @@ def text(request: web.Request, name: str, lang: str, **context: Any) -> str:
 
 # --- filters: the page's language comes from the template's context --------
 
-@jinja2.pass_context
-def _num(ctx, x, digits=0):
-    return i18n.fmt_num(x, ctx["lang"], digits)
+def _in_page_lang(fmt: Callable[..., Any]) -> Callable[..., Any]:
+    """`fmt(value, lang, *args)` as a filter `value|name(*args)`."""
+    @jinja2.pass_context
+    def flt(ctx, value, *args):
+        return fmt(value, ctx["lang"], *args)
+    return flt
 
 
-@jinja2.pass_context
-def _pct(ctx, share):
-    return i18n.fmt_pct(share, ctx["lang"])
-
-
-@jinja2.pass_context
-def _day(ctx, day):
-    if isinstance(day, str):
-        day = datetime.date.fromisoformat(day)
-    return i18n.fmt_day(day, ctx["lang"])
-
-
-@jinja2.pass_context
-def _when(ctx, value, tz="UTC"):
-    return i18n.fmt_when(value, ctx["lang"], tz)
-
-
-@jinja2.pass_context
-def _responses(ctx, n):
-    return i18n.responses(n, ctx["lang"])
-
-
-@jinja2.pass_context
-def _plural(ctx, n):
-    return i18n.plural(n, ctx["lang"])
+FILTERS: dict[str, Callable[..., Any]] = {
+    "num": i18n.fmt_num, "pct": i18n.fmt_pct, "day": i18n.fmt_day, "when": i18n.fmt_when,
+    "responses": i18n.responses}
 
 
 @jinja2.pass_context
