@@ -1,22 +1,29 @@
 """The tables behind web access: screen links, managers and their sessions.
 Only hashes of link secrets and session tokens are stored here; deciding who
 may see what is `sync_server.web.access`'s job."""
+import sqlite3
+
+import sqlite_utils
+
 from sync_server.storage.connection import now_ms, raw_conn, row_dicts
 
+# What these functions take: the app's sqlite_utils.Database or a plain connection.
+Store = sqlite3.Connection | sqlite_utils.Database
 
-def site_exists(db, site_id: str) -> bool:
+
+def site_exists(db: Store, site_id: str) -> bool:
     return raw_conn(db).execute("SELECT 1 FROM sites WHERE id = ?", (site_id,)).fetchone() \
         is not None
 
 
-def insert_link(db, site_id: str, token_hash: str, label: str) -> int:
+def insert_link(db: Store, site_id: str, token_hash: str, label: str) -> int:
     cur = raw_conn(db).execute(
         "INSERT INTO screen_links (site_id, token_hash, label, created_ms) VALUES (?,?,?,?)",
         (site_id, token_hash, label, now_ms()))
     return int(cur.lastrowid or 0)
 
 
-def revoke_link(db, link_id: int) -> bool:
+def revoke_link(db: Store, link_id: int) -> bool:
     """Mark an active link revoked; False if there was none with this id."""
     cur = raw_conn(db).execute(
         "UPDATE screen_links SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL",
@@ -24,7 +31,7 @@ def revoke_link(db, link_id: int) -> bool:
     return cur.rowcount > 0
 
 
-def list_links(db, site_id: str | None = None) -> list[dict]:
+def list_links(db: Store, site_id: str | None = None) -> list[dict]:
     sql = "SELECT id, site_id, label, created_ms, revoked_ms FROM screen_links"
     args: tuple = ()
     if site_id:
@@ -33,7 +40,7 @@ def list_links(db, site_id: str | None = None) -> list[dict]:
     return row_dicts(raw_conn(db).execute(sql + " ORDER BY id", args))
 
 
-def link_site(db, token_hash: str) -> str | None:
+def link_site(db: Store, token_hash: str) -> str | None:
     """The site of an active link, by its secret's hash."""
     row = raw_conn(db).execute(
         "SELECT site_id FROM screen_links WHERE token_hash = ? AND revoked_ms IS NULL",
@@ -41,18 +48,18 @@ def link_site(db, token_hash: str) -> str | None:
     return row[0] if row else None
 
 
-def manager_exists(db, username: str) -> bool:
+def manager_exists(db: Store, username: str) -> bool:
     return raw_conn(db).execute("SELECT 1 FROM managers WHERE username = ?",
                                 (username,)).fetchone() is not None
 
 
-def insert_manager(db, username: str, password_hash: str) -> None:
+def insert_manager(db: Store, username: str, password_hash: str) -> None:
     raw_conn(db).execute(
         "INSERT INTO managers (username, password_hash, created_ms) VALUES (?,?,?)",
         (username, password_hash, now_ms()))
 
 
-def disable_manager(db, username: str) -> bool:
+def disable_manager(db: Store, username: str) -> bool:
     """Disable an active manager and end its sessions; False if none."""
     c = raw_conn(db)
     cur = c.execute("UPDATE managers SET disabled_ms = ? WHERE username = ?"
@@ -64,19 +71,19 @@ def disable_manager(db, username: str) -> bool:
     return True
 
 
-def active_manager(db, username: str) -> tuple[int, str] | None:
+def active_manager(db: Store, username: str) -> tuple[int, str] | None:
     """(id, password hash) of an active manager."""
     row = raw_conn(db).execute("SELECT id, password_hash FROM managers WHERE username = ?"
                                " AND disabled_ms IS NULL", (username,)).fetchone()
     return (row[0], row[1]) if row else None
 
 
-def set_password_hash(db, manager_id: int, password_hash: str) -> None:
+def set_password_hash(db: Store, manager_id: int, password_hash: str) -> None:
     raw_conn(db).execute("UPDATE managers SET password_hash = ? WHERE id = ?",
                          (password_hash, manager_id))
 
 
-def insert_session(db, token_hash: str, manager_id: int, expires_ms: int) -> None:
+def insert_session(db: Store, token_hash: str, manager_id: int, expires_ms: int) -> None:
     """A new session; expired ones go at the same time."""
     c = raw_conn(db)
     now = now_ms()
@@ -85,11 +92,11 @@ def insert_session(db, token_hash: str, manager_id: int, expires_ms: int) -> Non
               " VALUES (?,?,?,?)", (token_hash, manager_id, now, expires_ms))
 
 
-def delete_session(db, token_hash: str) -> None:
+def delete_session(db: Store, token_hash: str) -> None:
     raw_conn(db).execute("DELETE FROM manager_sessions WHERE token_hash = ?", (token_hash,))
 
 
-def session_username(db, token_hash: str) -> str | None:
+def session_username(db: Store, token_hash: str) -> str | None:
     """The manager of a live session of an active manager."""
     row = raw_conn(db).execute(
         "SELECT m.username FROM manager_sessions s JOIN managers m ON m.id = s.manager_id"

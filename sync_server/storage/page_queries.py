@@ -1,11 +1,12 @@
 """The reads behind the web pages and the JSON API that no other storage
 module serves: kiosk health rows of a site and pages of raw votes."""
+from sync_server.storage.access_queries import Store
 from sync_server.storage.connection import raw_conn, row_dicts
 
 VOTE_COLUMNS = ("device_id", "seq", "utc_ms", "level", "scale", "flags", "boot", "received_ms")
 
 
-def kiosk_status(db, site_id: str) -> list[tuple]:
+def kiosk_status(db: Store, site_id: str) -> list[tuple]:
     """(id, state, last_seen_ms, battery_pct, journal) of the site's trusted
     kiosks, by id; the status fields are None for a kiosk never heard from."""
     return [tuple(r) for r in raw_conn(db).execute(
@@ -14,7 +15,7 @@ def kiosk_status(db, site_id: str) -> list[tuple]:
         " WHERE k.site_id = ? AND k.revoked_ms IS NULL ORDER BY k.id", (site_id,))]
 
 
-def dated_votes(db, site_id: str, start: int | None, end: int | None,
+def dated_votes(db: Store, site_id: str, start: int | None, end: int | None,
                 after: tuple[int, str, int] | None, limit: int) -> list[dict]:
     """Up to `limit` dated votes of a site with start <= utc_ms < end,
     ordered by (utc_ms, device_id, seq) and following the key `after`."""
@@ -34,7 +35,7 @@ def dated_votes(db, site_id: str, start: int | None, end: int | None,
         % (", ".join(VOTE_COLUMNS), " AND ".join(where)), (*args, limit)))
 
 
-def undated_votes(db, site_id: str) -> int:
+def undated_votes(db: Store, site_id: str) -> int:
     """Votes of a site still waiting for their boot's time anchor."""
     return raw_conn(db).execute("SELECT count(*) FROM votes WHERE site_id = ?"
                                 " AND utc_ms IS NULL", (site_id,)).fetchone()[0]

@@ -15,6 +15,7 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from sync_server.storage import access_queries as q
+from sync_server.storage.access_queries import Store
 from sync_server.storage.connection import now_ms
 from sync_server.web.i18n import lang_of
 from sync_server.web.keys import DB
@@ -30,7 +31,7 @@ def _digest(token: str) -> str:
 
 # --- screen links ---------------------------------------------------------
 
-def add_link(db, site_id: str, label: str = "") -> tuple[int, str]:
+def add_link(db: Store, site_id: str, label: str = "") -> tuple[int, str]:
     """Create a screen link for a site; returns (id, secret). The secret is
     shown once: only its hash is kept."""
     if not q.site_exists(db, site_id):
@@ -39,16 +40,16 @@ def add_link(db, site_id: str, label: str = "") -> tuple[int, str]:
     return q.insert_link(db, site_id, _digest(secret), label), secret
 
 
-def revoke_link(db, link_id: int) -> None:
+def revoke_link(db: Store, link_id: int) -> None:
     if not q.revoke_link(db, link_id):
         raise ValueError("no active screen link with id %s" % link_id)
 
 
-def list_links(db, site_id: str | None = None) -> list[dict]:
+def list_links(db: Store, site_id: str | None = None) -> list[dict]:
     return q.list_links(db, site_id)
 
 
-def link_ok(db, site_id: str, secret: str | None) -> bool:
+def link_ok(db: Store, site_id: str, secret: str | None) -> bool:
     if not secret or len(secret) > MAX_TOKEN:
         return False
     return q.link_site(db, _digest(secret)) == site_id
@@ -94,7 +95,7 @@ def hash_password(password: str) -> str:
     return PASSWORDS.hash(password)
 
 
-def add_manager(db, username: str, password: str) -> None:
+def add_manager(db: Store, username: str, password: str) -> None:
     username = (username or "").strip()
     if not username or len(username) > 64:
         raise ValueError("a manager name is 1 to 64 characters")
@@ -105,12 +106,12 @@ def add_manager(db, username: str, password: str) -> None:
     q.insert_manager(db, username, hash_password(password))
 
 
-def disable_manager(db, username: str) -> None:
+def disable_manager(db: Store, username: str) -> None:
     if not q.disable_manager(db, username):
         raise ValueError("no active manager named %s" % username)
 
 
-async def login(db, username: str, password: str) -> str | None:
+async def login(db: Store, username: str, password: str) -> str | None:
     """A new session token for valid credentials, else None. The hash is
     checked in a worker thread; an old-format hash is upgraded on success."""
     row = q.active_manager(db, username)
@@ -132,12 +133,12 @@ async def login(db, username: str, password: str) -> str | None:
     return token
 
 
-def logout(db, token: str | None) -> None:
+def logout(db: Store, token: str | None) -> None:
     if token:
         q.delete_session(db, _digest(token))
 
 
-def session_manager(db, token: str | None) -> str | None:
+def session_manager(db: Store, token: str | None) -> str | None:
     """The manager's name for a valid session token, else None."""
     if not token or len(token) > MAX_TOKEN:
         return None

@@ -8,6 +8,7 @@ import json
 import logging
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from sync_server.storage import page_queries, registry
 from sync_server.web.keys import DB
@@ -18,7 +19,7 @@ PAGE_MAX = 1000
 PAGE_DEFAULT = 200
 
 
-def setup(app):
+def setup(app: web.Application) -> None:
     app.middlewares.append(json_errors)
     r = app.router
     r.add_get("/api/v1/sites", sites)
@@ -26,12 +27,12 @@ def setup(app):
     r.add_get("/api/v1/sites/{site_id}/votes", votes)
 
 
-def error(status, message):
+def error(status: int, message: str) -> web.Response:
     return web.json_response({"error": {"status": status, "message": message}}, status=status)
 
 
 @web.middleware
-async def json_errors(request, handler):
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not request.path.startswith("/api/"):
         return await handler(request)
     try:
@@ -67,11 +68,11 @@ def _time_param(request, name):
     return int(dt.timestamp() * 1000)
 
 
-async def sites(request):
+async def sites(request: web.Request) -> web.Response:
     return web.json_response({"sites": registry.list_sites(_db(request).conn)})
 
 
-async def kiosks(request):
+async def kiosks(request: web.Request) -> web.Response:
     rows = registry.list_kiosks(_db(request).conn, request.query.get("site"))
     for r in rows:
         r["online"] = r["state"] == "online" and not r["revoked_ms"]
@@ -95,7 +96,7 @@ def _uncursor(text):
         raise web.HTTPBadRequest(text="bad page cursor (use the `next` link)") from None
 
 
-async def votes(request):
+async def votes(request: web.Request) -> web.Response:
     db = _db(request)
     site_id = request.match_info["site_id"]
     try:

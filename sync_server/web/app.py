@@ -16,6 +16,9 @@ Settings (`make_app(db_path, **settings)`, kept in `app[SETTINGS]`):
 """
 import asyncio
 import logging
+import os
+from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -42,8 +45,8 @@ __all__ = ["DB", "LINK", "SETTINGS", "make_app"]
 FEATURES = (render, csrf, api, openapi, feedback, scoring_api, screen_pages, manager_pages)
 
 
-async def healthz(request):
-    out = {"status": "ok"}
+async def healthz(request: web.Request) -> web.Response:
+    out: dict[str, Any] = {"status": "ok"}
     link = request.app.get(LINK)
     if link is not None:
         # The broker's address (never its credentials): simulators find it here.
@@ -63,7 +66,7 @@ def _make_link(settings):
     return link
 
 
-async def mqtt_ctx(app):
+async def mqtt_ctx(app: web.Application) -> AsyncIterator[None]:
     """Start the broker link (and the embedded broker) with the app; on
     shutdown let the batch in hand commit and be acked, then disconnect."""
     settings = app[SETTINGS]
@@ -85,7 +88,7 @@ async def mqtt_ctx(app):
             await broker.shutdown()
 
 
-def make_app(db_path, **settings):
+def make_app(db_path: str | os.PathLike, **settings: Any) -> web.Application:
     # The access log never carries the client's address (%a): citizens' QR
     # answers must not be traceable to an IP address, even in logs.
     app = web.Application(handler_args={"access_log_format": '%t "%r" %s %b %Tf'})

@@ -13,6 +13,7 @@ import hmac
 import secrets
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from markupsafe import Markup, escape
 
 from sync_server.storage.connection import now_ms, raw_conn, setting_once
@@ -69,7 +70,7 @@ def valid(request: web.Request, value: object, action: str | None = None) -> boo
 
 
 @web.middleware
-async def set_cookie(request: web.Request, handler):
+async def set_cookie(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Send the nonce cookie when a page made a form for a browser without one."""
     resp = await handler(request)
     nonce = request.get(_NEW_NONCE)

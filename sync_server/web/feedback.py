@@ -2,6 +2,7 @@
 English on request; the answers go through `sync_server.feedback.answers`."""
 import logging
 import re
+from typing import Any
 from urllib.parse import parse_qs
 
 from aiohttp import web
@@ -39,7 +40,7 @@ class BadRequest(Exception):
     pass
 
 
-def parse_body(raw):
+def parse_body(raw: bytes) -> dict[str, list[str]]:
     if len(raw) > MAX_BODY:
         raise BadRequest("too_large")
     try:
@@ -52,11 +53,12 @@ def parse_body(raw):
         raise BadRequest("malformed_fields") from None
 
 
-def validate(fields, scale, lang):
+def validate(fields: dict[str, list[str]], scale: int,
+             lang: str) -> tuple[dict[str, Any], dict[str, str]]:
     """Return (answer, errors): errors maps field -> message in `lang`."""
     t = TEXT[lang]
     errors = {}
-    answer = {"level": None, "topics": [], "comment": "", "lang": lang}
+    answer: dict[str, Any] = {"level": None, "topics": [], "comment": "", "lang": lang}
     levels = fields.get("level", [])
     if not levels or levels == [""]:
         errors["level"] = t["level_missing"]
@@ -114,14 +116,15 @@ def _form_site(handler):
 
 
 @_form_site
-async def get_form(request, token, lang, site):
+async def get_form(request: web.Request, token: str, lang: str, site: tuple) -> web.Response:
     if guard.device_recent(request.cookies.get(guard.device_cookie_name(site[0]))):
         return _message(request, lang, site[1], "again_title", "again")
     return _render_form(request, site, token, lang)
 
 
 @_form_site
-async def post_form(request, token, lang, site):
+async def post_form(request: web.Request, token: str, lang: str,
+                    site: tuple) -> web.StreamResponse:
     conn = request.app[DB].conn
     site_id, site_name, scale = site
 
@@ -164,11 +167,11 @@ async def post_form(request, token, lang, site):
 
 
 @_form_site
-async def thanks(request, token, lang, site):
+async def thanks(request: web.Request, token: str, lang: str, site: tuple) -> web.Response:
     return _message(request, lang, site[1], "thanks_title", "thanks")
 
 
-def setup(app):
+def setup(app: web.Application) -> None:
     per_hour = int(app[SETTINGS].get("qr_per_address_hour") or DEFAULT_PER_ADDRESS_HOUR)
     app[LIMITER] = guard.AddressLimiter(per_hour)
     app.router.add_get("/f/{token}", get_form)

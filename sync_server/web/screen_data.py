@@ -7,6 +7,7 @@ from sync_server.feedback import answers
 from sync_server.mystery import audits
 from sync_server.scoring import report as scoring_report
 from sync_server.storage import page_queries, registry
+from sync_server.storage.access_queries import Store
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +16,7 @@ BACKLOG_VOTES = 20     # pending votes on a kiosk worth telling the desk about
 STALE_TELEMETRY = 3    # missed telemetry periods before a kiosk counts as offline
 
 
-def site_row(db, site_id: str) -> dict | None:
+def site_row(db: Store, site_id: str) -> dict | None:
     """The site's id, name, time zone and telemetry period, or None."""
     try:
         site = registry.get_site(db, site_id)
@@ -24,7 +25,7 @@ def site_row(db, site_id: str) -> dict | None:
     return {k: site[k] for k in ("id", "name", "timezone", "telemetry_s")}
 
 
-def kiosk_health(db, site_id: str, telemetry_s: int = 300,
+def kiosk_health(db: Store, site_id: str, telemetry_s: int = 300,
                  now_ms: int | None = None) -> list[dict]:
     """One dict per trusted kiosk of the site, with its problems listed."""
     now_ms = now_ms if now_ms is not None else int(
@@ -50,7 +51,7 @@ def kiosk_health(db, site_id: str, telemetry_s: int = 300,
     return out
 
 
-def latest_comments(db, site_id, limit=3):
+def latest_comments(db: Store, site_id: str, limit: int = 3) -> list[dict]:
     try:
         return list(answers.latest_comments(db, site_id, limit))
     except Exception:  # a fault there must not take the screen down
@@ -58,7 +59,7 @@ def latest_comments(db, site_id, limit=3):
         return []
 
 
-def latest_mystery(db, site_id, limit=3):
+def latest_mystery(db: Store, site_id: str, limit: int = 3) -> list[dict]:
     try:
         return list(audits.latest(db, site_id, limit))
     except Exception:
@@ -66,13 +67,14 @@ def latest_mystery(db, site_id, limit=3):
         return []
 
 
-def day_figures(db, site_id, day, shrink=False, hourly=False):
+def day_figures(db: Store, site_id: str, day: datetime.date, shrink: bool = False,
+                hourly: bool = False) -> dict:
     rep = scoring_report.satisfaction(db, site_id, day, day, shrink=shrink, compare=False,
                                       hourly=hourly)
     return rep["sources"]
 
 
-def screen(db, site_id: str, now: datetime.datetime | None = None,
+def screen(db: Store, site_id: str, now: datetime.datetime | None = None,
            shrink: bool = False) -> dict | None:
     """Everything the screen shows, as plain data (also served as JSON)."""
     site = site_row(db, site_id)

@@ -12,11 +12,14 @@ import os
 import re
 import time
 import zoneinfo
+from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from sync_server.storage import rollup
+from sync_server.storage.access_queries import Store
 from sync_server.web import render, screen_data
 from sync_server.web.access import may_see_site
 from sync_server.web.i18n import TEXT, lang_of
@@ -37,17 +40,18 @@ class Live:
     """Open screens per site, the figures' version each one last showed, and
     the watcher that wakes those whose site has changed since."""
 
-    def __init__(self):
-        self.streams = {}      # site_id -> {asyncio.Event: rollup version shown}
-        self.rendered = {}     # (site_id, lang, shrink) -> (version, monotonic time, html)
+    def __init__(self) -> None:
+        self.streams: dict[str, dict[asyncio.Event, Any]] = {}  # site -> {event: version shown}
+        # (site_id, lang, shrink) -> (version, monotonic time, html)
+        self.rendered: dict[tuple[str, str, bool], tuple[Any, float, str]] = {}
         self.closing = False
 
-    def open(self, site_id):
+    def open(self, site_id: str) -> asyncio.Event:
         ev = asyncio.Event()
         self.streams.setdefault(site_id, {})[ev] = None
         return ev
 
-    def close(self, site_id, ev):
+    def close(self, site_id: str, ev: asyncio.Event) -> None:
         evs = self.streams.get(site_id)
         if evs is not None:
             evs.pop(ev, None)
@@ -56,7 +60,8 @@ class Live:
                 for key in [k for k in self.rendered if k[0] == site_id]:
                     del self.rendered[key]
 
-    def panel(self, request, site_id, ev, lang, shrink):
+    def panel(self, request: web.Request, site_id: str, ev: asyncio.Event, lang: str,
+              shrink: bool) -> str | None:
         """The site's live panel for one stream. The version is read before
         the figures, so a change during the render wakes the stream again.
         Screens of one site share a render made less than MIN_GAP_S ago at
@@ -76,7 +81,7 @@ class Live:
         self.rendered[key] = (version, now, html)
         return html
 
-    def check(self, db):
+    def check(self, db: Store) -> None:
         """Wake the streams that show an older version than the site's."""
         if not self.streams:
             return
@@ -85,7 +90,7 @@ class Live:
                 if shown is not None and shown != version:
                     ev.set()
 
-    def shutdown(self):
+    def shutdown(self) -> None:
         self.closing = True
         for evs in self.streams.values():
             for ev in evs:
@@ -95,7 +100,7 @@ class Live:
 LIVE = web.AppKey("screen_live", Live)
 
 
-async def watcher(app):
+async def watcher(app: web.Application) -> AsyncIterator[None]:
     live = app[LIVE]
 
     async def loop():
@@ -114,12 +119,12 @@ async def watcher(app):
         await task
 
 
-async def on_shutdown(app):
+async def on_shutdown(app: web.Application) -> None:
     # aiohttp waits for open streams on shutdown: end them now.
     app[LIVE].shutdown()
 
 
-def setup(app):
+def setup(app: web.Application) -> None:
     app[LIVE] = Live()
     app.cleanup_ctx.append(watcher)
     app.on_shutdown.append(on_shutdown)
@@ -130,14 +135,14 @@ def setup(app):
     r.add_get(r"/static/{name:(?:screen|manager)_[a-z_]+\.(?:css|js)}", static_file)
 
 
-def message(request, status, title_key, text):
+def message(request: web.Request, status: int, title_key: str, text: str) -> web.Response:
     """A page that says only why there is nothing to show (screen and manager)."""
     lang = lang_of(request)
     return render.page(request, "screen_message.html", lang, status=status,
                        title=TEXT[lang][title_key], message=text)
 
 
-def panel_context(data):
+def panel_context(data: dict) -> dict:
     """What `screen_panel.html` shows: the screen's data and the time of this render."""
     tz = zoneinfo.ZoneInfo(data["site"]["timezone"])
     return dict(data, updated=datetime.datetime.now(tz).strftime("%H:%M:%S"))
@@ -166,12 +171,14 @@ def _query(request, **changes):
     return urlencode(q)
 
 
-async def screen_page(request):
+async def screen_page(request: web.Request) -> web.Response:
     site_id, error = _allowed(request)
     if error:
         return error
     lang = lang_of(request)
     data = screen_data.screen(request.app[DB], site_id, shrink=_shrink(request))
+    if data is None:  # removed since _allowed looked
+        return message(request, 404, "notfound_title", TEXT[lang]["notfound"])
     return render.page(
         request, "screen_page.html", lang, switch_keep=SCREEN_QUERY,
         headers={"Referrer-Policy": "no-referrer"},
@@ -179,7 +186,7 @@ async def screen_page(request):
         **panel_context(data))
 
 
-async def screen_json(request):
+async def screen_json(request: web.Request) -> web.Response:
     site_id, error = _allowed(request)
     if error:
         return web.json_response({"error": "forbidden or unknown site"}, status=error.status)
@@ -187,12 +194,12 @@ async def screen_json(request):
                                                 shrink=_shrink(request)))
 
 
-def sse(event, text):
+def sse(event: str, text: str) -> bytes:
     lines = "".join("data: %s\n" % line for line in text.split("\n"))
     return ("event: %s\n%s\n" % (event, lines)).encode()
 
 
-async def screen_events(request):
+async def screen_events(request: web.Request) -> web.StreamResponse:
     site_id, error = _allowed(request)
     if error:
         return error
@@ -226,7 +233,7 @@ async def screen_events(request):
     return resp
 
 
-async def static_file(request):
+async def static_file(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if not STATIC_NAME.match(name):
         raise web.HTTPNotFound()
