@@ -1,7 +1,9 @@
 """Opening the SQLite database: WAL mode, migrations from `schema.py`, and
 the small key/value settings table."""
+import os
 import sqlite3
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlite_utils
@@ -14,10 +16,10 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def raw_conn(db):
+def raw_conn(db: "sqlite3.Connection | sqlite_utils.Database") -> sqlite3.Connection:
     """The sqlite3 connection behind a sqlite_utils.Database, or `db` itself:
     storage functions take either."""
-    return getattr(db, "conn", db)
+    return db.conn if isinstance(db, sqlite_utils.Database) else db
 
 
 def row_dicts(cursor) -> list[dict]:
@@ -26,14 +28,14 @@ def row_dicts(cursor) -> list[dict]:
     return [dict(zip(cols, r)) for r in cursor.fetchall()]
 
 
-def utc_text(ms, missing="-"):
+def utc_text(ms: int | None, missing: str = "-") -> str:
     """A stored time for command-line listings, e.g. 2026-11-23 12:30 UTC."""
     if not ms:
         return missing
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
 
 
-def connect(path):
+def connect(path: "str | os.PathLike[str]") -> sqlite3.Connection:
     """A raw sqlite3 connection in autocommit mode (explicit BEGIN/COMMIT),
     WAL, migrated. Ingest uses one of its own; the web app wraps one in
     sqlite-utils (`open_db`)."""
@@ -47,13 +49,13 @@ def connect(path):
     return conn
 
 
-def open_db(path):
+def open_db(path: "str | os.PathLike[str]") -> sqlite_utils.Database:
     """Open (creating if needed) and migrate the database at `path`."""
     return sqlite_utils.Database(connect(path))
 
 
 @contextmanager
-def transaction(conn):
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE ... COMMIT on a raw connection; ROLLBACK on any error.
     IMMEDIATE takes the write lock at once, so two writers never deadlock
     upgrading a read lock."""
@@ -68,7 +70,7 @@ def transaction(conn):
 
 
 @contextmanager
-def savepoint(conn, name="sp"):
+def savepoint(conn: sqlite3.Connection, name: str = "sp") -> Iterator[sqlite3.Connection]:
     """Inside a transaction: undo what the block wrote if it raises (the
     exception goes on), keep it otherwise."""
     conn.execute("SAVEPOINT " + name)
@@ -81,7 +83,7 @@ def savepoint(conn, name="sp"):
     conn.execute("RELEASE " + name)
 
 
-def migrate(conn):
+def migrate(conn: sqlite3.Connection) -> None:
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     for version, _name, script in MIGRATIONS:
         if version <= current:
@@ -97,7 +99,7 @@ def migrate(conn):
             conn.execute("PRAGMA user_version=%d" % version)
 
 
-def split_sql(script):
+def split_sql(script: str) -> list[str]:
     """Split a migration script into statements (no ';' inside literals)."""
     out = []
     buf = ""
@@ -112,18 +114,20 @@ def split_sql(script):
     return out
 
 
-def set_setting(conn, key: str, value: str) -> None:
+def set_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
     conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
 
-def get_setting(conn, key, default=None):
+def get_setting(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
     row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
     return row[0] if row else default
 
 
-def setting_once(conn, key, make):
+def setting_once(conn: sqlite3.Connection, key: str, make: Callable[[], str]) -> str:
     """Return the setting `key`, storing `make()` first if it is absent
     (race-free between processes: the first writer wins)."""
     conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", (key, make()))
-    return get_setting(conn, key)
+    value = get_setting(conn, key)
+    assert value is not None  # just inserted, or there before
+    return value

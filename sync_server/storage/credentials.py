@@ -10,12 +10,12 @@ ITERATIONS = 101  # what mosquitto_passwd 2.0 writes
 SERVER_USER = "borne-server"
 
 
-def new_secret():
+def new_secret() -> str:
     """A kiosk or server password: 24 URL-safe characters (144 bits)."""
     return secrets.token_urlsafe(18)
 
 
-def hash_secret(secret, salt=None):
+def hash_secret(secret: str, salt: bytes | None = None) -> str:
     """Return the part after `user:` of a mosquitto password file line."""
     salt = salt or os.urandom(12)
     digest = hashlib.pbkdf2_hmac("sha512", secret.encode(), salt, ITERATIONS)
@@ -23,7 +23,7 @@ def hash_secret(secret, salt=None):
                              base64.b64encode(digest).decode())
 
 
-def verify_secret(secret, stored):
+def verify_secret(secret: str, stored: str) -> bool:
     try:
         _, kind, iterations, salt, digest = stored.split("$")
         if kind != "7":
