@@ -463,3 +463,32 @@ def test_revoking_a_link_closes_its_open_screen(env):
             # the stream ends instead of showing the new vote
             assert await asyncio.wait_for(next_panel(resp), 10) is None
     asyncio.run(main())
+
+
+def test_templates_are_read_from_disk_once(env):
+    """Pages render from compiled templates kept in memory: showing a page
+    again reads no template file."""
+    import aiohttp_jinja2
+
+    async def main():
+        app = make_app(env["path"])
+        jinja = aiohttp_jinja2.get_env(app)
+        assert not jinja.auto_reload  # nor are the files checked for changes
+        loader = jinja.loader
+        reads = []
+        real = loader.get_source
+
+        def counting(environment, name):
+            reads.append(name)
+            return real(environment, name)
+
+        loader.get_source = counting
+        async with TestClient(TestServer(app)) as client:
+            url = "/screen/mairie?key=" + env["key"]
+            assert (await client.get(url)).status == 200
+            first = list(reads)
+            assert "screen_page.html" in first and "screen_panel.html" in first
+            for lang in ("fr", "en", "fr"):
+                assert (await client.get(url + "&lang=" + lang)).status == 200
+            assert reads == first
+    asyncio.run(main())
