@@ -1,5 +1,6 @@
 # ESP32 board: buttons to ground with pull-ups, thank-you and offline LEDs,
-# Wi-Fi station, NTP, hardware watchdog, battery on an ADC divider.
+# Wi-Fi station, DNS and NTP (firmware/net.py: they never block the loop),
+# hardware watchdog, battery on an ADC divider.
 import time
 
 import board_base
@@ -9,7 +10,6 @@ PINS = (13, 12, 14, 27)  # least to most satisfied
 LED_THANKS = 2
 LED_OFFLINE = 4
 BATTERY_ADC = 34  # through a 1:2 divider
-EPOCH_OFFSET_MS = 946684800000  # the ESP32 epoch is 2000-01-01
 
 
 class Board(board_base.Board):
@@ -89,14 +89,14 @@ class Board(board_base.Board):
         pct = max(0, min(100, (mv - 3300) * 100 // 900))
         return mv, pct
 
-    def ntp(self):
+    def dns_server(self):
         if not self.net_up():
             return None
         try:
-            import ntptime
-            return ntptime.time() * 1000 + EPOCH_OFFSET_MS
-        except Exception:  # noqa: BLE001 - no NTP server reachable
-            return None
+            import network
+            return network.ipconfig("dns"), 53  # MicroPython >= 1.24
+        except (AttributeError, ValueError, OSError):
+            return self.wlan.ifconfig()[3], 53
 
     def wdt_start(self):
         self._wdt = machine.WDT(timeout=30000)
@@ -106,15 +106,5 @@ class Board(board_base.Board):
             self._wdt.feed()
 
     def tasks(self, kiosk):
-        return (ntp_task(self, kiosk),)
-
-
-async def ntp_task(board, kiosk):
-    import asyncio
-    while True:
-        utc = board.ntp()
-        if utc:
-            kiosk.clock.set_utc(utc, "ntp")
-            await asyncio.sleep(3600)
-        else:
-            await asyncio.sleep(30)
+        import net
+        return (net.ntp_task(self, kiosk),)

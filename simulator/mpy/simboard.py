@@ -23,6 +23,7 @@ class SimBoard(board_base.Board):
     def __init__(self):
         super().__init__()
         self.keepalive_s = int(env("BORNE_KEEPALIVE", "30"))
+        self.restart_delay_s = int(env("BORNE_RESTART_S", "10"))
         self.flash = None
         self.queue = []
         self._net = True
@@ -100,10 +101,17 @@ class SimBoard(board_base.Board):
     def net_up(self):
         return self._net
 
-    def resolve(self, host):
+    async def resolve(self, host):
         if not self._net:
             raise OSError(113)  # no route: never a DNS lookup while down
-        return board_base.Board.resolve(self, host)
+        return await board_base.Board.resolve(self, host)
+
+    def dns_server(self):
+        # BORNE_DNS=ip:port: the DNS server the network gives (DHCP on a board).
+        v = env("BORNE_DNS")
+        if v:
+            ip, port = v.split(":")
+            return ip, int(port)
 
     def battery(self):
         return self.mv, self.pct
