@@ -106,7 +106,7 @@ class Sync:
             self.batch = batch.BatchBuffer(dev, self._anchor_of)
         try:
             await c.connect(ip, port, tls=ctx, host=host)
-        except OSError as e:
+        except (OSError, ValueError) as e:  # mbedTLS refusals are ValueError
             if ctx is not None:
                 import tlsca
                 tlsca.explain(e, host)

@@ -67,12 +67,14 @@ def fingerprint(der):
     return binascii.hexlify(hashlib.sha256(der).digest()[:8]).decode()
 
 
-# What mbedTLS reports at the handshake, and what a technician should check.
+# What mbedTLS reports when it refuses the broker's certificate (its
+# verification messages), and what a technician should check.
 _REASONS = (
-    ("EXPIRED", "the broker's certificate has expired (or is not valid yet)"),
-    ("CN_MISMATCH", "the broker's certificate is not for host %s"),
-    ("NOT_TRUSTED", "the broker's certificate is not signed by the CA pinned on this kiosk"),
-    ("VERIFY_FAILED", "the broker's certificate does not verify against the pinned CA"),
+    ("has expired", "the broker's certificate has expired"),
+    ("in the future", "the broker's certificate is not valid yet (check the clocks)"),
+    ("does not match", "the broker's certificate is not for host %s"),
+    ("not correctly signed", "the broker's certificate is not signed by the CA pinned on "
+                             "this kiosk"),
 )
 
 
@@ -82,10 +84,8 @@ def explain(err, host):
     code = err.args[0] if err.args else None
     if isinstance(code, int) and code > 0:
         return
-    text = " ".join(str(a) for a in err.args)
-    up = text.upper().replace(" ", "_")
+    text = " ".join(str(a).strip() for a in err.args)
     for key, msg in _REASONS:
-        if key in up:
-            raise OSError("TLS refused: " + (msg % host if "%s" in msg else msg)
-                          + " [" + text.strip() + "]") from None
+        if key in text:
+            raise OSError("TLS refused: " + (msg % host if "%s" in msg else msg)) from None
     raise OSError("TLS connection to %s failed: %s" % (host, text)) from None

@@ -3,7 +3,7 @@ password file and ACL for every trusted kiosk and the server's accounts."""
 import grp
 import os
 
-from borne_server import broker_rules, passwords, registry
+from borne_server import broker_rules, passwords, registry, tls_certs
 from borne_server.errors import CliError
 from borne_server.store import add_db_argument, connect
 
@@ -14,6 +14,10 @@ def add_commands(sub):
     p.add_argument("--out", required=True, help="directory to write into")
     p.add_argument("--workers", type=int, default=4,
                    help="ingest worker accounts borne-ingest-1..N (default 4)")
+    p.add_argument("--tls", metavar="DIR", help="folder of `borne tls init`: add a TLS "
+                   "listener for the kiosks with its broker certificate")
+    p.add_argument("--tls-listener", metavar="[HOST:]PORT", default="8883",
+                   help="address of that TLS listener (default 8883, every interface)")
     add_db_argument(p)
     p.set_defaults(func=run)
 
@@ -43,6 +47,18 @@ def conf_fragment(out):
         "persistence true\n" % (os.path.join(out, "passwd"), os.path.join(out, "acl")))
 
 
+def tls_listener_conf(out, listener):
+    host, _, port = listener.rpartition(":")
+    return (
+        "# MQTT over TLS for the kiosks (TLS 1.2 and 1.3, Mosquitto's default); they\n"
+        "# verify this certificate against the CA pinned at provisioning\n"
+        "listener %s%s\n"
+        "certfile %s\n"
+        "keyfile %s\n" % (port, " " + host if host else "",
+                           os.path.join(out, tls_certs.BROKER_CERT),
+                           os.path.join(out, tls_certs.BROKER_KEY)))
+
+
 def _readable_by_mosquitto(path):
     # Mosquitto drops to user `mosquitto`: give its group read access.
     try:
@@ -52,7 +68,9 @@ def _readable_by_mosquitto(path):
         os.chmod(path, 0o644)
 
 
-def write(conn, out, workers=4):
+def write(conn, out, workers=4, tls=None, tls_listener="8883"):
+    """tls: folder of `borne tls init`; its broker certificate and key are
+    copied next to the other files and a TLS listener added."""
     out = os.path.abspath(out)
     os.makedirs(out, exist_ok=True)
     os.chmod(out, 0o755)
@@ -61,10 +79,13 @@ def write(conn, out, workers=4):
         "acl": broker_rules.mosquitto_acl(workers),
         "mosquitto.conf": conf_fragment(out),
     }
+    if tls:
+        files.update(tls_certs.broker_files(tls))
+        files["mosquitto.conf"] += tls_listener_conf(out, tls_listener)
     for name, text in files.items():
         path = os.path.join(out, name)
         tmp = path + ".tmp"
-        with open(tmp, "w") as f:
+        with open(tmp, "wb" if isinstance(text, bytes) else "w") as f:
             f.write(text)
         _readable_by_mosquitto(tmp)
         os.replace(tmp, path)  # a reloading broker never reads half a file
@@ -74,10 +95,15 @@ def write(conn, out, workers=4):
 def run(args):
     if args.workers < 0:
         raise CliError("--workers must be 0 or more")
+    port = args.tls_listener.rpartition(":")[2]
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise CliError("--tls-listener must be [HOST:]PORT, e.g. 8883 or 0.0.0.0:8883")
     conn = connect(args.db)
-    out = write(conn, args.out, args.workers)
+    out = write(conn, args.out, args.workers, args.tls, args.tls_listener)
     n = conn.execute("SELECT count(*) FROM kiosks WHERE revoked_ms IS NULL").fetchone()[0]
-    print("wrote %s/{mosquitto.conf,passwd,acl}: %d kiosks, server account %s"
-          % (out, n, passwords.SERVER_USER))
+    print("wrote %s/{mosquitto.conf,passwd,acl%s}: %d kiosks, server account %s"
+          % (out, ",broker.crt,broker.key" if args.tls else "", n, passwords.SERVER_USER))
+    if args.tls:
+        print("kiosks connect to mqtts://HOST:%s (TLS)" % args.tls_listener.rpartition(":")[2])
     print("include mosquitto.conf in the broker's config, reload it (SIGHUP), then run"
           " `borne serve --mqtt mqtt://HOST:PORT`")

@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "borne_server.serve_cmd",
     "borne_server.registry_cmd",
     "borne_server.broker_config",
+    "borne_server.tls_certs",
     "borne_server.feedback_cmd",
     "borne_server.mystery_cmd",
     "borne_server.screen_cmd",
