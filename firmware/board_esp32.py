@@ -5,6 +5,7 @@ import time
 
 import board_base
 import machine
+import net  # noqa: F401 - DNS and NTP, loaded at boot while the heap is whole
 
 PINS = (13, 12, 14, 27)  # least to most satisfied
 LED_THANKS = 2

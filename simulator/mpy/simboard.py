@@ -24,6 +24,8 @@ class SimBoard(board_base.Board):
         super().__init__()
         self.keepalive_s = int(env("BORNE_KEEPALIVE", "30"))
         self.restart_delay_s = int(env("BORNE_RESTART_S", "10"))
+        if self.dns_server():
+            import net  # noqa: F401 - loaded at boot, while the heap is whole
         self.flash = None
         self.queue = []
         self._net = True
