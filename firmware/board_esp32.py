@@ -5,7 +5,7 @@ import time
 
 import board_base
 import machine
-import net  # noqa: F401 - DNS and NTP, loaded at boot while the heap is whole
+import net  # DNS and NTP; imported at boot, while the heap is whole
 
 PINS = (13, 12, 14, 27)  # least to most satisfied
 LED_THANKS = 2
@@ -107,5 +107,4 @@ class Board(board_base.Board):
             self._wdt.feed()
 
     def tasks(self, kiosk):
-        import net
         return (net.ntp_task(self, kiosk),)

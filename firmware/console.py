@@ -43,6 +43,8 @@ class Console:
         except OSError as e:
             self.board.flash_error(e)
             return "ERR state flash error %s" % (e,)
+        except MemoryError:
+            return "ERR state out of memory"  # the console stays up
 
     def command(self, words):
         k = self.k

@@ -1,12 +1,13 @@
 """`borne provision`: set up a kiosk plugged in over USB serial. Registers it
 (or takes given credentials), writes its configuration through the serial
 console, reads it back, verifies it, restarts the firmware and shows its status."""
+import base64
 import re
 import sqlite3
 import time
 
 import borne_wire as w
-from borne_server import registry
+from borne_server import registry, tls_certs
 from borne_server.errors import CliError
 from borne_server.provision_serial import ConsoleError, KioskConsole
 from borne_server.store import connect
@@ -22,7 +23,13 @@ def add_commands(sub):
     p.add_argument("--site", required=True, help="site the kiosk stands in")
     p.add_argument("--wifi", metavar="SSID", help="Wi-Fi network (no spaces)")
     p.add_argument("--wifi-pass", metavar="PASS", dest="wifi_pass")
-    p.add_argument("--broker", metavar="URL", help="mqtt://host:port the kiosk connects to")
+    p.add_argument("--broker", metavar="URL",
+                   help="mqtts://host:port the kiosk connects to over TLS (needs --ca); "
+                   "mqtt://host:port only with --lab-plain-tcp")
+    p.add_argument("--ca", metavar="FILE", help="CA certificate the kiosk pins to verify "
+                   "the broker (ca.crt of `borne tls init`)")
+    p.add_argument("--lab-plain-tcp", action="store_true", dest="lab_plain_tcp",
+                   help="lab only: accept an mqtt:// broker, password and votes in clear")
     p.add_argument("--db", help="SQLite database to register the kiosk in "
                    "(not needed with --device-id and --secret)")
     p.add_argument("--device-id", dest="device_id",
@@ -62,7 +69,13 @@ def check_args(args):
         raise CliError("--device-id %r: use 1 to 32 letters, digits, '-' and '_'"
                        % args.device_id)
     if args.broker is not None and not valid_broker(args.broker):
-        raise CliError("--broker %r: use mqtt://host:port" % args.broker)
+        raise CliError("--broker %r: use mqtts://host:port" % args.broker)
+    if args.broker and args.broker.startswith("mqtt://") and not args.lab_plain_tcp:
+        raise CliError("--broker %s is plain TCP: use mqtts://host:8883 with --ca, or add "
+                       "--lab-plain-tcp for a lab" % args.broker)
+    if args.broker and args.broker.startswith("mqtts://") and not args.ca:
+        raise CliError("--broker %s needs --ca FILE: the CA the kiosk verifies the broker "
+                       "with (ca.crt of `borne tls init`)" % args.broker)
     if args.secret and not args.device_id:
         raise CliError("--secret needs --device-id")
     if not args.secret and not args.db:
@@ -71,7 +84,7 @@ def check_args(args):
 
 
 def valid_broker(url):
-    m = re.match(r"^mqtt://([A-Za-z0-9.\-]+)(?::(\d+))?/?$", url)
+    m = re.match(r"^mqtts?://([A-Za-z0-9.\-]+)(?::(\d+))?/?$", url)
     return bool(m) and (m.group(2) is None or 0 < int(m.group(2)) < 65536)
 
 
@@ -107,6 +120,10 @@ def settings_for(args, dev, secret, buttons):
     if args.wifi:
         lines.append("set wifi %s %s" % (args.wifi, args.wifi_pass))
         expect["wifi_ssid"] = args.wifi
+    if args.ca:
+        der = tls_certs.ca_der(args.ca)
+        lines.insert(0, "set ca " + base64.b64encode(der).decode())
+        expect["ca"] = tls_certs.fingerprint(der)
     return lines, expect
 
 
@@ -114,7 +131,7 @@ def provision(con, args, out=print):
     check_version(con.port, con.command("version"))
     before = con.command("show config")
     if not args.broker and not before.get("broker"):
-        raise CliError("the kiosk on %s has no broker yet: give --broker mqtt://host:port"
+        raise CliError("the kiosk on %s has no broker yet: give --broker mqtts://host:port"
                        % con.port)
     check_pending(con, before, args)
     dev, secret, buttons = register(args)
@@ -135,9 +152,10 @@ def provision(con, args, out=print):
     if wrong:
         raise CliError("the kiosk on %s did not keep its configuration: %s"
                        % (con.port, ", ".join(wrong)))
-    out("configuration written and read back: device %s, site %s, broker %s%s"
+    out("configuration written and read back: device %s, site %s, broker %s%s%s"
         % (dev, shown.get("site"), shown.get("broker"),
-           ", wifi " + shown["wifi_ssid"] if shown.get("wifi_ssid") else ""))
+           ", wifi " + shown["wifi_ssid"] if shown.get("wifi_ssid") else "",
+           ", ca " + shown["ca"] if shown.get("ca") else ""))
     boot = con.command("status").get("boot")
     con.command("reboot")
     status = wait_status(con, args.wait_online, boot)
