@@ -51,9 +51,7 @@ class Client:
         self.on_message = None  # async def f(topic, payload)
         self.on_oversized = None  # f(): a packet above MAX_PACKET was dropped
         self.last_rx = 0
-        self.puback = 0  # count of PUBACKs received
         self.sock = None
-        self.oversized = 0  # packets above MAX_PACKET refused
         self._skip = bytearray(64)
 
     def set_will(self, topic, payload, qos=1, retain=True):
@@ -68,12 +66,15 @@ class Client:
         await asyncio.wait_for(self.writer.drain(), self.timeout)
 
     async def _read(self, n):
-        data = await asyncio.wait_for(self.reader.readexactly(n), self.timeout)
-        return data
+        return await asyncio.wait_for(self.reader.readexactly(n), self.timeout)
 
-    def _open(self, ip, port, tls, host):
-        # Like asyncio.open_connection, but the socket is ours to close even
-        # when connecting fails. The TLS handshake runs at the first write.
+    async def connect(self, ip, port, clean=True, tls=None, host=None):
+        """ip must be a numeric address: no DNS lookup happens here. tls: an
+        ssl.SSLContext that verifies the broker's certificate for `host`."""
+        self.close()
+        # As asyncio.open_connection does, but the socket is ours to close
+        # even when connecting fails (a socket from a failed open_connection
+        # is never closed). The TLS handshake runs at the first write.
         s = self.sock = socket.socket()
         s.setblocking(False)
         try:
@@ -81,17 +82,11 @@ class Client:
         except OSError as e:
             if e.errno != EINPROGRESS:
                 raise
-        if tls is not None:
+        if tls:
             s = self.sock = tls.wrap_socket(s, server_hostname=host,
                                             do_handshake_on_connect=False)
             s.setblocking(False)
         self.reader = self.writer = asyncio.StreamWriter(s, {})
-
-    async def connect(self, ip, port, clean=True, tls=None, host=None):
-        """ip must be a numeric address: no DNS lookup happens here. tls: an
-        ssl.SSLContext that verifies the broker's certificate for `host`."""
-        self.close()
-        self._open(ip, port, tls, host or ip)
         flags = 0x02 if clean else 0
         body = bytearray(_str("MQTT") + b"\x04")
         payload = bytearray(_str(self.client_id))
@@ -136,9 +131,6 @@ class Client:
             body += _str(t) + bytes([qos])
         await self._send(b"\x82" + _varlen(len(body)) + body)
 
-    async def ping(self):
-        await self._send(b"\xc0\x00")
-
     async def read_packet(self, timeout):
         """Read one packet; return (type, flags, body). Raises on timeout."""
         b = await asyncio.wait_for(self.reader.readexactly(1), timeout)
@@ -163,7 +155,6 @@ class Client:
         # Too long to hold: read it through a small buffer and drop it. A
         # QoS 1 PUBLISH is still acknowledged, or the broker would send it
         # again at every connection.
-        self.oversized += 1
         if head >> 4 != PUBLISH:
             raise MQTTError("packet of %d bytes" % n)
         pid = None
@@ -198,7 +189,7 @@ class Client:
                 if idle > self.keepalive * 1500:
                     raise MQTTError("keepalive timeout") from None
                 if idle >= ping_after or not pinged:
-                    await self.ping()
+                    await self._send(b"\xc0\x00")  # PINGREQ
                     pinged = True
                 continue
             pinged = False
@@ -220,19 +211,10 @@ class Client:
                     await self._send(b"\x40\x02" + struct.pack(">H", pid))
                 elif qos == 2:
                     raise MQTTError("QoS 2 not supported")
-            elif ptype == PUBACK:
-                self.puback += 1
-            elif ptype in (SUBACK, PINGRESP):
+            elif ptype in (PUBACK, SUBACK, PINGRESP):
                 pass
             else:
                 raise MQTTError("unexpected packet type %d" % ptype)
-
-    async def disconnect(self):
-        try:
-            await self._send(b"\xe0\x00")
-        except Exception:
-            pass
-        self.close()
 
     def close(self):
         # The socket itself: MicroPython's StreamWriter.close() leaves it open

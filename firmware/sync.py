@@ -84,11 +84,13 @@ class Sync:
         self.inflight = None
 
     async def session(self):
-        st = self.k.settings
-        prov = st.prov
+        prov = self.k.settings.prov
         tls, host, port = settings.parse_broker(prov["broker"])
-        ctx = self.tls_context() if tls else None
-        if not tls and not self.plain_warned:
+        ctx = None
+        if tls:
+            import tlsca
+            ctx = tlsca.context(tlsca.ca(self.k.settings.base))
+        elif not self.plain_warned:
             self.plain_warned = True
             self.log("plain TCP (lab option): nothing is encrypted")
         # Resolved again at every connection: a broker that moved is found.
@@ -107,8 +109,7 @@ class Sync:
         try:
             await c.connect(ip, port, tls=ctx, host=host)
         except (OSError, ValueError) as e:  # mbedTLS refusals are ValueError
-            if ctx is not None:
-                import tlsca
+            if ctx:
                 tlsca.explain(e, host)
             raise
         self.connected = True
@@ -125,10 +126,6 @@ class Sync:
             await self.pump(reader)
         finally:
             reader.cancel()
-
-    def tls_context(self):
-        import tlsca
-        return tlsca.context(tlsca.ca(self.k.settings.base))
 
     async def pump(self, reader):
         c = self.client
