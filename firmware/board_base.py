@@ -39,7 +39,7 @@ class Board:
                 self._stable[i] = active
                 self._count[i] = 0
                 if active:
-                    out += (i,)
+                    out += (i,)  # type: ignore[assignment]  # no allocation until a press
         return out
 
     # -- indicators -------------------------------------------------------

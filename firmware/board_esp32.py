@@ -17,7 +17,7 @@ class Board(board_base.Board):
     name = "esp32"
     # A board that differs only by its pins sets these (see board_picow).
     default_pins = PINS
-    led_thanks_pin = LED_THANKS
+    led_thanks_pin = LED_THANKS  # type: int | str
     led_offline_pin = LED_OFFLINE
 
     def __init__(self, pins=None, buttons=4):
@@ -27,7 +27,7 @@ class Board(board_base.Board):
         super().__init__((pins or self.default_pins)[:buttons])
         self.led = machine.Pin(self.led_thanks_pin, machine.Pin.OUT, value=0)
         self.led_off = machine.Pin(self.led_offline_pin, machine.Pin.OUT, value=1)
-        self.led_until = 0
+        self.led_until = time.ticks_ms()
         self.adc = self.open_adc()
 
     def open_adc(self):
@@ -78,9 +78,11 @@ class Board(board_base.Board):
         return self.wlan is not None and self.wlan.isconnected()
 
     def rssi(self):
+        if self.wlan is None:
+            return None
         try:
             return self.wlan.status("rssi")
-        except Exception:  # noqa: BLE001 - not connected
+        except OSError:  # not connected
             return None
 
     def battery(self):
@@ -91,13 +93,14 @@ class Board(board_base.Board):
         return mv, pct
 
     def dns_server(self):
-        if not self.net_up():
+        w = self.wlan
+        if w is None or not w.isconnected():
             return None
         try:
             import network
             return network.ipconfig("dns"), 53  # MicroPython >= 1.24
         except (AttributeError, ValueError, OSError):
-            return self.wlan.ifconfig()[3], 53
+            return w.ifconfig()[3], 53
 
     def wdt_start(self):
         self._wdt = machine.WDT(timeout=30000)

@@ -5,8 +5,10 @@
 # on it through asyncio, so buttons and the supervisor run meanwhile, and
 # the wait is bounded by a timeout. The socket is always closed.
 import asyncio
+import os
 import socket
 import struct
+import time
 
 DNS_TIMEOUT_MS = 3000
 NTP_TIMEOUT_MS = 2000
@@ -23,23 +25,20 @@ async def exchange(ip, port, packet, check, timeout_ms):
         s.connect(socket.getaddrinfo(ip, port)[0][-1])  # numeric: no lookup
         s.send(packet)
         stream = asyncio.StreamReader(s, {})
-        left = timeout_ms
-        while left > 0:
-            t0 = asyncio.ticks()
+        end = time.ticks_add(time.ticks_ms(), timeout_ms)
+        while True:
+            left = time.ticks_diff(end, time.ticks_ms())
+            if left <= 0:
+                return None
             try:
-                data = await asyncio.wait_for_ms(stream.read(512), left)
+                v = check(await asyncio.wait_for_ms(stream.read(512), left))
             except asyncio.TimeoutError:
                 return None
-            except OSError:
-                data = None  # e.g. ICMP port unreachable: keep waiting
-            if data:
-                v = check(data)
-                if v is not None:
-                    return v
-            left -= max(1, asyncio.ticks_diff(asyncio.ticks(), t0))
-            if not data:
+            except OSError:  # e.g. ICMP port unreachable: keep waiting
                 await asyncio.sleep_ms(50)
-        return None
+                continue
+            if v is not None:
+                return v
     finally:
         s.close()
 
@@ -96,7 +95,8 @@ async def resolve(host, server, timeout_ms=DNS_TIMEOUT_MS):
     when the server says no or does not answer in time."""
     if not server:
         raise OSError("no DNS server to resolve %s" % host)
-    qid = (asyncio.ticks() & 0xFFFF) or 1
+    r = os.urandom(2)  # a random id: a spoofed answer must guess it
+    qid = (r[0] << 8 | r[1]) or 1
     ip = await exchange(server[0], server[1], dns_query(host, qid),
                         lambda d: dns_answer(d, qid), timeout_ms)
     if ip is None:
