@@ -69,7 +69,7 @@ async def mqtt_ctx(app):
     if settings["mqtt"] == "embedded":
         from borne_server import embedded_broker
         broker = await embedded_broker.start(settings["db_path"], "127.0.0.1",
-                                             settings["broker_port"])
+                                             settings["broker_port"], settings.get("tls"))
     task = asyncio.ensure_future(link.run())
     try:
         yield

@@ -48,11 +48,11 @@ def conf_fragment(out):
 
 
 def tls_listener_conf(out, listener):
-    host, _, port = listener.rpartition(":")
+    host, port = tls_certs.parse_listener(listener, "")
     return (
         "# MQTT over TLS for the kiosks (TLS 1.2 and 1.3, Mosquitto's default); they\n"
         "# verify this certificate against the CA pinned at provisioning\n"
-        "listener %s%s\n"
+        "listener %d%s\n"
         "certfile %s\n"
         "keyfile %s\n" % (port, " " + host if host else "",
                            os.path.join(out, tls_certs.BROKER_CERT),
@@ -95,15 +95,14 @@ def write(conn, out, workers=4, tls=None, tls_listener="8883"):
 def run(args):
     if args.workers < 0:
         raise CliError("--workers must be 0 or more")
-    port = args.tls_listener.rpartition(":")[2]
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise CliError("--tls-listener must be [HOST:]PORT, e.g. 8883 or 0.0.0.0:8883")
+    tls_certs.parse_listener(args.tls_listener, "")
     conn = connect(args.db)
     out = write(conn, args.out, args.workers, args.tls, args.tls_listener)
     n = conn.execute("SELECT count(*) FROM kiosks WHERE revoked_ms IS NULL").fetchone()[0]
     print("wrote %s/{mosquitto.conf,passwd,acl%s}: %d kiosks, server account %s"
           % (out, ",broker.crt,broker.key" if args.tls else "", n, passwords.SERVER_USER))
     if args.tls:
-        print("kiosks connect to mqtts://HOST:%s (TLS)" % args.tls_listener.rpartition(":")[2])
+        print("kiosks connect to mqtts://HOST:%d (TLS)"
+              % tls_certs.parse_listener(args.tls_listener, "")[1])
     print("include mosquitto.conf in the broker's config, reload it (SIGHUP), then run"
           " `borne serve --mqtt mqtt://HOST:PORT`")

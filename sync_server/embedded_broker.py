@@ -11,7 +11,7 @@ from amqtt.broker import Broker
 from amqtt.contexts import Action
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 
-from borne_server import broker_rules, passwords
+from borne_server import broker_rules, passwords, tls_certs
 from borne_server.store import connect
 
 log = logging.getLogger("borne.broker")
@@ -59,9 +59,14 @@ class KioskTopicPlugin(BaseTopicPlugin):
         return broker_rules.allowed(user, topic or "", action == Action.PUBLISH)
 
 
-def broker_config(db_path, host, port):
+def broker_config(db_path, host, port, tls=None):
+    """tls: (folder of `borne tls init`, host, port) adds a TLS listener
+    with the broker certificate there."""
+    listeners = {"default": {"type": "tcp", "bind": "%s:%d" % (host, port)}}
+    if tls:
+        listeners["kiosks-tls"] = tls_certs.amqtt_listener(*tls)
     return {
-        "listeners": {"default": {"type": "tcp", "bind": "%s:%d" % (host, port)}},
+        "listeners": listeners,
         "plugins": {
             "borne_server.embedded_broker.KioskAuthPlugin": {"db_path": str(db_path)},
             "borne_server.embedded_broker.KioskTopicPlugin": {},
@@ -69,8 +74,8 @@ def broker_config(db_path, host, port):
     }
 
 
-async def start(db_path, host="127.0.0.1", port=1883):
+async def start(db_path, host="127.0.0.1", port=1883, tls=None):
     """Start the broker; return it (call `await broker.shutdown()`)."""
-    broker = Broker(broker_config(db_path, host, port))
+    broker = Broker(broker_config(db_path, host, port, tls))
     await broker.start()
     return broker

@@ -7,6 +7,7 @@ import socket
 from aiohttp import web
 from amqtt.errors import BrokerError
 
+from borne_server import tls_certs
 from borne_server.app import LINK, SETTINGS, make_app
 from borne_server.errors import CliError
 from borne_server.store import add_db_argument
@@ -22,6 +23,10 @@ def add_commands(sub):
                         " the embedded broker; without a password, the server account's)")
     p.add_argument("--broker-port", type=int, default=1883,
                    help="embedded broker port (default 1883, 0 picks a free one)")
+    p.add_argument("--tls", metavar="DIR", help="folder of `borne tls init`: the embedded "
+                   "broker also serves MQTT over TLS to the kiosks")
+    p.add_argument("--tls-listener", metavar="[HOST:]PORT", default="8883",
+                   help="address of that TLS listener (default 8883, every interface)")
     p.add_argument("--ingest-only", action="store_true",
                    help="only store votes (one of several workers on a shared subscription)")
     p.set_defaults(func=run)
@@ -47,9 +52,16 @@ def run(args):
     http = args.http or (None if args.ingest_only else "127.0.0.1:8080")
     host_port = _host_port(http) if http else None
     broker_port = args.broker_port if args.broker_port else _free_port()
+    tls = None
+    if args.tls:
+        if args.mqtt:
+            raise CliError("--tls is for the embedded broker: with --mqtt, give the TLS "
+                           "listener to Mosquitto (`borne broker-config --tls`)")
+        tls = (args.tls, *tls_certs.parse_listener(args.tls_listener, "0.0.0.0"))
+        tls_certs.broker_files(args.tls)
     try:
         app = make_app(args.db, mqtt=args.mqtt or "embedded", broker_port=broker_port,
-                       ingest_only=args.ingest_only)
+                       ingest_only=args.ingest_only, tls=tls)
     except ValueError as e:
         raise CliError(str(e)) from None
     asyncio.run(_serve(app, host_port))

@@ -153,6 +153,23 @@ def broker_files(folder):
                        "--host NAME` first" % (folder, e.strerror, folder)) from None
 
 
+def amqtt_listener(folder, host, port):
+    """The embedded broker's TLS listener, with the broker certificate of
+    folder."""
+    broker_files(folder)  # a clear message when they are missing
+    d = Path(folder).resolve()
+    return {"type": "tcp", "bind": "%s:%d" % (host, port), "ssl": True,
+            "certfile": str(d / BROKER_CERT), "keyfile": str(d / BROKER_KEY)}
+
+
+def parse_listener(text, default_host):
+    """[HOST:]PORT -> (host, port); raise CliError."""
+    host, _, port = text.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise CliError("TLS listener %r: give [HOST:]PORT, e.g. 8883 or 0.0.0.0:8883" % text)
+    return host or default_host, int(port)
+
+
 def ca_der(path):
     """The DER bytes of the CA certificate in a PEM or DER file."""
     try:

@@ -155,3 +155,26 @@ def test_a_ca_that_is_not_a_certificate_is_refused(micropython, tmp_path):
         assert fw.ask("show config")["ca"] is None
     finally:
         fw.stop()
+
+
+def test_the_embedded_broker_serves_tls(micropython, tmp_path, dns):
+    """`borne serve --tls`: the zero-install broker takes kiosks over TLS."""
+    tlsdir = tmp_path / "tls"
+    tls_certs.init(tlsdir, [HOST])
+    db = str(tmp_path / "borne.db")
+    dev, secret = next(iter(ss.make_registry(db, kiosks=1).items()))
+    tls_port = realparts.free_port()
+    server = ss.Server(db, "--http", "127.0.0.1:0", "--broker-port", "0", "--tls", str(tlsdir),
+                       "--tls-listener", "127.0.0.1:%d" % tls_port).start()
+    fw = Firmware(micropython, tmp_path / "flash.img", heap=HEAP, env=dict(
+        BORNE_DEVICE=dev, BORNE_PASS=secret, BORNE_BROKER="mqtts://%s:%d" % (HOST, tls_port),
+        BORNE_DNS=dns.addr))
+    try:
+        fw.start()
+        pin(fw, tls_certs.load_ca(tlsdir)[0])
+        fw.wait_status(lambda s: s["mqtt"] == "up", timeout=40)
+        seq = fw.ask("press 0")["seq"]
+        fw.wait_status(lambda s: s["acked"] >= seq, timeout=40)  # stored, then acked
+    finally:
+        fw.stop()
+        server.stop()
