@@ -126,13 +126,14 @@ async def ntp_utc_ms(server, timeout_ms=NTP_TIMEOUT_MS):
     return await exchange(server[0], server[1], pkt, ntp_answer, timeout_ms)
 
 
-async def ntp_task(board, kiosk, host=NTP_HOST):
-    # Hourly once set, every 30 s until then; each try bounded (see above).
+async def ntp_task(board, kiosk, server=(NTP_HOST, 123)):
+    # Hourly once set, every 30 s until then; each try bounded (see above),
+    # the server's name resolved again each time.
     while True:
         utc = None
         if board.net_up():
             try:
-                utc = await ntp_utc_ms((await board.resolve(host), 123))
+                utc = await ntp_utc_ms((await board.resolve(server[0]), server[1]))
             except (OSError, ValueError):
                 pass
         if utc:

@@ -24,7 +24,12 @@ class SimBoard(board_base.Board):
         super().__init__()
         self.keepalive_s = int(env("BORNE_KEEPALIVE", "30"))
         self.restart_delay_s = int(env("BORNE_RESTART_S", "10"))
-        if self.dns_server():
+        ntp = env("BORNE_NTP", "")
+        self.ntp_server = None
+        if ":" in ntp:
+            host, port = ntp.split(":")
+            self.ntp_server = (host, int(port))
+        if self.dns_server() or self.ntp_server:
             import net  # noqa: F401 - loaded at boot, while the heap is whole
         self.flash = None
         self.queue = []
@@ -147,10 +152,14 @@ class SimBoard(board_base.Board):
     # -- control channel -------------------------------------------------------
     def tasks(self, kiosk):
         self.kiosk = kiosk
+        out = []
+        if self.ntp_server:
+            import net
+            out.append(net.ntp_task(self, kiosk, self.ntp_server))
         ctl = env("BORNE_SIM_CTL")
-        if not ctl:
-            return ()
-        return (self.control(ctl), self.flusher())
+        if ctl:
+            out += [self.control(ctl), self.flusher()]
+        return out
 
     async def flusher(self):
         while True:

@@ -62,6 +62,45 @@ class DnsServer:
         self.sock.close()
 
 
+class SntpServer:
+    """Answers SNTP requests on a UDP loopback port with utc_s (seconds
+    since 1970); hold=True leaves them unanswered. Counts requests."""
+
+    def __init__(self, utc_s):
+        self.utc_s = utc_s
+        self.requests = 0
+        self.hold = False
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def addr(self):
+        return "127.0.0.1:%d" % self.port
+
+    def _serve(self):
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(512)
+            except OSError:
+                return
+            self.requests += 1
+            if self.hold or len(data) < 48:
+                continue
+            secs = self.utc_s + 2208988800
+            reply = bytearray(48)
+            reply[0] = 0x24  # version 4, mode 4 (server)
+            reply[1] = 1  # stratum
+            reply[24:32] = data[40:48]  # originate = client's transmit
+            struct.pack_into(">II", reply, 32, secs, 0)
+            struct.pack_into(">II", reply, 40, secs, 1 << 31)  # transmit, .5 s
+            self.sock.sendto(bytes(reply), peer)
+
+    def close(self):
+        self.sock.close()
+
+
 class Control:
     """The simulator's end of the board's control channel (CONTROL.md)."""
 

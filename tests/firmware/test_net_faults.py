@@ -13,7 +13,7 @@ import pytest
 
 from tests import realparts
 from tests import server_support as ss
-from tests.firmware.net_support import Control, DnsServer, open_sockets
+from tests.firmware.net_support import Control, DnsServer, SntpServer, open_sockets
 from tests.firmware_support import Firmware
 
 pytestmark = pytest.mark.timeout(240)
@@ -160,6 +160,28 @@ def test_a_silent_dns_server_does_not_stop_the_buttons(micropython, tmp_path):
     finally:
         fw.stop()
         dns.close()
+
+
+def test_ntp_over_udp_sets_the_clock_and_a_silent_server_stops_nothing(micropython,
+                                                                        tmp_path):
+    silent = SntpServer(1900000000)
+    silent.hold = True
+    fw = Firmware(micropython, tmp_path / "a.img", env=dict(BORNE_NTP=silent.addr)).start()
+    try:
+        realparts.poll(lambda: silent.requests >= 1, 20, "an SNTP request")
+        assert fw.ask("press 0") == {"seq": 1}  # while the request waits for its answer
+        assert fw.ask("status")["clock"] == "unknown"
+    finally:
+        fw.stop()
+        silent.close()
+    sntp = SntpServer(1900000000)  # 2030-03-17
+    fw = Firmware(micropython, tmp_path / "b.img", env=dict(BORNE_NTP=sntp.addr)).start()
+    try:
+        fw.wait_status(lambda s: s["clock"] == "ntp", timeout=20)
+        assert sntp.requests == 1  # answered at once: the next request in an hour
+    finally:
+        fw.stop()
+        sntp.close()
 
 
 def test_a_start_up_error_is_logged_and_the_board_restarts(micropython, tmp_path):
