@@ -7,6 +7,7 @@
 import asyncio
 import socket
 import struct
+from errno import EINPROGRESS
 
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK = 1, 2, 3, 4, 8, 9
 PINGREQ, PINGRESP, DISCONNECT = 12, 13, 14
@@ -14,7 +15,6 @@ PINGREQ, PINGRESP, DISCONNECT = 12, 13, 14
 # messages to a kiosk are far smaller; a longer PUBLISH is read through a
 # small buffer, acknowledged and dropped, never allocated.
 MAX_PACKET = 4096
-EINPROGRESS = 115
 
 
 class MQTTError(Exception):
@@ -163,6 +163,8 @@ class Client:
             await self._drop(tl)
             pid = await self._read(2)
             n -= tl + 4
+            if n < 0:
+                raise MQTTError("bad PUBLISH")
         await self._drop(n)
         self.last_rx = asyncio.ticks()
         if pid:

@@ -241,4 +241,3 @@ class Sync:
             self.inflight = None
         self.k.vote_event.set()  # wake the pump: room for the next batch
         self.board.state_changed(self.k)
-
