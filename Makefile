@@ -6,10 +6,19 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint setup clean
 
-$(BIN)/borne: pyproject.toml
+# The official MicroPython stubs of each board, for the board files' type
+# check (tests/firmware/test_board_types.py). Each in its own folder: the two
+# packages ship different machine.pyi, network.pyi... under the same names.
+STUBS := $(VENV)/mpy-stubs
+STUBS_ESP32 := micropython-esp32-stubs==1.29.*
+STUBS_PICOW := micropython-rp2-rpi-pico-w-stubs==1.29.*
+
+$(BIN)/borne: pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --upgrade --target $(STUBS)/esp32 '$(STUBS_ESP32)'
+	$(BIN)/pip install -q --upgrade --target $(STUBS)/picow '$(STUBS_PICOW)'
 	touch $@
 
 setup: $(BIN)/borne

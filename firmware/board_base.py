@@ -9,6 +9,7 @@ class Board:
     fs_base = ""  # where the LittleFS holding journal and settings is mounted
     poll_ms = 15  # button polling period, also the debounce step
     keepalive_s = 60
+    restart_delay_s = 10  # after a start-up error, before the board restarts
 
     def __init__(self, pins=(), active_low=True):
         self.reboot_event = asyncio.Event()
@@ -38,7 +39,7 @@ class Board:
                 self._stable[i] = active
                 self._count[i] = 0
                 if active:
-                    out += (i,)
+                    out += (i,)  # type: ignore[assignment]  # no allocation until a press
         return out
 
     # -- indicators -------------------------------------------------------
@@ -63,9 +64,17 @@ class Board:
         self._net_changed = False
         return c
 
-    def resolve(self, host):
-        import socket
-        return socket.getaddrinfo(host, 0)[0][-1][0] if not _is_ip(host) else host
+    def dns_server(self):
+        """(ip, port) of the DNS server the network gave, or None."""
+        return None
+
+    async def resolve(self, host):
+        """host -> numeric IPv4, without blocking the loop (net.py). Called
+        at every connection, so a broker that moved is found again."""
+        if is_ip(host):
+            return host
+        import net
+        return await net.resolve(host, self.dns_server())
 
     def battery(self):
         return None, None
@@ -131,7 +140,7 @@ class Board:
         self.reboot_event.set()
 
 
-def _is_ip(host):
+def is_ip(host):
     parts = host.split(".")
     if len(parts) != 4:
         return False

@@ -1,22 +1,23 @@
 # ESP32 board: buttons to ground with pull-ups, thank-you and offline LEDs,
-# Wi-Fi station, NTP, hardware watchdog, battery on an ADC divider.
+# Wi-Fi station, DNS and NTP (firmware/net.py: they never block the loop),
+# hardware watchdog, battery on an ADC divider.
 import time
 
 import board_base
 import machine
+import net  # DNS and NTP; imported at boot, while the heap is whole
 
 PINS = (13, 12, 14, 27)  # least to most satisfied
 LED_THANKS = 2
 LED_OFFLINE = 4
 BATTERY_ADC = 34  # through a 1:2 divider
-EPOCH_OFFSET_MS = 946684800000  # the ESP32 epoch is 2000-01-01
 
 
 class Board(board_base.Board):
     name = "esp32"
     # A board that differs only by its pins sets these (see board_picow).
     default_pins = PINS
-    led_thanks_pin = LED_THANKS
+    led_thanks_pin = LED_THANKS  # type: int | str
     led_offline_pin = LED_OFFLINE
 
     def __init__(self, pins=None, buttons=4):
@@ -26,7 +27,7 @@ class Board(board_base.Board):
         super().__init__((pins or self.default_pins)[:buttons])
         self.led = machine.Pin(self.led_thanks_pin, machine.Pin.OUT, value=0)
         self.led_off = machine.Pin(self.led_offline_pin, machine.Pin.OUT, value=1)
-        self.led_until = 0
+        self.led_until = time.ticks_ms()
         self.adc = self.open_adc()
 
     def open_adc(self):
@@ -77,9 +78,11 @@ class Board(board_base.Board):
         return self.wlan is not None and self.wlan.isconnected()
 
     def rssi(self):
+        if self.wlan is None:
+            return None
         try:
             return self.wlan.status("rssi")
-        except Exception:  # noqa: BLE001 - not connected
+        except OSError:  # not connected
             return None
 
     def battery(self):
@@ -89,14 +92,15 @@ class Board(board_base.Board):
         pct = max(0, min(100, (mv - 3300) * 100 // 900))
         return mv, pct
 
-    def ntp(self):
-        if not self.net_up():
+    def dns_server(self):
+        w = self.wlan
+        if w is None or not w.isconnected():
             return None
         try:
-            import ntptime
-            return ntptime.time() * 1000 + EPOCH_OFFSET_MS
-        except Exception:  # noqa: BLE001 - no NTP server reachable
-            return None
+            import network
+            return network.ipconfig("dns"), 53  # MicroPython >= 1.24
+        except (AttributeError, ValueError, OSError):
+            return w.ifconfig()[3], 53
 
     def wdt_start(self):
         self._wdt = machine.WDT(timeout=30000)
@@ -106,15 +110,4 @@ class Board(board_base.Board):
             self._wdt.feed()
 
     def tasks(self, kiosk):
-        return (ntp_task(self, kiosk),)
-
-
-async def ntp_task(board, kiosk):
-    import asyncio
-    while True:
-        utc = board.ntp()
-        if utc:
-            kiosk.clock.set_utc(utc, "ntp")
-            await asyncio.sleep(3600)
-        else:
-            await asyncio.sleep(30)
+        return (net.ntp_task(self, kiosk),)

@@ -43,6 +43,8 @@ class Console:
         except OSError as e:
             self.board.flash_error(e)
             return "ERR state flash error %s" % (e,)
+        except MemoryError:
+            return "ERR state out of memory"  # the console stays up
 
     def command(self, words):
         k = self.k
@@ -80,8 +82,12 @@ class Console:
     def set(self, args):
         s = self.k.settings
         if not args:
-            raise CommandError("usage", "set wifi|broker|device|user|secret|site|buttons VALUE")
+            raise CommandError("usage",
+                               "set wifi|broker|device|user|secret|site|buttons|ca VALUE")
         what = args[0]
+        if what == "ca" and len(args) == 2:
+            import tlsca  # the broker's CA, DER in base64; "-" removes it
+            return {"ca": tlsca.pin(s.base, args[1])}
         if what == "wifi":
             if len(args) != 3:
                 raise CommandError("usage", "set wifi SSID PASS")

@@ -143,10 +143,21 @@ class Kiosk:
 
 
 def run(board, capacity=50000, seed=None):
-    k = Kiosk(board, capacity)
-    k.start(seed)
+    """Run the kiosk until a reboot is asked; return the Kiosk. An error
+    that stops it (at start-up or later) is logged, and run returns after
+    board.restart_delay_s so the caller restarts the board: an unattended
+    kiosk never stays at the REPL."""
     try:
+        k = Kiosk(board, capacity)
+        k.start(seed)
         asyncio.run(k.main())
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - whatever it is, restarting is the cure
+        if isinstance(e, OSError):
+            board.flash_error(e)  # the simulated board: a power cut stops here
+        board.log("kiosk stopped by %r; restart in %d s" % (e, board.restart_delay_s))
+        import time
+        time.sleep(board.restart_delay_s)
+        return None
     return k

@@ -19,7 +19,8 @@ except SystemExit:
     # would start the firmware again.
     pass
 else:
-    # The console's `reboot` ended the tasks: restart the whole board.
+    # The console's `reboot` ended the tasks, or an error stopped the kiosk
+    # (logged, after a delay): restart the whole board.
     import machine
 
     machine.reset()

@@ -1,12 +1,20 @@
-# A small MQTT 3.1.1 client on asyncio streams. Every network wait has a
-# timeout, so a dead link is noticed (keepalive + read timeout) instead of
-# blocking forever. Incoming QoS 1 messages are acknowledged only after the
-# handler has run, so a message is never lost between PUBACK and processing.
+# A small MQTT 3.1.1 client on asyncio streams, over TLS or plain TCP. Every
+# network wait has a timeout, so a dead link is noticed (keepalive + read
+# timeout) instead of blocking forever. Incoming QoS 1 messages are
+# acknowledged only after the handler has run, so a message is never lost
+# between PUBACK and processing. The client owns its socket and closes it
+# itself: a refused or dropped connection never leaves one open.
 import asyncio
+import socket
 import struct
+from errno import EINPROGRESS
 
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK = 1, 2, 3, 4, 8, 9
 PINGREQ, PINGRESP, DISCONNECT = 12, 13, 14
+# Largest packet read from the broker (remaining length). The server's
+# messages to a kiosk are far smaller; a longer PUBLISH is read through a
+# small buffer, acknowledged and dropped, never allocated.
+MAX_PACKET = 4096
 
 
 class MQTTError(Exception):
@@ -41,8 +49,10 @@ class Client:
         self.pid = 0
         self.will = None  # (topic, payload, qos, retain)
         self.on_message = None  # async def f(topic, payload)
+        self.on_oversized = None  # f(): a packet above MAX_PACKET was dropped
         self.last_rx = 0
-        self.puback = 0  # count of PUBACKs received
+        self.sock = None
+        self._skip = bytearray(64)
 
     def set_will(self, topic, payload, qos=1, retain=True):
         self.will = (topic, payload, qos, retain)
@@ -56,14 +66,27 @@ class Client:
         await asyncio.wait_for(self.writer.drain(), self.timeout)
 
     async def _read(self, n):
-        data = await asyncio.wait_for(self.reader.readexactly(n), self.timeout)
-        return data
+        return await asyncio.wait_for(self.reader.readexactly(n), self.timeout)
 
-    async def connect(self, ip, port, clean=True):
-        """ip must be a numeric address: no DNS lookup happens here."""
+    async def connect(self, ip, port, clean=True, tls=None, host=None):
+        """ip must be a numeric address: no DNS lookup happens here. tls: an
+        ssl.SSLContext that verifies the broker's certificate for `host`."""
         self.close()
-        self.reader, self.writer = await asyncio.wait_for(
-            asyncio.open_connection(ip, port), self.timeout)
+        # As asyncio.open_connection does, but the socket is ours to close
+        # even when connecting fails (a socket from a failed open_connection
+        # is never closed). The TLS handshake runs at the first write.
+        s = self.sock = socket.socket()
+        s.setblocking(False)
+        try:
+            s.connect(socket.getaddrinfo(ip, port)[0][-1])  # numeric: no DNS here
+        except OSError as e:
+            if e.errno != EINPROGRESS:
+                raise
+        if tls:
+            s = self.sock = tls.wrap_socket(s, server_hostname=host,
+                                            do_handshake_on_connect=False)
+            s.setblocking(False)
+        self.reader = self.writer = asyncio.StreamWriter(s, {})
         flags = 0x02 if clean else 0
         body = bytearray(_str("MQTT") + b"\x04")
         payload = bytearray(_str(self.client_id))
@@ -108,9 +131,6 @@ class Client:
             body += _str(t) + bytes([qos])
         await self._send(b"\x82" + _varlen(len(body)) + body)
 
-    async def ping(self):
-        await self._send(b"\xc0\x00")
-
     async def read_packet(self, timeout):
         """Read one packet; return (type, flags, body). Raises on timeout."""
         b = await asyncio.wait_for(self.reader.readexactly(1), timeout)
@@ -124,9 +144,39 @@ class Client:
             shift += 7
             if shift > 21:
                 raise MQTTError("bad remaining length")
+        if n > MAX_PACKET:
+            await self._refuse(b[0], n)
+            return None, 0, b""
         body = await self._read(n) if n else b""
         self.last_rx = asyncio.ticks()
         return b[0] >> 4, b[0] & 0x0F, body
+
+    async def _refuse(self, head, n):
+        # Too long to hold: read it through a small buffer and drop it. A
+        # QoS 1 PUBLISH is still acknowledged, or the broker would send it
+        # again at every connection.
+        if head >> 4 != PUBLISH:
+            raise MQTTError("packet of %d bytes" % n)
+        pid = None
+        if head & 6:  # QoS 1: topic length, topic and packet id come first
+            tl = struct.unpack(">H", await self._read(2))[0]
+            await self._drop(tl)
+            pid = await self._read(2)
+            n -= tl + 4
+            if n < 0:
+                raise MQTTError("bad PUBLISH")
+        await self._drop(n)
+        self.last_rx = asyncio.ticks()
+        if pid:
+            await self._send(b"\x40\x02" + pid)
+
+    async def _drop(self, n):
+        mv = memoryview(self._skip)
+        while n > 0:
+            k = await asyncio.wait_for(self.reader.readinto(mv[:min(n, 64)]), self.timeout)
+            if not k:
+                raise MQTTError("link closed")
+            n -= k
 
     async def loop(self):
         """Dispatch incoming packets until the link fails (then raise).
@@ -141,11 +191,14 @@ class Client:
                 if idle > self.keepalive * 1500:
                     raise MQTTError("keepalive timeout") from None
                 if idle >= ping_after or not pinged:
-                    await self.ping()
+                    await self._send(b"\xc0\x00")  # PINGREQ
                     pinged = True
                 continue
             pinged = False
-            if ptype == PUBLISH:
+            if ptype is None:
+                if self.on_oversized:
+                    self.on_oversized()
+            elif ptype == PUBLISH:
                 tl = struct.unpack_from(">H", body, 0)[0]
                 topic = bytes(body[2:2 + tl]).decode()
                 off = 2 + tl
@@ -160,24 +213,19 @@ class Client:
                     await self._send(b"\x40\x02" + struct.pack(">H", pid))
                 elif qos == 2:
                     raise MQTTError("QoS 2 not supported")
-            elif ptype == PUBACK:
-                self.puback += 1
-            elif ptype in (SUBACK, PINGRESP):
+            elif ptype in (PUBACK, SUBACK, PINGRESP):
                 pass
             else:
                 raise MQTTError("unexpected packet type %d" % ptype)
 
-    async def disconnect(self):
-        try:
-            await self._send(b"\xe0\x00")
-        except Exception:
-            pass
-        self.close()
-
     def close(self):
-        if self.writer:
+        # The socket itself: MicroPython's StreamWriter.close() leaves it open
+        # (only wait_closed() closes it), and each leaked socket keeps its
+        # buffers (and TLS session) until the heap runs out.
+        s = self.sock
+        self.sock = self.reader = self.writer = None
+        if s is not None:
             try:
-                self.writer.close()
-            except Exception:
+                s.close()
+            except OSError:
                 pass
-        self.reader = self.writer = None

@@ -13,15 +13,22 @@ DEFAULT_CONFIG = {
 }
 
 
+BROKER_FORM = "broker must be mqtts://host:port, or mqtt://host:port (lab)"
+
+
 def parse_broker(url):
-    """mqtt://host:port -> (host, port); raise ValueError."""
-    if not url.startswith("mqtt://"):
-        raise ValueError("broker must be mqtt://host:port")
-    rest = url[7:]
+    """mqtts://host:port (TLS, port 8883 by default) or mqtt://host:port
+    (plain TCP, port 1883: the lab option) -> (tls, host, port); raise
+    ValueError."""
+    if url.startswith("mqtts://"):
+        tls, rest, port = True, url[8:], 8883
+    elif url.startswith("mqtt://"):
+        tls, rest, port = False, url[7:], 1883
+    else:
+        raise ValueError(BROKER_FORM)
     if "@" in rest or "/" in rest.rstrip("/"):
-        raise ValueError("broker must be mqtt://host:port")
+        raise ValueError(BROKER_FORM)
     rest = rest.rstrip("/")
-    port = 1883
     if ":" in rest:
         rest, p = rest.rsplit(":", 1)
         port = int(p)
@@ -29,13 +36,14 @@ def parse_broker(url):
             raise ValueError("bad port")
     if not rest:
         raise ValueError("missing host")
-    return rest, port
+    return tls, rest, port
 
 
 class Settings:
     def __init__(self, base="", log=print):
         self.prov_path = base + "/prov.json"
         self.cfg_path = base + "/cfg.json"
+        self.base = base
         self.log = log
         self.prov = {}
         self.config = dict(DEFAULT_CONFIG)
@@ -131,4 +139,13 @@ class Settings:
             "lockout_s": c["lockout_s"], "sync_s": c["sync_s"],
             "telemetry_s": c["telemetry_s"], "batch": c["batch"],
             "hours": bool(c["hours"]), "server_config": bool(self.config_raw),
+            "ca": self.ca_shown(),
         }
+
+    def ca_shown(self):
+        try:
+            open(self.base + "/ca.der").close()
+        except OSError:
+            return None  # plain TCP lab kiosk: no need to load the TLS code
+        import tlsca
+        return tlsca.shown(self.base)

@@ -36,7 +36,7 @@ class Sync:
         self.backoff = BACKOFF_MIN
         self.refused = 0  # malformed control messages
         self.anchor_sent = False
-        self.ip = None  # resolved broker address, kept across outages
+        self.plain_warned = False
         self.batches_sent = 0
         self.progress = 0  # bumped by each loop turn, watched by the supervisor
         self.batch = None  # BatchBuffer of the current connection
@@ -76,6 +76,7 @@ class Sync:
     def _down(self):
         if self.client:
             self.client.close()
+            self.client = None
         if self.connected:
             self.connected = False
             self.board.indicator("offline", True)
@@ -84,20 +85,33 @@ class Sync:
 
     async def session(self):
         prov = self.k.settings.prov
-        host, port = settings.parse_broker(prov["broker"])
-        if self.ip is None or self.ip[0] != host:
-            self.ip = (host, self.board.resolve(host))  # only with the network up
+        tls, host, port = settings.parse_broker(prov["broker"])
+        ctx = None
+        if tls:
+            import tlsca
+            ctx = tlsca.context(tlsca.ca(self.k.settings.base))
+        elif not self.plain_warned:
+            self.plain_warned = True
+            self.log("plain TCP (lab option): nothing is encrypted")
+        # Resolved again at every connection: a broker that moved is found.
+        ip = await self.board.resolve(host)
         dev = self.k.device
         c = mqtt.Client(dev, prov.get("user") or dev, prov.get("secret"),
                         keepalive=self.board.keepalive_s)
         c.set_will(self.topic("status"), w.encode_json({"state": "offline"}), 1, True)
         c.on_message = self.on_message
+        c.on_oversized = self.on_oversized
         self.client = c
         if self.batch is None or self.batch.dev != dev.encode():
             self.batch = None
             gc.collect()
             self.batch = batch.BatchBuffer(dev, self._anchor_of)
-        await c.connect(self.ip[1], port)
+        try:
+            await c.connect(ip, port, tls=ctx, host=host)
+        except (OSError, ValueError) as e:  # mbedTLS refusals are ValueError
+            if ctx:
+                tlsca.explain(e, host)
+            raise
         self.connected = True
         self.backoff = BACKOFF_MIN
         self.anchor_sent = False
@@ -208,6 +222,10 @@ class Sync:
         except OSError as e:
             self.board.flash_error(e)
             self.log("%s message not applied: %r" % (name, e))
+
+    def on_oversized(self):
+        self.refused += 1
+        self.log("refused a message above %d bytes" % mqtt.MAX_PACKET)
 
     def on_ack(self, payload):
         dev, seq = w.decode_ack(payload)

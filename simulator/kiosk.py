@@ -41,7 +41,7 @@ class Kiosk:
     given to the board when the flash holds none (device, broker, user,
     password, site); emit(event_dict) is called from background threads."""
 
-    def __init__(self, number, workdir, seed, emit, micropython=None, heapsize="96k"):
+    def __init__(self, number, workdir, seed, emit, micropython=None, heapsize="104k"):
         self.number = number
         self.workdir = workdir
         os.makedirs(workdir, exist_ok=True)

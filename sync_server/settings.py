@@ -32,6 +32,10 @@ class Settings:
     """External broker URL mqtt://[user[:password]@]host:port; None starts the embedded broker."""
     broker_port: int = 1883
     """Port of the embedded broker (0 picks a free one)."""
+    tls: str | None = None
+    """Folder of `borne tls init`: the embedded broker also serves MQTT over TLS."""
+    tls_listener: str = "8883"
+    """[HOST:]PORT of the embedded broker's TLS listener."""
     ingest_only: bool = False
     """Only store votes: one of several workers on a shared subscription."""
     trust_proxy: bool = False

@@ -16,7 +16,7 @@ POWER_CUT = 137
 class Firmware:
     """One kiosk process on a flash image; console lines answered in order."""
 
-    def __init__(self, micropython, flash, env=None, heap="96k"):
+    def __init__(self, micropython, flash, env=None, heap="100k"):
         self.cmd = [micropython, "-X", "heapsize=" + heap, KIOSK]
         self.env = dict(os.environ, BORNE_FLASH=str(flash), BORNE_EXIT_ON_REBOOT="1",
                         **(env or {}))

@@ -23,6 +23,14 @@ class SimBoard(board_base.Board):
     def __init__(self):
         super().__init__()
         self.keepalive_s = int(env("BORNE_KEEPALIVE", "30"))
+        self.restart_delay_s = int(env("BORNE_RESTART_S", "10"))
+        ntp = env("BORNE_NTP", "")
+        self.ntp_server = None
+        if ":" in ntp:
+            host, port = ntp.split(":")
+            self.ntp_server = (host, int(port))
+        if self.dns_server() or self.ntp_server:
+            import net  # noqa: F401 - loaded at boot, while the heap is whole
         self.flash = None
         self.queue = []
         self._net = True
@@ -100,10 +108,17 @@ class SimBoard(board_base.Board):
     def net_up(self):
         return self._net
 
-    def resolve(self, host):
+    async def resolve(self, host):
         if not self._net:
             raise OSError(113)  # no route: never a DNS lookup while down
-        return board_base.Board.resolve(self, host)
+        return await board_base.Board.resolve(self, host)
+
+    def dns_server(self):
+        # BORNE_DNS=ip:port: the DNS server the network gives (DHCP on a board).
+        v = env("BORNE_DNS")
+        if v:
+            ip, port = v.split(":")
+            return ip, int(port)
 
     def battery(self):
         return self.mv, self.pct
@@ -137,10 +152,14 @@ class SimBoard(board_base.Board):
     # -- control channel -------------------------------------------------------
     def tasks(self, kiosk):
         self.kiosk = kiosk
+        out = []
+        if self.ntp_server:
+            import net
+            out.append(net.ntp_task(self, kiosk, self.ntp_server))
         ctl = env("BORNE_SIM_CTL")
-        if not ctl:
-            return ()
-        return (self.control(ctl), self.flusher())
+        if ctl:
+            out += [self.control(ctl), self.flusher()]
+        return out
 
     async def flusher(self):
         while True:

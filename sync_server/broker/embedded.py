@@ -12,6 +12,7 @@ from amqtt.contexts import Action
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 
 from sync_server.broker import rules as broker_rules
+from sync_server.broker import tls as broker_tls
 from sync_server.storage import credentials as passwords
 from sync_server.storage import registry
 from sync_server.storage.connection import connect, get_setting
@@ -58,9 +59,14 @@ class KioskTopicPlugin(BaseTopicPlugin):
         return broker_rules.allowed(user, topic or "", action == Action.PUBLISH)
 
 
-def broker_config(db_path, host, port):
+def broker_config(db_path, host, port, tls=None):
+    """tls: (folder of `borne tls init`, host, port) adds a TLS listener
+    with the broker certificate there."""
+    listeners = {"default": {"type": "tcp", "bind": "%s:%d" % (host, port)}}
+    if tls:
+        listeners["kiosks-tls"] = broker_tls.amqtt_listener(*tls)
     return {
-        "listeners": {"default": {"type": "tcp", "bind": "%s:%d" % (host, port)}},
+        "listeners": listeners,
         "plugins": {
             "sync_server.broker.embedded.KioskAuthPlugin": {"db_path": str(db_path)},
             "sync_server.broker.embedded.KioskTopicPlugin": {},
@@ -68,8 +74,8 @@ def broker_config(db_path, host, port):
     }
 
 
-async def start(db_path, host="127.0.0.1", port=1883):
+async def start(db_path, host="127.0.0.1", port=1883, tls=None):
     """Start the broker; return it (call `await broker.shutdown()`)."""
-    broker = Broker(broker_config(db_path, host, port))
+    broker = Broker(broker_config(db_path, host, port, tls))
     await broker.start()
     return broker

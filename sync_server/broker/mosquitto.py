@@ -4,6 +4,7 @@ import grp
 import os
 
 from sync_server.broker import rules as broker_rules
+from sync_server.broker import tls as broker_tls
 from sync_server.storage import credentials as passwords
 from sync_server.storage import registry
 
@@ -32,6 +33,18 @@ def conf_fragment(out):
         "persistence true\n" % (os.path.join(out, "passwd"), os.path.join(out, "acl")))
 
 
+def tls_listener_conf(out, listener):
+    host, port = broker_tls.parse_listener(listener, "")
+    return (
+        "# MQTT over TLS for the kiosks (TLS 1.2 and 1.3, Mosquitto's default); they\n"
+        "# verify this certificate against the CA pinned at provisioning\n"
+        "listener %d%s\n"
+        "certfile %s\n"
+        "keyfile %s\n" % (port, " " + host if host else "",
+                           os.path.join(out, broker_tls.BROKER_CERT),
+                           os.path.join(out, broker_tls.BROKER_KEY)))
+
+
 def _readable_by_mosquitto(path):
     # Mosquitto drops to user `mosquitto`: give its group read access.
     try:
@@ -41,7 +54,9 @@ def _readable_by_mosquitto(path):
         os.chmod(path, 0o644)
 
 
-def write(conn, out, workers=4):
+def write(conn, out, workers=4, tls=None, tls_listener="8883"):
+    """tls: folder of `borne tls init`; its broker certificate and key are
+    copied next to the other files and a TLS listener added."""
     out = os.path.abspath(out)
     os.makedirs(out, exist_ok=True)
     os.chmod(out, 0o755)
@@ -50,10 +65,13 @@ def write(conn, out, workers=4):
         "acl": broker_rules.mosquitto_acl(workers),
         "mosquitto.conf": conf_fragment(out),
     }
+    if tls:
+        files.update(broker_tls.broker_files(tls))
+        files["mosquitto.conf"] += tls_listener_conf(out, tls_listener)
     for name, text in files.items():
         path = os.path.join(out, name)
         tmp = path + ".tmp"
-        with open(tmp, "w") as f:
+        with open(tmp, "wb" if isinstance(text, bytes) else "w") as f:
             f.write(text)
         _readable_by_mosquitto(tmp)
         os.replace(tmp, path)  # a reloading broker never reads half a file

@@ -18,13 +18,14 @@ from sync_server.commands import (
     rollup,
     screen,
     serve,
+    tls,
     wire,
 )
 from sync_server.errors import CliError
 
 # Modules that contribute subcommands, in the order `borne --help` lists them
 # (the `borne.commands` entry points come after them).
-COMMAND_MODULES = (serve, registry, broker, feedback, mystery, screen, rollup, provision,
+COMMAND_MODULES = (serve, registry, broker, tls, feedback, mystery, screen, rollup, provision,
                    firmware, wire)
 PLUGIN_GROUP = "borne.commands"
 

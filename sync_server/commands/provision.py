@@ -8,7 +8,13 @@ def add_commands(sub):
     p.add_argument("--site", required=True, help="site the kiosk stands in")
     p.add_argument("--wifi", metavar="SSID", help="Wi-Fi network (no spaces)")
     p.add_argument("--wifi-pass", metavar="PASS", dest="wifi_pass")
-    p.add_argument("--broker", metavar="URL", help="mqtt://host:port the kiosk connects to")
+    p.add_argument("--broker", metavar="URL",
+                   help="mqtts://host:port the kiosk connects to over TLS (needs --ca); "
+                   "mqtt://host:port only with --lab-plain-tcp")
+    p.add_argument("--ca", metavar="FILE", help="CA certificate the kiosk pins to verify "
+                   "the broker (ca.crt of `borne tls init`)")
+    p.add_argument("--lab-plain-tcp", action="store_true", dest="lab_plain_tcp",
+                   help="lab only: accept an mqtt:// broker, password and votes in clear")
     p.add_argument("--db", help="SQLite database to register the kiosk in "
                    "(not needed with --device-id and --secret)")
     p.add_argument("--device-id", dest="device_id",

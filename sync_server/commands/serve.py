@@ -8,6 +8,7 @@ import socket
 from aiohttp import web
 from amqtt.errors import BrokerError
 
+from sync_server.broker import tls as broker_tls
 from sync_server.errors import CliError
 from sync_server.settings import FIELDS as SETTING_NAMES
 from sync_server.settings import SettingsError
@@ -30,6 +31,10 @@ def add_commands(sub):
                         " the embedded broker; without a password, the server account's)")
     p.add_argument("--broker-port", type=int,
                    help="embedded broker port (default 1883, 0 picks a free one)")
+    p.add_argument("--tls", metavar="DIR", help="folder of `borne tls init`: the embedded "
+                   "broker also serves MQTT over TLS to the kiosks")
+    p.add_argument("--tls-listener", metavar="[HOST:]PORT",
+                   help="address of that TLS listener (default 8883, every interface)")
     p.add_argument("--ingest-only", action="store_const", const=True,
                    help="only store votes (one of several workers on a shared subscription)")
     p.add_argument("--trust-proxy", action="store_const", const=True,
@@ -66,8 +71,15 @@ def run(args):
     host_port = _host_port(http) if http else None
     if not settings.broker_port:
         settings = dataclasses.replace(settings, broker_port=_free_port())
+    tls = None
+    if settings.tls:
+        if settings.mqtt:
+            raise CliError("--tls is for the embedded broker: with --mqtt, give the TLS "
+                           "listener to Mosquitto (`borne broker-config --tls`)")
+        tls = (settings.tls, *broker_tls.parse_listener(settings.tls_listener, "0.0.0.0"))
+        broker_tls.broker_files(settings.tls)
     try:
-        app = make_app(settings.db, **settings.app_options())
+        app = make_app(settings.db, **settings.app_options(), tls=tls)
     except ValueError as e:
         raise CliError(str(e)) from None
     asyncio.run(_serve(app, host_port))

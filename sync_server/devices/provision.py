@@ -1,11 +1,13 @@
 """`borne provision`: set up a kiosk plugged in over USB serial. Registers it
 (or takes given credentials), writes its configuration through the serial
 console, reads it back, verifies it, restarts the firmware and shows its status."""
+import base64
 import re
 import sqlite3
 import time
 
 from protocol import borne_wire as w
+from sync_server.broker import tls as broker_tls
 from sync_server.broker.url import parse_broker_url
 from sync_server.devices.console import ConsoleError, KioskConsole
 from sync_server.errors import CliError
@@ -41,11 +43,18 @@ def check_args(args):
     if args.device_id is not None and not w.valid_device_id(args.device_id):
         raise CliError("--device-id %r: use 1 to 32 letters, digits, '-' and '_'"
                        % args.device_id)
+    tls = False
     if args.broker is not None:
         try:
-            parse_broker_url(args.broker, credentials=False)
+            tls = parse_broker_url(args.broker, credentials=False).tls
         except ValueError:
-            raise CliError("--broker %r: use mqtt://host:port" % args.broker) from None
+            raise CliError("--broker %r: use mqtts://host:port" % args.broker) from None
+    if args.broker and not tls and not args.lab_plain_tcp:
+        raise CliError("--broker %s is plain TCP: use mqtts://host:8883 with --ca, or add "
+                       "--lab-plain-tcp for a lab" % args.broker)
+    if args.broker and tls and not args.ca:
+        raise CliError("--broker %s needs --ca FILE: the CA the kiosk verifies the broker "
+                       "with (ca.crt of `borne tls init`)" % args.broker)
     if args.secret and not args.device_id:
         raise CliError("--secret needs --device-id")
     if not args.secret and not args.db:
@@ -85,6 +94,10 @@ def settings_for(args, dev, secret, buttons):
     if args.wifi:
         lines.append("set wifi %s %s" % (args.wifi, args.wifi_pass))
         expect["wifi_ssid"] = args.wifi
+    if args.ca:
+        der = broker_tls.ca_der(args.ca)
+        lines.insert(0, "set ca " + base64.b64encode(der).decode())
+        expect["ca"] = broker_tls.fingerprint(der)
     return lines, expect
 
 
@@ -92,7 +105,7 @@ def provision(con, args, out=print):
     check_version(con.port, con.command("version"))
     before = con.command("show config")
     if not args.broker and not before.get("broker"):
-        raise CliError("the kiosk on %s has no broker yet: give --broker mqtt://host:port"
+        raise CliError("the kiosk on %s has no broker yet: give --broker mqtts://host:port"
                        % con.port)
     check_pending(con, before, args)
     dev, secret, buttons = register(args)
@@ -113,9 +126,10 @@ def provision(con, args, out=print):
     if wrong:
         raise CliError("the kiosk on %s did not keep its configuration: %s"
                        % (con.port, ", ".join(wrong)))
-    out("configuration written and read back: device %s, site %s, broker %s%s"
+    out("configuration written and read back: device %s, site %s, broker %s%s%s"
         % (dev, shown.get("site"), shown.get("broker"),
-           ", wifi " + shown["wifi_ssid"] if shown.get("wifi_ssid") else ""))
+           ", wifi " + shown["wifi_ssid"] if shown.get("wifi_ssid") else "",
+           ", ca " + shown["ca"] if shown.get("ca") else ""))
     boot = con.command("status").get("boot")
     con.command("reboot")
     status = wait_status(con, args.wait_online, boot)

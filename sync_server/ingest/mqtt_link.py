@@ -53,7 +53,7 @@ class Link:
     def __init__(self, db_path, url, ingest_only=False, shared=True, time_every_s=600,
                  watch_every_s=1.0):
         self.db_path = db_path
-        self.host, self.port, self.user, self.password = parse_broker_url(url)
+        self.host, self.port, self.user, self.password = parse_broker_url(url)[:4]
         self.user = self.user or SERVER_USER
         self.ingest_only = ingest_only
         self.shared = shared

@@ -74,7 +74,7 @@ async def mqtt_ctx(app: web.Application) -> AsyncIterator[None]:
     broker = None
     if settings["mqtt"] == "embedded":
         broker = await embedded.start(settings["db_path"], "127.0.0.1",
-                                      settings["broker_port"])
+                                      settings["broker_port"], settings.get("tls"))
     task = asyncio.ensure_future(link.run())
     try:
         yield

@@ -59,7 +59,8 @@ def kiosk(tmp_path):
 
 def test_provision_end_to_end_then_votes_reach_server(server, kiosk):
     out = borne("provision", "--port", kiosk.serial.path, "--site", SITE,
-                "--broker", server["broker"], "--wifi", "Mairie-Wifi", "--wifi-pass", "s3cret",
+                "--broker", server["broker"], "--lab-plain-tcp",
+                "--wifi", "Mairie-Wifi", "--wifi-pass", "s3cret",
                 "--db", server["db"], "--wait-online", "20")
     assert out.returncode == 0, out.stderr
     assert "registered kiosk k0001 at site %s" % SITE in out.stdout
@@ -99,7 +100,8 @@ def test_given_credentials_and_wrong_secret_spaces(server, kiosk):
     assert bad.returncode == 2
     assert bad.stderr.strip() == "borne: error: --secret must not be empty or contain spaces"
     out = borne("provision", "--port", kiosk.serial.path, "--site", SITE,
-                "--broker", server["broker"], "--device-id", dev, "--secret=" + secret)
+                "--broker", server["broker"], "--lab-plain-tcp", "--device-id", dev,
+                "--secret=" + secret)
     assert out.returncode == 0, out.stderr
     assert "registered" not in out.stdout
     assert "read back: device accueil-1, site %s" % SITE in out.stdout
@@ -194,7 +196,7 @@ def test_incompatible_firmware_version(tmp_path, reply, shown):
     fake = FakeConsole(reply)
     try:
         out = borne("provision", "--port", fake.path, "--site", SITE, "--db", db,
-                    "--broker", "mqtt://10.0.0.5:1883", "--timeout", "3")
+                    "--broker", "mqtt://10.0.0.5:1883", "--lab-plain-tcp", "--timeout", "3")
         assert out.returncode == 2
         assert out.stderr.strip() == (
             "borne: error: incompatible kiosk firmware on %s: %s; this server needs "
@@ -240,6 +242,7 @@ def test_refuses_to_move_undelivered_votes_to_another_identity(tmp_path, kiosk):
     conn.close()
     nowhere = "mqtt://127.0.0.1:%d" % realparts.free_port()  # votes stay in the journal
     out = borne("provision", "--port", kiosk.serial.path, "--site", SITE, "--broker", nowhere,
+                "--lab-plain-tcp",
                 "--device-id", dev, "--secret=" + secret, "--wait-online", "0")
     assert out.returncode == 0, out.stderr
     from sync_server.devices.console import KioskConsole
