@@ -3,9 +3,8 @@
 import asyncio
 import json
 
+import kiosk_wire as w
 from version import FW
-
-import borne_wire as w
 
 SET_KEYS = {"broker": "broker", "device": "device", "secret": "secret", "site": "site",
             "user": "user", "buttons": "buttons"}

@@ -5,11 +5,10 @@ import gc
 import os
 
 import batch
+import kiosk_wire as w
 import mqtt
 import settings
 from version import FW
-
-import borne_wire as w
 
 BACKOFF_MIN = 1
 BACKOFF_MAX = 300

@@ -8,7 +8,7 @@ import urllib.parse
 
 import paho.mqtt.client as mqtt
 
-import borne_wire as w
+from protocol import server_wire as w
 
 ACK_TIMEOUT_S = 10.0
 ATTEMPTS = 6

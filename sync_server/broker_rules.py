@@ -1,7 +1,7 @@
 """Who may publish and read which topic: the rules behind both the Mosquitto
 ACL that `borne broker-config` writes and the embedded broker."""
-import borne_wire as w
 from borne_server.passwords import SERVER_USER
+from protocol import server_wire as w
 
 KIOSK_WRITE = ("votes", "status", "telemetry")
 KIOSK_READ = ("ack", "config", "time")

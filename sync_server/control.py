@@ -5,7 +5,7 @@ import functools
 import json
 import zoneinfo
 
-import borne_wire as w
+from protocol import server_wire as w
 
 DAY_S = 86400
 

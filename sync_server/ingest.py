@@ -15,9 +15,9 @@ import os
 import time
 from itertools import chain, repeat
 
-import borne_wire as w
 from borne_server import rollup
 from borne_server.store import connect, now_ms, transaction
+from protocol import server_wire as w
 
 log = logging.getLogger("borne.ingest")
 

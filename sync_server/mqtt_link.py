@@ -25,10 +25,10 @@ import urllib.parse
 
 import aiomqtt
 
-import borne_wire as w
 from borne_server import control, registry
 from borne_server.ingest import Ingest
 from borne_server.passwords import SERVER_USER
+from protocol import server_wire as w
 
 log = logging.getLogger("borne.mqtt")
 

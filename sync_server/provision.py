@@ -5,11 +5,11 @@ import re
 import sqlite3
 import time
 
-import borne_wire as w
 from borne_server import registry
 from borne_server.errors import CliError
 from borne_server.provision_serial import ConsoleError, KioskConsole
 from borne_server.store import connect
+from protocol import server_wire as w
 
 # Firmware releases this server can provision: same wire protocol, same major.
 FW_MAJOR = 1

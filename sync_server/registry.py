@@ -6,9 +6,9 @@ import json
 import re
 import zoneinfo
 
-import borne_wire as w
 from borne_server import passwords
 from borne_server.store import now_ms, setting_once
+from protocol import server_wire as w
 
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 SITE_FIELDS = ("name", "timezone", "hours", "buttons", "lockout_s", "sync_s", "telemetry_s")

@@ -3,8 +3,8 @@ or why it is refused (for technicians reading a broker log)."""
 import binascii
 import json
 
-import borne_wire as w
 from borne_server.errors import CliError
+from protocol import server_wire as w
 
 
 def add_commands(sub):

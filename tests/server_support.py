@@ -10,9 +10,9 @@ import time
 
 import paho.mqtt.client as mqtt
 
-import borne_wire as w
 from borne_server import broker_config, registry
 from borne_server.store import connect
+from protocol import server_wire as w
 from tests import realparts
 
 BORNE = os.path.join(os.path.dirname(sys.executable), "borne")

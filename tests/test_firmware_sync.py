@@ -10,8 +10,8 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 
-import borne_wire as w
 from borne_server.broker_rules import INGEST_PREFIX
+from protocol import server_wire as w
 from tests import server_support as ss
 from tests.firmware_support import POWER_CUT, Firmware
 

@@ -13,9 +13,9 @@ import zoneinfo
 import paho.mqtt.client as mqtt
 import pytest
 
-import borne_wire as w
 from borne_server import rollup
 from borne_server.store import open_db
+from protocol import server_wire as w
 from tests import realparts
 from tests.server_support import BORNE, Server, make_registry, secured_mosquitto
 

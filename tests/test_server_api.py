@@ -11,11 +11,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-import borne_wire as w
 from borne_server import registry
 from borne_server.app import make_app
 from borne_server.cli import main
 from borne_server.ingest import Ingest
+from protocol import server_wire as w
 from tests import realparts
 from tests.realparts import wait_until
 from tests.server_support import T0, Kiosk, Server, make_registry

@@ -5,12 +5,12 @@ import sqlite3
 
 import pytest
 
-import borne_wire as w
 from borne_server import ingest as ingest_mod
 from borne_server import registry
 from borne_server.ingest import Ingest
 from borne_server.schema import MIGRATIONS
 from borne_server.store import connect, migrate, open_db
+from protocol import server_wire as w
 from tests.server_support import T0, make_registry
 
 

@@ -7,9 +7,9 @@ import threading
 import paho.mqtt.client as mqtt
 import pytest
 
-import borne_wire as w
 from borne_server import passwords
 from borne_server.cli import main
+from protocol import server_wire as w
 from tests import realparts
 from tests.realparts import wait_until
 from tests.server_support import Server, secured_mosquitto, server_secret, write_broker_config

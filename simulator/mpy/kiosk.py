@@ -37,7 +37,7 @@ def boot(dev, capacity, depth=8):
     # Import one module at a time with a collection in between, the largest
     # sources first: compiling needs transient memory in proportion to the
     # source (about 5 times its size), and the heap only fills from here on.
-    for name in ("borne_wire", "journal", "sync", "simboard", "mqtt", "kiosk_app",
+    for name in ("kiosk_wire", "journal", "sync", "simboard", "mqtt", "kiosk_app",
                  "settings", "board_base", "console", "clock", "usb_tap"):
         __import__(name)
         gc.collect()
