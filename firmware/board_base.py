@@ -93,9 +93,12 @@ class Board:
         import os
         try:
             st = os.statvfs(self.fs_base or "/")
-            return st[0] * st[3]
         except OSError:
             return None
+        # LittleFS may count more blocks in use than the disk has (blocks
+        # being rewritten): its free count then wraps around as unsigned.
+        free = st[3] if st[3] <= st[2] else 0
+        return st[0] * free
 
     def heap_free(self):
         gc.collect()  # free heap, not free-until-the-next-collection

@@ -17,7 +17,7 @@ BURST_S = 60  # ... within this many seconds are flagged
 
 
 class Kiosk:
-    def __init__(self, board, capacity=50000):
+    def __init__(self, board, capacity=None):
         self.board = board
         base = board.fs_base
         self.settings = settings.Settings(base, log=self.log)
@@ -142,7 +142,7 @@ class Kiosk:
         await asyncio.sleep_ms(50)
 
 
-def run(board, capacity=50000, seed=None):
+def run(board, capacity=None, seed=None):
     k = Kiosk(board, capacity)
     k.start(seed)
     try:

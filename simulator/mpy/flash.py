@@ -85,7 +85,7 @@ class FileFlash:
 
 
 def mount(base):
-    """The flash image (BORNE_FLASH, BORNE_FLASH_BLOCKS, BORNE_POWERCUT; see
+    """The flash image (BORNE_FLASH, BORNE_FLASH_BLOCKS, BORNE_FLASH_PROG, BORNE_POWERCUT; see
     CONTROL.md) as LittleFS at `base`, formatted on first use; its FileFlash.
     Mounted before any firmware import: a firmware deployed onto it wins."""
     import vfs
@@ -93,9 +93,11 @@ def mount(base):
     cut_at = int(cut.split(":")[0]) if cut else 0
     dev = FileFlash(os.getenv("BORNE_FLASH") or "borne-flash.img",
                     int(os.getenv("BORNE_FLASH_BLOCKS") or "512"), cut_at, cut.endswith(":torn"))
+    # Program size: 32 B as the ESP32 port mounts LittleFS, 256 B as the rp2 port.
+    prog = int(os.getenv("BORNE_FLASH_PROG") or "32")
     if dev.fresh:
-        vfs.VfsLfs2.mkfs(dev, readsize=32, progsize=32, lookahead=32)
-    fs = vfs.VfsLfs2(dev, readsize=32, progsize=32, lookahead=32, mtime=False)
+        vfs.VfsLfs2.mkfs(dev, readsize=32, progsize=prog, lookahead=32)
+    fs = vfs.VfsLfs2(dev, readsize=32, progsize=prog, lookahead=32, mtime=False)
     vfs.mount(fs, base)
     return dev
 

@@ -66,7 +66,8 @@ def main():
     import flash
 
     keep = list(sys.modules)
-    capacity = int(os.getenv("BORNE_CAPACITY") or "50000")
+    cap = os.getenv("BORNE_CAPACITY")
+    capacity = int(cap) if cap else None  # None: what the flash holds
     while True:
         dev = flash.mount(FS)  # before the firmware imports: they may come from it
         try:
