@@ -3,17 +3,18 @@
 import time
 
 import board_base
+import clock
 import machine
 
 PINS = (13, 12, 14, 27)  # least to most satisfied
 LED_THANKS = 2
 LED_OFFLINE = 4
 BATTERY_ADC = 34  # through a 1:2 divider
-EPOCH_OFFSET_MS = 946684800000  # the ESP32 epoch is 2000-01-01
 
 
 class Board(board_base.Board):
     name = "esp32"
+    has_rtc = True
     # A board that differs only by its pins sets these (see board_picow).
     default_pins = PINS
     led_thanks_pin = LED_THANKS
@@ -94,9 +95,14 @@ class Board(board_base.Board):
             return None
         try:
             import ntptime
-            return ntptime.time() * 1000 + EPOCH_OFFSET_MS
+            # Seconds since the port's epoch (2000 on the ESP32, 1970 on the rp2).
+            return (ntptime.time() + clock.EPOCH_S) * 1000
         except Exception:  # noqa: BLE001 - no NTP server reachable
             return None
+
+    def rtc_set(self, utc_ms):
+        tm = time.gmtime(utc_ms // 1000 - clock.EPOCH_S)
+        machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], 0))
 
     def wdt_start(self):
         self._wdt = machine.WDT(timeout=30000)

@@ -1,5 +1,5 @@
-# Raspberry Pi Pico W board: same roles as the ESP32 board, rp2 pins. The
-# rp2 epoch is 1970, so NTP seconds need no offset.
+# Raspberry Pi Pico W board: same roles as the ESP32 board, rp2 pins (the
+# port's epoch, 1970 here, is read from time.gmtime(0) in clock.py).
 import board_esp32
 import machine
 
@@ -24,15 +24,6 @@ class Board(board_esp32.Board):
         mv = self.adc.read_u16() * 3 * 3300 // 65535
         pct = max(0, min(100, (mv - 3300) * 100 // 900))
         return mv, pct
-
-    def ntp(self):
-        if not self.net_up():
-            return None
-        try:
-            import ntptime
-            return ntptime.time() * 1000
-        except Exception:  # noqa: BLE001 - no NTP server reachable
-            return None
 
     def wdt_start(self):
         self._wdt = machine.WDT(timeout=8000)  # the rp2 maximum is about 8.3 s

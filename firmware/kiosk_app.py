@@ -22,7 +22,7 @@ class Kiosk:
         base = board.fs_base
         self.settings = settings.Settings(base, log=self.log)
         self.journal = journal.Journal(base, capacity=capacity)
-        self.clock = clock.Clock()
+        self.clock = clock.Clock(board)
         self.suppressed = 0
         self.write_errors = 0
         self.last_vote_ms = None

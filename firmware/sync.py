@@ -197,7 +197,7 @@ class Sync:
                 self.board.state_changed(self.k)
             elif name == "time":
                 utc = w.decode_time(payload)
-                if self.k.clock.state in ("unknown", "server"):
+                if self.k.clock.state in ("unknown", "server", "rtc"):
                     self.k.clock.set_utc(utc, "server")
                     self.board.state_changed(self.k)
         except ValueError as e:
