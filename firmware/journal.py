@@ -59,7 +59,8 @@ class Journal:
         self.proot = base + "/j"  # packed and older segments, below packed_hi
         self.state_files = (base + "/jstate0", base + "/jstate1")
         self.limit = capacity  # None: what the filesystem holds (fit())
-        self.capacity = max(capacity or 0, 2 * per_seg)
+        # Until fit() asks the filesystem, only a full flash bounds it.
+        self.capacity = max(capacity or 1 << 30, 2 * per_seg)
         self.per_seg = per_seg
         self.pack_after = pack_after
         self.pack_n = pack_n
