@@ -28,22 +28,22 @@ VOTES = int(ARGS[0]) if ARGS else 10000
 KIB = 1024
 
 
-def runs(heap_kib):
+def runs(heap_kib, env=None):
     """The scenario's figures in a heap of heap_kib KiB, or None if it fails."""
     d = tempfile.mkdtemp(prefix="borne-bench-heap-")
     try:
-        return scenario.run(d, "%dk" % heap_kib)
+        return scenario.run(d, "%dk" % heap_kib, env=env)
     except Exception as e:  # noqa: BLE001 - any failure means "does not fit"
         print("  %d KiB: fails (%s)" % (heap_kib, str(e).splitlines()[0][:100]))
         return None
 
 
-def memory(name, lo=48, hi=128):
+def memory(name, env=None, lo=48, hi=128):
     """One configuration of the scenario: figures at hi KiB, then the smallest
     heap that works, by bisection in 4 KiB steps. Another configuration (TLS,
     a board's parameters) is one more call."""
     print("%s:" % name)
-    top = runs(hi)
+    top = runs(hi, env)
     if top is None:
         print("  does not run in %d KiB" % hi)
         return
@@ -54,7 +54,7 @@ def memory(name, lo=48, hi=128):
     lo = max(lo, (peak // KIB) // 4 * 4)  # below the live peak nothing can work
     while hi - lo > 4:
         mid = (lo + hi) // 2 // 4 * 4
-        if runs(mid) is not None:
+        if runs(mid, env) is not None:
             hi = mid
         else:
             lo = mid
@@ -72,6 +72,7 @@ def count(db, dev):
 
 def main():
     memory("without TLS")
+    memory("without TLS, rp2 flash (256-byte programs)", env={"BORNE_FLASH_PROG": "256"})
     if "--memory-only" not in sys.argv:
         drain()
 

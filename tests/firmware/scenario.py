@@ -31,9 +31,10 @@ def press(fw, n, start=0):
     return seqs
 
 
-def run(workdir, heap, backlog=1000, online=20, timeout=180):
+def run(workdir, heap, backlog=1000, online=20, timeout=180, env=None):
     """Run the scenario; return a dict of figures (heap_peak, the board's own
-    share, votes stored) or raise with the firmware's last logs."""
+    share, votes stored) or raise with the firmware's last logs. env: more
+    of the simulated board's environment (simulator/mpy/CONTROL.md)."""
     workdir = str(workdir)
     db = os.path.join(workdir, "borne.db")
     keys = ss.make_registry(db, kiosks=1)
@@ -46,7 +47,8 @@ def run(workdir, heap, backlog=1000, online=20, timeout=180):
     server = ss.Server(db, "--http", "127.0.0.1:0", "--mqtt",
                        "mqtt://127.0.0.1:%d" % broker.port).start()
     fw = Firmware(realparts.need_binary("micropython"), os.path.join(workdir, "flash.img"),
-                  env=dict(BORNE_DEVICE=dev, BORNE_BROKER=broker.url, BORNE_PASS=secret),
+                  env=dict(BORNE_DEVICE=dev, BORNE_BROKER=broker.url, BORNE_PASS=secret,
+                           **(env or {})),
                   heap=heap)
     try:
         fw.start()
