@@ -44,10 +44,8 @@ def boot(dev, capacity, share, depth=8):
     # Import one module at a time with a collection in between, the largest
     # sources first: compiling needs transient memory in proportion to the
     # source (about 5 times its size), and the heap only fills from here on.
-    # The control channel's code only with a simulator to talk to.
-    ctl = ("simctl",) if os.getenv("BORNE_SIM_CTL") else ()
-    for name in ("journal", "simboard", "sync", "kiosk_wire", "mqtt", "kiosk_app",
-                 "board_base", "settings", "console", "clock") + ctl:
+    for name in ("kiosk_wire", "journal", "sync", "simboard", "mqtt", "kiosk_app",
+                 "settings", "board_base", "console", "clock"):
         __import__(name)
         gc.collect()
     before = gc.mem_alloc()
