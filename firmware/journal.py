@@ -444,13 +444,7 @@ class Journal:
         self._free()
         if self.head and self.acked >= self.head and self.acked != self.saved_acked:
             # Acked records remain on flash: keep their position for the next boot.
-            try:
-                self._save_state()
-            except OSError as e:
-                # A full flash: the ack stands in RAM; after a reboot these
-                # few would go again, and the server stores each vote once.
-                if e.errno != ENOSPC:
-                    raise
+            self._save_state()
         return before - self.pending()
 
     def _free(self):
