@@ -1,7 +1,15 @@
-"""Drain rate of a 10,000-vote backlog from the real firmware (MicroPython
-unix port, heap 96 KiB) through a real Mosquitto into the real `borne serve`,
-next to a CPython kiosk stand-in draining the same backlog in the same run;
-and the firmware's peak heap.   .venv/bin/python bench/bench_firmware.py [VOTES]"""
+"""The firmware's memory and drain rate, on the real firmware (MicroPython unix
+port) with a real Mosquitto and the real `borne serve`.
+
+Memory: the full scenario (tests/firmware/scenario.py: boot, connect, config
+and time, a 1,000-vote backlog drained, presses) per configuration: the peak
+live heap, the simulated board's own share of it (its Python block device and
+USB console reader, which a real board has in C) and the firmware's own peak
+without it, and the smallest heap (in 4 KiB steps) the scenario passes in.
+Drain: a 10,000-vote backlog through Mosquitto into `borne serve`, next to a
+CPython kiosk stand-in draining the same backlog in the same run.
+
+    .venv/bin/python bench/bench_firmware.py [VOTES] [--memory-only]"""
 import os
 import sqlite3
 import sys
@@ -12,9 +20,46 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests import realparts  # noqa: E402
 from tests import server_support as ss  # noqa: E402
+from tests.firmware import scenario  # noqa: E402
 from tests.firmware_support import Firmware  # noqa: E402
 
-VOTES = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
+VOTES = int(ARGS[0]) if ARGS else 10000
+KIB = 1024
+
+
+def runs(heap_kib, env=None):
+    """The scenario's figures in a heap of heap_kib KiB, or None if it fails."""
+    d = tempfile.mkdtemp(prefix="borne-bench-heap-")
+    try:
+        return scenario.run(d, "%dk" % heap_kib, env=env)
+    except Exception as e:  # noqa: BLE001 - any failure means "does not fit"
+        print("  %d KiB: fails (%s)" % (heap_kib, str(e).splitlines()[0][:100]))
+        return None
+
+
+def memory(name, env=None, lo=48, hi=128):
+    """One configuration of the scenario: figures at hi KiB, then the smallest
+    heap that works, by bisection in 4 KiB steps. Another configuration (TLS,
+    a board's parameters) is one more call."""
+    print("%s:" % name)
+    top = runs(hi, env)
+    if top is None:
+        print("  does not run in %d KiB" % hi)
+        return
+    peak, share = top["heap_peak"], top["board_share"]
+    print("  peak live heap %d B (%.1f KiB), of which the simulated board's own share"
+          " %d B: the firmware's own peak %d B (%.1f KiB)"
+          % (peak, peak / KIB, share, peak - share, (peak - share) / KIB))
+    lo = max(lo, (peak // KIB) // 4 * 4)  # below the live peak nothing can work
+    while hi - lo > 4:
+        mid = (lo + hi) // 2 // 4 * 4
+        if runs(mid, env) is not None:
+            hi = mid
+        else:
+            lo = mid
+    print("  smallest heap that works: %d KiB (goal for the firmware's own peak: 48 KiB)"
+          % hi)
 
 
 def count(db, dev):
@@ -26,6 +71,13 @@ def count(db, dev):
 
 
 def main():
+    memory("without TLS")
+    memory("without TLS, rp2 flash (256-byte programs)", env={"BORNE_FLASH_PROG": "256"})
+    if "--memory-only" not in sys.argv:
+        drain()
+
+
+def drain():
     d = tempfile.mkdtemp(prefix="borne-bench-")
     db = os.path.join(d, "borne.db")
     keys = ss.make_registry(db, kiosks=2)

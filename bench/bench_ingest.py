@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from protocol import borne_wire as w  # noqa: E402
+from protocol import server_wire as w  # noqa: E402
 from tests.server_support import (  # noqa: E402
     T0,
     Server,

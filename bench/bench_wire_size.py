@@ -4,7 +4,7 @@
 """
 import json
 
-from protocol import borne_wire as w
+from protocol import server_wire as w
 
 T0 = 1763900000000
 

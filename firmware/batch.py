@@ -1,9 +1,9 @@
 # Vote batches encoded straight from journal records into one buffer kept
 # for the connection: no per-vote objects on a small heap. The bytes are
-# those of borne_wire.encode_batch (tests/mpy/journal_rules.py compares them).
+# those of server_wire.encode_batch (tests/mpy/journal_rules.py compares them).
 import struct
 
-import borne_wire as w
+import kiosk_wire as w
 
 try:
     from binascii import crc32

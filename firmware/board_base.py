@@ -2,6 +2,13 @@
 # file (board_esp32, board_picow, or the simulator's) subclasses Board.
 import asyncio
 import gc
+import time
+
+import clock
+
+# An RTC that reads before this was not set since power up (it starts at the
+# port's epoch, or 2021 on the rp2): UTC is not known from it.
+RTC_VALID_MS = 1735689600000  # 2025-01-01
 
 
 class Board:
@@ -82,9 +89,36 @@ class Board:
     def rssi(self):
         return None
 
+    # -- ticks and RTC: the clock reads them through the board, so the
+    # simulator can emulate a board's -------------------------------------
+    has_rtc = False  # the RTC keeps UTC across soft and watchdog resets
+
+    def ticks_ms(self):
+        return time.ticks_ms()
+
+    def ticks_diff(self, a, b):
+        return time.ticks_diff(a, b)
+
+    def rtc_s(self):
+        """The RTC's seconds since the port's epoch (time.time()): never wraps."""
+        return int(time.time())
+
+    def rtc_set(self, utc_ms):
+        """Keep UTC in the RTC, on a board that has one."""
+
+    def rtc_utc_ms(self):
+        """UTC from the RTC if it was set since power up, else None."""
+        if not self.has_rtc:
+            return None
+        u = (self.rtc_s() + clock.EPOCH_S) * 1000
+        return u if u >= RTC_VALID_MS else None
+
     # -- clock, watchdog, flash, console --------------------------------------
-    def boot_clock(self, clock):
-        """Set the clock from NTP or an RTC if the board has one."""
+    def boot_clock(self, clk):
+        """Set the clock from the RTC when a soft or watchdog reset kept it."""
+        u = self.rtc_utc_ms()
+        if u is not None:
+            clk.set_utc(u, "rtc")
 
     def wdt_start(self):
         pass
@@ -102,9 +136,12 @@ class Board:
         import os
         try:
             st = os.statvfs(self.fs_base or "/")
-            return st[0] * st[3]
         except OSError:
             return None
+        # LittleFS may count more blocks in use than the disk has (blocks
+        # being rewritten): its free count then wraps around as unsigned.
+        free = st[3] if st[3] <= st[2] else 0
+        return st[0] * free
 
     def heap_free(self):
         gc.collect()  # free heap, not free-until-the-next-collection

@@ -4,6 +4,7 @@
 import time
 
 import board_base
+import clock
 import machine
 import net  # DNS and NTP; imported at boot, while the heap is whole
 
@@ -15,6 +16,7 @@ BATTERY_ADC = 34  # through a 1:2 divider
 
 class Board(board_base.Board):
     name = "esp32"
+    has_rtc = True
     # A board that differs only by its pins sets these (see board_picow).
     default_pins = PINS
     led_thanks_pin = LED_THANKS  # type: int | str
@@ -101,6 +103,10 @@ class Board(board_base.Board):
             return network.ipconfig("dns"), 53  # MicroPython >= 1.24
         except (AttributeError, ValueError, OSError):
             return w.ifconfig()[3], 53
+
+    def rtc_set(self, utc_ms):
+        tm = time.gmtime(utc_ms // 1000 - clock.EPOCH_S)
+        machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], 0))
 
     def wdt_start(self):
         self._wdt = machine.WDT(timeout=30000)

@@ -1,4 +1,5 @@
-# Raspberry Pi Pico W board: same roles as the ESP32 board, rp2 pins.
+# Raspberry Pi Pico W board: same roles as the ESP32 board, rp2 pins (the
+# port's epoch, 1970 here, is read from time.gmtime(0) in clock.py).
 import board_esp32
 import machine
 

@@ -5,7 +5,7 @@ import json
 
 from version import FW
 
-import borne_wire as w
+import kiosk_wire as w
 
 SET_KEYS = {"broker": "broker", "device": "device", "secret": "secret", "site": "site",
             "user": "user", "buttons": "buttons"}

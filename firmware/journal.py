@@ -11,12 +11,19 @@
 # Record: seq u32, boot u32, t u48, packed level/scale/flags u8, check u8.
 # The newest (tail) segment is never deleted, so its last seq is the floor
 # for the next one: a seq is never reused, even with every vote acked.
+# Fully acked segments are deleted; the acked position within the remaining
+# ones (the head, the tail) is saved with the state, only when an ack leaves
+# acked records on flash: one small commit per ack, so after any reboot no
+# acked vote is sent again.
 #
 # A backlog (kiosk offline) is packed: once PACK_AFTER full segments wait,
 # the oldest PACK_N of them are copied into one dense file in /j (written
 # under a temporary name, then renamed: atomic in LittleFS), then removed
-# from /j/s. About 18 bytes of flash per waiting vote instead of about 130, so
-# the default 50,000 votes fit in under 1 MB.
+# from /j/s. About 18 bytes of flash per waiting vote instead of about 130.
+#
+# The bound comes from the filesystem found at boot (fit()); and a flash that
+# fills anyway drops the oldest pending votes, counted in `dropped`, so a press
+# is never refused for lack of space.
 import os
 import struct
 
@@ -28,10 +35,12 @@ except ImportError:  # pragma: no cover
 REC = 16
 PER_SEG = 8
 _REC = ">IIHIB"
-_STATE = ">IIIIIII"  # generation, boot, dropped, seq floor, pack first, pack count, crc
+# generation, boot, dropped, seq floor, pack first, pack count, acked, crc
+_STATE = ">IIIIIIII"
 PACK_AFTER = 64  # full segments waiting before packing starts
 PACK_N = 32  # segments per packed file: 256 votes, one 4 KiB block
 ENOSPC = 28
+ENOENT = 2
 
 
 def _check(buf):
@@ -43,13 +52,15 @@ def pack_lsf(level, scale, flags):
 
 
 class Journal:
-    def __init__(self, base="", capacity=50000, per_seg=PER_SEG, pack_after=PACK_AFTER,
+    def __init__(self, base="", capacity=None, per_seg=PER_SEG, pack_after=PACK_AFTER,
                  pack_n=PACK_N):
         # base: where the kiosk's LittleFS is mounted ("" on the device).
         self.root = base + "/j/s"  # segments
         self.proot = base + "/j"  # packed and older segments, below packed_hi
         self.state_files = (base + "/jstate0", base + "/jstate1")
-        self.capacity = max(capacity, 2 * per_seg)
+        self.limit = capacity  # None: what the filesystem holds (fit())
+        # Until fit() asks the filesystem, only a full flash bounds it.
+        self.capacity = max(capacity or 1 << 30, 2 * per_seg)
         self.per_seg = per_seg
         self.pack_after = pack_after
         self.pack_n = pack_n
@@ -70,7 +81,8 @@ class Journal:
         self.segments = 0
         self.records = 0  # records in all segment files, acked or not
         self.next_seq = 1
-        self.acked = 0  # highest seq the server acknowledged (this boot)
+        self.acked = 0  # highest seq the server acknowledged (or dropped)
+        self.saved_acked = 0
         self.skip_to = 0  # first seq after damaged records found at boot
 
     # -- state ---------------------------------------------------------
@@ -80,30 +92,34 @@ class Journal:
             try:
                 with open(name, "rb") as f:
                     data = f.read()
+                acked = 0
                 if len(data) == 20:  # written before packing existed
                     gen, boot, dropped, floor, crc = struct.unpack(">IIIII", data)
                     p0 = pn = 0
-                elif len(data) == 28:
-                    gen, boot, dropped, floor, p0, pn, crc = struct.unpack(_STATE, data)
+                elif len(data) == 28:  # written before the acked position was kept
+                    gen, boot, dropped, floor, p0, pn, crc = struct.unpack(">IIIIIII", data)
+                elif len(data) == 32:
+                    gen, boot, dropped, floor, p0, pn, acked, crc = struct.unpack(_STATE, data)
                 else:
                     continue
                 if crc32(data[:-4]) & 0xFFFFFFFF != crc:
                     continue
                 if best is None or gen > best[0]:
-                    best = (gen, boot, dropped, floor, (p0, pn))
+                    best = (gen, boot, dropped, floor, (p0, pn), acked)
             except OSError:
                 pass
         if best:
-            self.gen, self.boot, self.dropped, self.floor, self.pack = best
+            self.gen, self.boot, self.dropped, self.floor, self.pack, self.saved_acked = best
 
     def _save_state(self):
         # Two slots written in turn: a torn write leaves the other intact.
         self.gen += 1
-        head = struct.pack(">IIIIII", self.gen, self.boot, self.dropped, self.floor,
-                           self.pack[0], self.pack[1])
+        head = struct.pack(">IIIIIII", self.gen, self.boot, self.dropped, self.floor,
+                           self.pack[0], self.pack[1], self.acked)
         data = head + struct.pack(">I", crc32(head) & 0xFFFFFFFF)
         with open(self.state_files[self.gen & 1], "wb") as f:
             f.write(data)
+        self.saved_acked = self.acked
 
     # -- boot ----------------------------------------------------------
     def _name(self, seq):
@@ -170,6 +186,26 @@ class Journal:
         else:
             self.next_seq = max(self.floor, 1, self.skip_to, self.packed_hi)
         self.acked = (self.head - 1) if self.head else self.next_seq - 1
+        # Acked records left on flash (head, tail) stay acked across reboots.
+        self.acked = max(self.acked, min(self.saved_acked, self.next_seq - 1))
+        self._free()
+        self.fit()
+
+    def fit(self):
+        """Bound the journal by the filesystem it lives on. A packed vote
+        takes 16 bytes, but the segments waiting to be packed, LittleFS
+        metadata and its copies on write take much of a small flash: the
+        bound counts a quarter of the blocks (16 blocks: 512 votes, where
+        the flash holds about 850); a flash that fills first drops the
+        oldest votes all the same (append)."""
+        try:
+            st = os.statvfs(self.proot)
+        except OSError:
+            return
+        fit = (st[2] - 8) * (st[0] // REC) // 4
+        if self.limit is not None:
+            fit = min(self.limit, fit)
+        self.capacity = max(fit, 2 * self.per_seg)
 
     def _finish_pack(self):
         # A pack cut short by a power cut: its temporary file goes; once the
@@ -311,13 +347,13 @@ class Journal:
         flash refuses it even after making room."""
         if self.pending() >= self.capacity:
             self._drop_oldest()
-        try:
-            return self._append(t, level, scale, flags)
-        except OSError as e:
-            if e.errno != ENOSPC or self.segments < 2:
-                raise
-        self._drop_oldest()
-        return self._append(t, level, scale, flags)
+        while True:
+            try:
+                return self._append(t, level, scale, flags)
+            except OSError as e:
+                # Flash full: the oldest pending votes go, the new one is stored.
+                if e.errno != ENOSPC or not self._drop_oldest():
+                    raise
 
     def _append(self, t, level, scale, flags):
         seq = self.next_seq
@@ -360,8 +396,9 @@ class Journal:
             return -1
 
     def _drop_oldest(self):
+        """Drop the oldest segment (never the tail); False if none can go."""
         if not self.head or self.head == self.tail:
-            return
+            return False
         n = self._seg_count(self.head)
         last = self.head + max(n, 0) - 1
         lost = last - max(self.acked, self.head - 1)
@@ -369,14 +406,27 @@ class Journal:
             self.dropped += lost
         self.acked = max(self.acked, last)
         self.floor = max(self.floor, self.next_seq)
-        self._save_state()
+        try:
+            self._save_state()
+        except OSError as e:
+            # No room even for the state: free the segment first, save after.
+            if e.errno != ENOSPC:
+                raise
+            self._remove_head(n)
+            try:
+                self._save_state()
+            except OSError:
+                pass  # saved with the next state; the tail keeps the seq floor
+            return True
         self._remove_head(n)
+        return True
 
     def _remove_head(self, n):
         try:
             os.remove(self._name(self.head))
-        except OSError:
-            pass
+        except OSError as e:
+            if e.errno != ENOENT:  # gone already is fine; a flash failure is not
+                raise
         self.segments -= 1
         self.records -= max(n, 0)
         nxt = self.head + n if n > 0 else 0
@@ -392,6 +442,9 @@ class Journal:
         before = self.pending()
         self.acked = seq
         self._free()
+        if self.head and self.acked >= self.head and self.acked != self.saved_acked:
+            # Acked records remain on flash: keep their position for the next boot.
+            self._save_state()
         return before - self.pending()
 
     def _free(self):

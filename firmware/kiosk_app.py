@@ -17,12 +17,12 @@ BURST_S = 60  # ... within this many seconds are flagged
 
 
 class Kiosk:
-    def __init__(self, board, capacity=50000):
+    def __init__(self, board, capacity=None):
         self.board = board
         base = board.fs_base
         self.settings = settings.Settings(base, log=self.log)
         self.journal = journal.Journal(base, capacity=capacity)
-        self.clock = clock.Clock()
+        self.clock = clock.Clock(board)
         self.suppressed = 0
         self.write_errors = 0
         self.last_vote_ms = None
@@ -142,7 +142,7 @@ class Kiosk:
         await asyncio.sleep_ms(50)
 
 
-def run(board, capacity=50000, seed=None):
+def run(board, capacity=None, seed=None):
     """Run the kiosk until a reboot is asked; return the Kiosk. An error
     that stops it (at start-up or later) is logged, and run returns after
     board.restart_delay_s so the caller restarts the board: an unattended

@@ -3,7 +3,7 @@
 # whole at close, so a power cut leaves the old or the new version.
 import json
 
-import borne_wire as w
+import kiosk_wire as w
 
 PROV_KEYS = ("device", "broker", "user", "secret", "wifi_ssid", "wifi_pass", "site", "buttons")
 

@@ -9,7 +9,7 @@ import mqtt
 import settings
 from version import FW
 
-import borne_wire as w
+import kiosk_wire as w
 
 BACKOFF_MIN = 1
 BACKOFF_MAX = 300
@@ -212,7 +212,7 @@ class Sync:
                 self.board.state_changed(self.k)
             elif name == "time":
                 utc = w.decode_time(payload)
-                if self.k.clock.state in ("unknown", "server"):
+                if self.k.clock.state in ("unknown", "server", "rtc"):
                     self.k.clock.set_utc(utc, "server")
                     self.board.state_changed(self.k)
         except ValueError as e:

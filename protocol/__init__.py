@@ -1,1 +1,1 @@
-"""The wire format shared by the firmware and the server (`protocol.borne_wire`)."""
+"""The wire format shared by the firmware and the server: `kiosk_wire` (all a\nkiosk runs) and `server_wire` (the server's half, built on it)."""

@@ -7,7 +7,7 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from protocol import borne_wire as w
+from protocol import server_wire as w
 from sync_server.broker.url import parse_broker_url
 
 ACK_TIMEOUT_S = 10.0

@@ -10,8 +10,8 @@ from binascii import crc32
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "protocol"))
-import borne_wire as w  # noqa: E402
+sys.path.insert(0, str(ROOT))
+from protocol import server_wire as w  # noqa: E402
 
 T0 = 1763900000000  # 2025-11-23T12:13:20Z in ms
 

@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urlsplit
 import paho.mqtt.client as mqtt
 import pytest
 
-from protocol import borne_wire as w
+from protocol import server_wire as w
 from sync_server.broker import mosquitto as broker_config
 from sync_server.storage import registry
 from sync_server.storage.connection import connect

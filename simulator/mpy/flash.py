@@ -85,17 +85,25 @@ class FileFlash:
 
 
 def mount(base):
-    """The flash image (BORNE_FLASH, BORNE_FLASH_BLOCKS, BORNE_POWERCUT; see
+    """The flash image (BORNE_FLASH, BORNE_FLASH_BLOCKS, BORNE_FLASH_PROG, BORNE_POWERCUT; see
     CONTROL.md) as LittleFS at `base`, formatted on first use; its FileFlash.
     Mounted before any firmware import: a firmware deployed onto it wins."""
+    import gc
+
     import vfs
     cut = os.getenv("BORNE_POWERCUT") or ""
     cut_at = int(cut.split(":")[0]) if cut else 0
+    gc.collect()
+    before = gc.mem_alloc()
     dev = FileFlash(os.getenv("BORNE_FLASH") or "borne-flash.img",
                     int(os.getenv("BORNE_FLASH_BLOCKS") or "512"), cut_at, cut.endswith(":torn"))
+    gc.collect()
+    dev.heap = gc.mem_alloc() - before  # the block device's own heap (C on a board)
+    # Program size: 32 B as the ESP32 port mounts LittleFS, 256 B as the rp2 port.
+    prog = int(os.getenv("BORNE_FLASH_PROG") or "32")
     if dev.fresh:
-        vfs.VfsLfs2.mkfs(dev, readsize=32, progsize=32, lookahead=32)
-    fs = vfs.VfsLfs2(dev, readsize=32, progsize=32, lookahead=32, mtime=False)
+        vfs.VfsLfs2.mkfs(dev, readsize=32, progsize=prog, lookahead=32)
+    fs = vfs.VfsLfs2(dev, readsize=32, progsize=prog, lookahead=32, mtime=False)
     vfs.mount(fs, base)
     return dev
 

@@ -23,29 +23,42 @@ def seed():
     return s
 
 
-def boot(dev, capacity, depth=8):
+def grown(before):
+    # Heap taken since `before` (after a collection).
+    import gc
+    gc.collect()
+    return gc.mem_alloc() - before
+
+
+def boot(dev, capacity, share, depth=8):
     """Import the firmware (from the flash first) and run it until it stops;
     True when a Ctrl-C on the USB serial stopped it."""
     if depth:
         # Run it deeper in the C stack than the REPL will run: the GC scans
         # the stack conservatively, and a stale pointer left where the REPL's
         # frames later lie would keep the stopped firmware's memory alive.
-        return boot(dev, capacity, depth - 1)
+        return boot(dev, capacity, share, depth - 1)
     import gc
 
     gc.collect()  # what mounting (or formatting) the flash left behind
     # Import one module at a time with a collection in between, the largest
     # sources first: compiling needs transient memory in proportion to the
     # source (about 5 times its size), and the heap only fills from here on.
-    for name in ("borne_wire", "journal", "sync", "simboard", "mqtt", "kiosk_app",
-                 "settings", "board_base", "console", "clock", "usb_tap"):
+    for name in ("kiosk_wire", "journal", "sync", "simboard", "mqtt", "kiosk_app",
+                 "settings", "board_base", "console", "clock"):
         __import__(name)
         gc.collect()
+    before = gc.mem_alloc()
+    import usb_tap  # noqa: F401 - the console's reader, C on a board
+    share += grown(before)
     import kiosk_app
     import simboard
 
     board = simboard.SimBoard()
     board.flash = dev
+    # What a real board has in C, not on the heap: the block device and the
+    # USB console reader (bench/bench_firmware.py shows it apart).
+    board.share = share + dev.heap
     try:
         kiosk_app.run(board, capacity, seed())
     except OSError:
@@ -63,14 +76,19 @@ def repl(keep):
 
 
 def main():
+    import gc
+    gc.collect()
+    before = gc.mem_alloc()
     import flash
 
+    share = grown(before)
     keep = list(sys.modules)
-    capacity = int(os.getenv("BORNE_CAPACITY") or "50000")
+    cap = os.getenv("BORNE_CAPACITY")
+    capacity = int(cap) if cap else None  # None: what the flash holds
     while True:
         dev = flash.mount(FS)  # before the firmware imports: they may come from it
         try:
-            if boot(dev, capacity):
+            if boot(dev, capacity, share):
                 repl(keep)  # until a soft reset
         finally:
             if not dev.dead:

@@ -1,14 +1,21 @@
 # The simulator's board: flash in an image file, buttons and network driven
 # by control lines from the simulator (see CONTROL.md), console on stdio.
+# Ticks and RTC behave as a board's: ticks wrap every 2^30 ms, the RTC keeps
+# UTC across a reset but not across a power cut, and a test can fast-forward
+# idle time (`sim idle SECONDS` on the console).
 import asyncio
 import json
 import os
+import time
 
 import board_base
+import clock
 from flash import mount as mount_flash
 from flash import unmount as unmount_flash
 
 POWER_CUT_EXIT = 137
+PERIOD = clock.PERIOD
+HALF = PERIOD // 2
 
 
 def env(name, default=None):
@@ -19,6 +26,7 @@ def env(name, default=None):
 class SimBoard(board_base.Board):
     name = "sim"
     fs_base = "/flash"
+    has_rtc = True
 
     def __init__(self):
         super().__init__()
@@ -43,6 +51,58 @@ class SimBoard(board_base.Board):
         self.last_state = None
         self.leds = {}
         self.usb_break = False  # Ctrl-C seen: run the REPL once the firmware stops
+        # Idle time fast-forwarded (ms), and the RTC as an offset from the
+        # host's clock: at power up it starts at the epoch, as a board's does.
+        self.skew_ms = 0
+        self.share = 0  # heap of the parts a board has in C (set by kiosk.py)
+        self.rtc_delta = -int(time.time())
+        self.load_rtc()
+
+    # -- ticks and RTC -------------------------------------------------------
+    def ticks_ms(self):
+        return (time.ticks_ms() + self.skew_ms) & (PERIOD - 1)
+
+    def ticks_diff(self, a, b):
+        return ((a - b + HALF) & (PERIOD - 1)) - HALF
+
+    def ticks_add(self, a, d):
+        return (a + d) & (PERIOD - 1)
+
+    def rtc_s(self):
+        return int(time.time()) + self.skew_ms // 1000 + self.rtc_delta
+
+    def rtc_set(self, utc_ms):
+        self.rtc_delta = utc_ms // 1000 - clock.EPOCH_S - int(time.time()) - self.skew_ms // 1000
+
+    def idle(self, seconds):
+        # Time passes with the board idle: its ticks and RTC move on.
+        self.skew_ms += seconds * 1000
+
+    def rtc_path(self):
+        return (env("BORNE_FLASH") or "borne-flash.img") + ".rtc"
+
+    def load_rtc(self):
+        # Kept across a reset (written at the reset), gone after a power cut:
+        # read once, then removed.
+        try:
+            with open(self.rtc_path()) as f:
+                self.rtc_delta, self.skew_ms = [int(x) for x in f.read().split()]
+            os.remove(self.rtc_path())
+        except (OSError, ValueError):
+            pass
+
+    def save_rtc(self):
+        with open(self.rtc_path(), "w") as f:
+            f.write("%d %d" % (self.rtc_delta, self.skew_ms))
+
+    def sim_command(self, words):
+        """Simulator-only console lines (`sim ...`), answered like the console's."""
+        if words[:1] == ["idle"] and len(words) == 2 and words[1].isdigit():
+            self.idle(int(words[1]))
+            return {"ticks_ms": self.ticks_ms(), "rtc_s": self.rtc_s()}
+        if words == ["heap"]:
+            return {"board_share": self.share}
+        raise ValueError("sim idle SECONDS | sim heap")
 
     # -- flash ------------------------------------------------------------
     def mount(self):
@@ -126,10 +186,11 @@ class SimBoard(board_base.Board):
     def rssi(self):
         return self.dbm
 
-    def boot_clock(self, clock):
+    def boot_clock(self, clk):
         if env("BORNE_NTP") == "1":
-            import time
-            clock.set_utc(time.time_ns() // 1000000, "ntp")
+            clk.set_utc(time.time_ns() // 1000000, "ntp")
+        else:
+            board_base.Board.boot_clock(self, clk)
 
     # -- console -------------------------------------------------------------
     def console_write(self, line):
@@ -142,12 +203,22 @@ class SimBoard(board_base.Board):
         print("LOG " + msg)
 
     def request_reboot(self):
+        # A reset, not a power cut: the RTC keeps its time.
+        if self.flash is None or not self.flash.dead:
+            self.save_rtc()
         self.reboot_event.set()
 
     def console_reader(self):
         # Ctrl-C on the USB serial stops the firmware for the REPL (usb_repl.py).
+        import gc
+
         import usb_tap
-        return usb_tap.ConsoleTap(self)
+        gc.collect()
+        before = gc.mem_alloc()
+        tap = usb_tap.ConsoleTap(self)
+        gc.collect()
+        self.share += gc.mem_alloc() - before
+        return tap
 
     # -- control channel -------------------------------------------------------
     def tasks(self, kiosk):

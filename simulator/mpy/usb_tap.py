@@ -31,4 +31,17 @@ class ConsoleTap:
             if c[0] == 10:
                 line = bytes(self.line)
                 self.line = bytearray()
+                if line.startswith(b"sim "):
+                    self.sim(line)
+                    continue
                 return line
+
+    def sim(self, line):
+        # The simulated board's own lines (fast-forward, heap share), not the
+        # firmware's console: see CONTROL.md.
+        import json
+        try:
+            ans = "OK " + json.dumps(self.board.sim_command(line.decode().split()[1:]))
+        except ValueError as e:
+            ans = "ERR usage %s" % (e,)
+        self.board.console_write(ans)

@@ -1,6 +1,6 @@
 """Who may publish and read which topic: the rules behind both the Mosquitto
 ACL that `borne broker-config` writes and the embedded broker."""
-from protocol import borne_wire as w
+from protocol import server_wire as w
 from sync_server.storage.credentials import SERVER_USER
 
 KIOSK_WRITE = ("votes", "status", "telemetry")

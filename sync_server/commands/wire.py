@@ -3,7 +3,7 @@ or why it is refused (for technicians reading a broker log)."""
 import binascii
 import json
 
-from protocol import borne_wire as w
+from protocol import server_wire as w
 from sync_server.errors import CliError
 
 

@@ -1,6 +1,6 @@
 """`borne firmware build` and `borne firmware deploy`.
 
-build: every firmware/ file and protocol/borne_wire.py compiled with mpy-cross
+build: every firmware/ file and protocol/kiosk_wire.py compiled with mpy-cross
 (main.py stays source: MicroPython runs main.py, never main.mpy), plus
 manifest.json with the firmware version, the mpy-cross version and the
 sha256 of each file.
@@ -46,12 +46,12 @@ def find_mpy_cross():
 def sources(src):
     """(source path, name on the device) for every file of the firmware."""
     fw = os.path.join(src, "firmware")
-    wire = os.path.join(src, "protocol", "borne_wire.py")
+    wire = os.path.join(src, "protocol", "kiosk_wire.py")
     if not os.path.isdir(fw) or not os.path.isfile(wire):
-        raise CliError("%s holds no firmware/ and protocol/borne_wire.py" % src)
+        raise CliError("%s holds no firmware/ and protocol/kiosk_wire.py" % src)
     names = sorted(n for n in os.listdir(fw) if n.endswith(".py"))
     out = [(os.path.join(fw, n), n if n == "main.py" else n[:-3] + ".mpy") for n in names]
-    return out + [(wire, "borne_wire.mpy")]
+    return out + [(wire, "kiosk_wire.mpy")]
 
 
 def firmware_version(src):

@@ -6,7 +6,7 @@ import re
 import sqlite3
 import time
 
-from protocol import borne_wire as w
+from protocol import server_wire as w
 from sync_server.broker import tls as broker_tls
 from sync_server.broker.url import parse_broker_url
 from sync_server.devices.console import ConsoleError, KioskConsole

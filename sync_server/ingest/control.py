@@ -4,7 +4,7 @@ import datetime
 import functools
 import zoneinfo
 
-from protocol import borne_wire as w
+from protocol import server_wire as w
 from sync_server.storage import registry
 
 DAY_S = 86400

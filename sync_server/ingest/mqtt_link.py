@@ -29,7 +29,7 @@ import time
 
 import aiomqtt
 
-from protocol import borne_wire as w
+from protocol import server_wire as w
 from sync_server.broker.url import parse_broker_url
 from sync_server.ingest import control
 from sync_server.ingest.writer import Ingest

@@ -13,7 +13,7 @@ import logging
 import time
 from itertools import repeat
 
-from protocol import borne_wire as w
+from protocol import server_wire as w
 from sync_server.storage import registry, rollup, votes
 from sync_server.storage.connection import connect, now_ms, savepoint, transaction
 

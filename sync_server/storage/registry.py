@@ -6,7 +6,7 @@ import json
 import re
 import zoneinfo
 
-from protocol import borne_wire as w
+from protocol import server_wire as w
 from sync_server.storage import credentials as passwords
 from sync_server.storage.connection import now_ms, raw_conn, row_dicts, setting_once
 

@@ -13,7 +13,7 @@ import zoneinfo
 import paho.mqtt.client as mqtt
 import pytest
 
-from protocol import borne_wire as w
+from protocol import server_wire as w
 from sync_server.storage import rollup
 from sync_server.storage.connection import open_db
 from tests import realparts

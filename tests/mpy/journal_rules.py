@@ -9,7 +9,7 @@ import vfs
 
 ROOT = sys.argv[1]
 IMG = sys.argv[2]
-sys.path[:0] = [ROOT + "/firmware", ROOT + "/protocol", ROOT + "/simulator/mpy"]
+sys.path[:0] = [ROOT + "/firmware", ROOT + "/protocol", ROOT + "/simulator/mpy", ROOT]
 import board_base  # noqa: E402
 import flash  # noqa: E402
 import journal  # noqa: E402
@@ -58,10 +58,10 @@ j.open()
 out["dropped_after_boot"] = j.dropped
 unmount(dev)
 
-# Batches encoded from journal records are byte for byte borne_wire's.
+# Batches encoded from journal records are byte for byte server_wire's.
 import batch  # noqa: E402
 
-import borne_wire  # noqa: E402
+from protocol import server_wire  # noqa: E402
 
 dev = fresh()
 j = journal.Journal("/fl", per_seg=8)
@@ -75,11 +75,11 @@ for anchor in (None, (60000, 1763900000000)):
         bb = batch.BatchBuffer("kiosk-7", lambda boot, a=anchor: a)
         j.scan(limit, bb)
         boot, votes = j.read(limit)
-        same.append(bytes(bb.finish()) == borne_wire.encode_batch("kiosk-7", boot, votes, anchor))
+        same.append(bytes(bb.finish()) == server_wire.encode_batch("kiosk-7", boot, votes, anchor))
 j.ack(12)
 bb = batch.BatchBuffer("k", lambda boot: None)
 j.scan(5, bb)
-same.append(bytes(bb.finish()) == borne_wire.encode_batch("k", 1, j.read(5)[1]))
+same.append(bytes(bb.finish()) == server_wire.encode_batch("k", 1, j.read(5)[1]))
 same.append(j.read(5)[1][0][0] == 13)
 out["batch_same"] = same
 unmount(dev)

@@ -3,7 +3,7 @@ import json
 import os
 import re
 
-from protocol import borne_wire as w
+from protocol import server_wire as w
 from tests.realparts import ROOT
 
 

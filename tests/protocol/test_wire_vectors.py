@@ -1,4 +1,5 @@
-"""The shared vectors pass under CPython and under the real MicroPython."""
+"""The shared vectors pass under CPython and under the real MicroPython, for
+both halves of the protocol: the server's and the kiosk's."""
 import json
 import subprocess
 
@@ -10,6 +11,7 @@ def test_vectors_cpython():
     result = check(ROOT)
     assert result["failures"] == []
     assert result["checked"] >= 30
+    assert result["kiosk_checked"] >= 10
 
 
 def test_vectors_micropython(micropython):
@@ -19,3 +21,4 @@ def test_vectors_micropython(micropython):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["failures"] == []
     assert result["checked"] == check(ROOT)["checked"]
+    assert result["kiosk_checked"] == check(ROOT)["kiosk_checked"]

@@ -48,7 +48,7 @@ def test_build_compiles_every_file_with_a_manifest(tmp_path, micropython, mpy_cr
     manifest = json.loads((out / "manifest.json").read_text())
     fw_dir = os.path.join(realparts.ROOT, "firmware")
     expected = {n[:-3] + ".mpy" for n in os.listdir(fw_dir) if n.endswith(".py")}
-    expected = (expected - {"main.mpy"}) | {"main.py", "borne_wire.mpy"}
+    expected = (expected - {"main.mpy"}) | {"main.py", "kiosk_wire.mpy"}
     assert set(manifest["files"]) == expected
     assert sorted(os.listdir(out)) == sorted(expected | {"manifest.json"})
     assert manifest["fw"] == firmware_version(realparts.ROOT)
@@ -62,7 +62,7 @@ def test_build_compiles_every_file_with_a_manifest(tmp_path, micropython, mpy_cr
             assert data[:1] == b"M", name  # MicroPython's compiled-module header
     assert (out / "main.py").read_bytes() == open(os.path.join(fw_dir, "main.py"), "rb").read()
     # The compiled wire code loads and works in the real MicroPython.
-    probe = ("import sys; sys.path[:] = [%r]; import borne_wire as w; "
+    probe = ("import sys; sys.path[:] = [%r]; import kiosk_wire as w; "
              "print(w.VERSION, w.valid_device_id('k0001'), w.valid_device_id('a b'))" % str(out))
     run = subprocess.run([micropython, "-c", probe], capture_output=True, text=True, timeout=30)
     assert run.stdout.split() == ["1", "True", "False"], run.stderr

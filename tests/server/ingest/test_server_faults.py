@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from protocol import borne_wire as w
+from protocol import server_wire as w
 from tests.realparts import wait_until
 from tests.server_support import (
     Kiosk,

@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from protocol import borne_wire as w
+from protocol import server_wire as w
 from sync_server.ingest import writer as ingest_mod
 from sync_server.ingest.writer import Ingest
 from sync_server.storage import registry

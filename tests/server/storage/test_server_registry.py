@@ -7,7 +7,7 @@ import threading
 import paho.mqtt.client as mqtt
 import pytest
 
-from protocol import borne_wire as w
+from protocol import server_wire as w
 from sync_server.commands.cli import main
 from sync_server.storage import credentials as passwords
 from tests import realparts

@@ -11,7 +11,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from protocol import borne_wire as w
+from protocol import server_wire as w
 from sync_server.commands.cli import main
 from sync_server.ingest.writer import Ingest
 from sync_server.storage import registry

@@ -1,0 +1,80 @@
+"""The kiosk's full scenario, shared by the heap test and bench/bench_firmware.py:
+the real firmware under the MicroPython unix port with a given heap, a real
+Mosquitto with the generated ACL and the real `borne serve`. Boot, connect
+(config and time from the server), a 1,000-vote backlog built offline and
+drained, presses while online, a second connection (config and time again)."""
+import os
+import sqlite3
+import time
+
+from tests import realparts
+from tests import server_support as ss
+from tests.firmware_support import Firmware
+
+
+def stored(db, dev):
+    conn = sqlite3.connect(db)
+    try:
+        return [r[0] for r in conn.execute(
+            "SELECT seq FROM votes WHERE device_id = ? ORDER BY seq", (dev,))]
+    finally:
+        conn.close()
+
+
+def press(fw, n, start=0):
+    seqs = []
+    for i in range(n):
+        r = fw.ask("press %d" % ((start + i) % 4))
+        if not isinstance(r, dict) or "seq" not in r:
+            raise AssertionError("press %d refused: %r; logs %s" % (i, r, fw.logs[-5:]))
+        seqs.append(r["seq"])
+    return seqs
+
+
+def run(workdir, heap, backlog=1000, online=20, timeout=180, env=None):
+    """Run the scenario; return a dict of figures (heap_peak, the board's own
+    share, votes stored) or raise with the firmware's last logs. env: more
+    of the simulated board's environment (simulator/mpy/CONTROL.md)."""
+    workdir = str(workdir)
+    db = os.path.join(workdir, "borne.db")
+    keys = ss.make_registry(db, kiosks=1)
+    dev, secret = next(iter(keys.items()))
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE sites SET lockout_s = 0, sync_s = 5")
+    conn.close()
+    broker = ss.secured_mosquitto(db)
+    server = ss.Server(db, "--http", "127.0.0.1:0", "--mqtt",
+                       "mqtt://127.0.0.1:%d" % broker.port).start()
+    fw = Firmware(realparts.need_binary("micropython"), os.path.join(workdir, "flash.img"),
+                  env=dict(BORNE_DEVICE=dev, BORNE_BROKER=broker.url, BORNE_PASS=secret,
+                           **(env or {})),
+                  heap=heap)
+    try:
+        fw.start()
+        fw.wait_status(lambda s: s["mqtt"] == "up" and s["clock"] == "server", timeout=60)
+        deadline = time.monotonic() + 30
+        while fw.ask("show config")["lockout_s"] != 0:
+            if time.monotonic() > deadline:
+                raise TimeoutError("no config from the server")
+            time.sleep(0.1)
+        broker.stop(kill=True)
+        fw.wait_status(lambda s: s["mqtt"] == "down", timeout=60)
+        seqs = press(fw, backlog)
+        broker.start()
+        fw.wait_status(lambda s: s["mqtt"] == "up", timeout=60)
+        seqs += press(fw, online, backlog)
+        st = fw.wait_status(lambda s: s["journal"] == 0, timeout=timeout, step=0.1)
+        got = stored(db, dev)
+        board = fw.ask("sim heap")
+        if got != seqs:
+            raise AssertionError("%d of %d votes stored" % (len(got), len(seqs)))
+        if any("MemoryError" in line for line in fw.logs):
+            raise AssertionError("firmware logs: %s" % [x for x in fw.logs if "Memory" in x])
+        return {"heap_peak": st["heap_peak"], "heap_free": st["heap_free"],
+                "board_share": board.get("board_share") if isinstance(board, dict) else None,
+                "stored": len(got)}
+    finally:
+        fw.stop()
+        server.stop()
+        broker.stop()
