@@ -7,9 +7,9 @@ import time
 
 import paho.mqtt.client as mqtt
 import pytest
-from sync_server.broker.rules import INGEST_PREFIX
 
 from protocol import server_wire as w
+from sync_server.broker.rules import INGEST_PREFIX
 from tests import server_support as ss
 from tests.firmware_support import Firmware
 
