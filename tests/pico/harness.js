@@ -155,7 +155,7 @@ class Harness {
     this.mcu = mcu;
     this.cdc = cdc;
     for (const [pin, v] of this.inputs) mcu.gpio[pin].setInputValue(v);
-    for (const pin of this.watched.keys()) this.watched.set(pin, false);
+    for (const pin of this.watched.keys()) this.listen(pin);
     mcu.core.PC = FLASH_BASE; // the second-stage bootloader
     this.powered = true;
     this.stats.boots++;
@@ -176,7 +176,7 @@ class Harness {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    this.emit({ ev: 'off', why, ms: Math.floor(this.nowNs() / 1e6), ...this.stats });
+    this.emit({ ev: 'off', why, ms: Math.floor(this.nowNs() / 1e6), instructions: this.instr, ...this.stats });
     this.releaseWaiters();
   }
 
@@ -244,17 +244,25 @@ class Harness {
     }
   }
 
-  checkPins() {
-    for (const [pin, last] of this.watched) {
-      const v = this.mcu.gpio[pin].outputValue && this.mcu.gpio[pin].outputEnable;
-      if (v !== last) {
-        this.watched.set(pin, v);
-        this.emit({ ev: 'pin', pin, value: v ? 1 : 0, ms: this.nowNs() / 1e6, ...this.stats });
-        if (this.cutOnPin && this.cutOnPin.pin === pin && this.cutOnPin.value === (v ? 1 : 0)) {
-          this.cutNow = 'cut on pin ' + pin;
-        }
+  watch(pin) {
+    this.watched.set(pin, false);
+    if (this.powered) this.listen(pin);
+  }
+
+  // Report a watched output pin's changes, with the flash counters at that
+  // instant (the pin's listener runs inside the instruction that drove it).
+  listen(pin) {
+    this.watched.set(pin, false);
+    const gpio = this.mcu.gpio[pin];
+    gpio.addListener(() => {
+      const v = gpio.outputEnable && gpio.outputValue;
+      if (v === this.watched.get(pin)) return;
+      this.watched.set(pin, v);
+      this.emit({ ev: 'pin', pin, value: v ? 1 : 0, ms: this.nowNs() / 1e6, instructions: this.instr, ...this.stats });
+      if (this.cutOnPin && this.cutOnPin.pin === pin && this.cutOnPin.value === (v ? 1 : 0)) {
+        this.cutNow = 'cut on pin ' + pin;
       }
-    }
+    });
   }
 
   slice() {
@@ -265,7 +273,6 @@ class Harness {
     this.pumpUsb();
     this.applyPulls();
     const budgetEnd = clock.nanos + 2e6; // 2 ms of emulated time per slice
-    const watching = this.watched.size > 0;
     this.cutNow = null;
     while (clock.nanos < budgetEnd) {
       if (core.waiting) {
@@ -278,7 +285,6 @@ class Harness {
           this.cutNow = 'cut after instructions';
         }
       }
-      if (watching) this.checkPins();
       if (this.cutNow || this.pendingReset) break;
     }
     if (this.cutNow) {
@@ -342,7 +348,7 @@ class Harness {
       if (msg.before) this.cutAtFlash = { op: msg.before, n: msg.n || 1 };
       if (msg.pin !== undefined) {
         this.cutOnPin = { pin: msg.pin, value: msg.value === undefined ? 1 : msg.value };
-        if (!this.watched.has(msg.pin)) this.watched.set(msg.pin, false);
+        if (!this.watched.has(msg.pin)) this.watch(msg.pin);
       }
       return {};
     }
@@ -357,7 +363,7 @@ class Harness {
       return { value: p.outputEnable ? (p.outputValue ? 1 : 0) : null };
     }
     if (c === 'watch') {
-      this.watched.set(msg.pin, false);
+      if (!this.watched.has(msg.pin)) this.watch(msg.pin);
       return {};
     }
     if (c === 'run') {

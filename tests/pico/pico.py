@@ -1,6 +1,7 @@
 """Drive the emulated Raspberry Pi Pico (harness.js) from Python: power, GPIO,
 power cuts, watchdog, flash counters, ticks offset; its USB REPL is served on
 socket://127.0.0.1:PORT for mpremote, pyserial and `borne`."""
+import ast
 import json
 import os
 import queue
@@ -164,3 +165,48 @@ class Pico:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+def repl_exec(url, code, timeout=60):
+    """Stop the firmware (Ctrl-C) and run `code` at MicroPython's raw REPL
+    with mpremote; return what it printed."""
+    from mpremote.transport_serial import SerialTransport
+    t = SerialTransport(url, baudrate=115200, timeout=timeout)
+    try:
+        t.enter_raw_repl(soft_reset=False, timeout_overall=timeout)
+        out = t.exec(code)
+        t.exit_raw_repl()
+    finally:
+        t.close()
+    return out.decode()
+
+
+# Every journal record on the kiosk's flash, after the journal's own recovery:
+# (seq, boot) of records whose check byte holds, and how many do not.
+JOURNAL_DUMP = """import os, struct, journal
+from binascii import crc32
+j = journal.Journal('')
+j.open()
+def _recs(d):
+    out = []
+    bad = 0
+    for n in sorted(os.listdir(d)):
+        p = d + '/' + n
+        if os.stat(p)[0] & 0x4000 or n == 'tmp':
+            continue
+        b = open(p, 'rb').read()
+        for i in range(0, len(b) - 15, 16):
+            if crc32(b[i:i + 15]) & 0xFF == b[i + 15]:
+                out.append(struct.unpack_from('>II', b, i))
+            else:
+                bad += 1
+    return out, bad
+a, x = _recs('/j')
+b, y = _recs('/j/s')
+print(repr((a + b, x + y, j.next_seq, j.boot)))
+"""
+
+
+def journal_records(url):
+    """([(seq, boot), ...] in flash order, damaged count, next seq, boot)."""
+    return ast.literal_eval(repl_exec(url, JOURNAL_DUMP).strip())
