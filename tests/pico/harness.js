@@ -233,13 +233,15 @@ class Harness {
     }
   }
 
-  applyPulls() {
-    // rp2040js does not model pad pulls: an undriven pin with its pull-up on reads 1.
+  applyPads() {
+    // rp2040js models neither pad pulls nor an output read back through its
+    // pad: a pin the host does not drive reads its own output level, else its
+    // pull-up, as on the silicon.
     const gpio = this.mcu.gpio;
     for (let i = 0; i < 30; i++) {
       if (this.inputs.has(i)) continue;
       const pin = gpio[i];
-      const want = pin.pullupEnabled && !pin.pulldownEnabled;
+      const want = pin.outputEnable ? pin.outputValue : pin.pullupEnabled && !pin.pulldownEnabled;
       if (pin.inputValue !== want && pin.inputEnable) pin.setInputValue(want);
     }
   }
@@ -271,7 +273,7 @@ class Harness {
     const core = mcu.core;
     const clock = mcu.clock;
     this.pumpUsb();
-    this.applyPulls();
+    this.applyPads();
     const budgetEnd = clock.nanos + 2e6; // 2 ms of emulated time per slice
     this.cutNow = null;
     while (clock.nanos < budgetEnd) {
@@ -305,9 +307,11 @@ class Harness {
       return;
     }
     this.releaseWaiters();
-    // Paced: emulated time does not run ahead of the wall clock, so an idle
-    // chip does not spin and wall-clock timeouts of serial tools mean what
-    // they say. A `run` command lifts the pacing until its time is reached.
+    // The chip runs during a `run` command, and while a host holds its USB
+    // serial (mpremote, borne, pyserial) at most at real time, so that their
+    // wall-clock timeouts mean what they say. Otherwise it holds still: GPIO
+    // scenarios happen at exact emulated instants.
+    if (this.waiters.length === 0 && !this.client) return;
     let delay = 0;
     if (this.paced && this.waiters.length === 0) {
       const ahead = this.nowNs() / 1e6 - (Date.now() - this.wallStart);
@@ -390,6 +394,11 @@ class Harness {
       this.wallStart = Date.now() - this.nowNs() / 1e6;
       return {};
     }
+    if (c === 'watchdog') {
+      if (!this.powered) return { powered: false };
+      const w = this.mcu.peripherals[WATCHDOG];
+      return { enable: w.enable, counter: w.timer.counter, alarm: w.alarm.enabled, reason: w.reason };
+    }
     if (c === 'stats') {
       return { ...this.stats, ms: this.nowNs() / 1e6, instructions: this.instr, powered: this.powered };
     }
@@ -417,6 +426,8 @@ function main() {
     if (h.client) h.client.destroy(); // one host at a time, like a USB port
     h.client = sock;
     sock.setNoDelay(true);
+    h.wallStart = Date.now() - h.nowNs() / 1e6;
+    h.schedule();
     sock.on('data', (data) => {
       for (const b of data) h.hostQueue.push(b);
       h.pumpUsb();

@@ -6,6 +6,7 @@ through the boot ROM, power cut at chosen instants, watchdog resets.
 The emulator runs at about a quarter of real time: each scenario is short and
 starts from one flash image, saved once the firmware is deployed and
 provisioned."""
+import ast
 import os
 import random
 import subprocess
@@ -163,7 +164,8 @@ def test_lockout_on_the_real_ticks(chip):
     with KioskConsole(chip.url, timeout=10) as con:
         status = con.command("status")
     assert status["seq"] == 2 and status["suppressed"] == 1
-    assert len(led_rises(chip)) == 2
+    records, _, _, _ = journal_records(chip.url)
+    assert [r[0] for r in records] == [1, 2]
 
 
 def test_clock_stays_monotonic_across_the_ticks_wrap_after_long_idle(chip):
@@ -177,10 +179,10 @@ def test_clock_stays_monotonic_across_the_ticks_wrap_after_long_idle(chip):
         chip.ticks_offset(DAY_MS)
         chip.run(1500)
     chip.press(3, after_ms=200)
-    assert len(led_rises(chip)) == 2
     out = repl_exec(chip.url, "import journal\nj = journal.Journal('')\nj.open()\n"
                     "print(j.read(10))\n")
-    _, votes = eval(out.strip())  # noqa: S307 - the kiosk's own repr of tuples
+    _, votes = ast.literal_eval(out.strip())
+    assert len(votes) == 2
     (s1, t1, *_), (s2, t2, *_) = votes
     assert s2 == s1 + 1
     assert t2 - t1 >= 7 * DAY_MS, "the stamp went from %d to %d ms" % (t1, t2)
@@ -196,7 +198,8 @@ def test_a_stuck_task_starves_the_watchdog_and_the_kiosk_comes_back(chip, tmp_pa
     t = SerialTransport(chip.url, baudrate=115200, timeout=30)
     t.enter_raw_repl(soft_reset=False, timeout_overall=30)
     t.exec_raw_no_follow(
-        "import asyncio, kiosk_app, board_pico\n"
+        # A new event loop: the interrupted kiosk's tasks must not run on.
+        "import asyncio, kiosk_app, board_pico\nasyncio.new_event_loop()\n"
         "async def stuck(self):\n    await asyncio.sleep(3600)\n"
         "kiosk_app.Kiosk.buttons_task = stuck\n"
         "kiosk_app.run(board_pico.Board())\n")
