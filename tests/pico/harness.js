@@ -101,6 +101,7 @@ class Harness {
     this.epochNs = 0; // emulated time of earlier chips, so `ms` never goes back
     this.wallStart = Date.now();
     this.paced = true;
+    this.hold = false;
     this.timer = null;
   }
 
@@ -189,7 +190,7 @@ class Harness {
       this.cutNow = 'breakpoint ' + code + ' at ' + (core.PC - 2).toString(16);
       return;
     }
-    if (this.cutAtFlash && this.cutAtFlash.op === op) {
+    if (this.cutAtFlash && (this.cutAtFlash.op === op || this.cutAtFlash.op === 'any')) {
       if (--this.cutAtFlash.n <= 0) {
         this.cutNow = 'cut before flash ' + op; // the operation never happens
         return;
@@ -307,11 +308,11 @@ class Harness {
       return;
     }
     this.releaseWaiters();
-    // The chip runs during a `run` command, and while a host holds its USB
-    // serial (mpremote, borne, pyserial) at most at real time, so that their
-    // wall-clock timeouts mean what they say. Otherwise it holds still: GPIO
-    // scenarios happen at exact emulated instants.
-    if (this.waiters.length === 0 && !this.client) return;
+    // The chip runs at most at real time, so that the wall-clock timeouts of
+    // serial tools mean what they say, and as fast as it can during a `run`
+    // command. Held (`hold`), it runs only during `run` and while a host has
+    // its USB serial open: GPIO scenarios then happen at exact instants.
+    if (this.hold && this.waiters.length === 0 && !this.client) return;
     let delay = 0;
     if (this.paced && this.waiters.length === 0) {
       const ahead = this.nowNs() / 1e6 - (Date.now() - this.wallStart);
@@ -388,6 +389,12 @@ class Harness {
     if (c === 'ticks_offset') {
       this.offsetNs += msg.add_ms * 1e6;
       return { offset_ms: this.offsetNs / 1e6 };
+    }
+    if (c === 'hold') {
+      this.hold = !!msg.on;
+      this.wallStart = Date.now() - this.nowNs() / 1e6;
+      this.schedule();
+      return {};
     }
     if (c === 'pace') {
       this.paced = !!msg.on;

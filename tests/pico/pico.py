@@ -113,8 +113,10 @@ class Pico:
         return self.cmd("stats")["powered"]
 
     def cut(self, **kw):
-        """Arm a power cut: after_instructions=N, before='erase'|'program'
-        (n=k: the kth one), or pin=P (value=V) when an output takes a value."""
+        """Arm a power cut: after_instructions=N, before='erase'|'program'|
+        'any' (n=k: the kth flash operation of that kind from now; the
+        operation never happens), or pin=P (value=V) when an output takes a
+        value."""
         return self.cmd("cut", **kw)
 
     def stats(self):
@@ -174,8 +176,10 @@ def repl_exec(url, code, timeout=60):
     t = SerialTransport(url, baudrate=115200, timeout=timeout)
     try:
         t.enter_raw_repl(soft_reset=False, timeout_overall=timeout)
-        out = t.exec(code)
+        out, err = t.exec_raw(code, timeout=timeout)
         t.exit_raw_repl()
+        if err:
+            raise HarnessError("the Pico's REPL raised: %s" % err.decode()[-300:])
     finally:
         t.close()
     return out.decode()
