@@ -27,14 +27,16 @@ BORNE = os.path.join(os.path.dirname(sys.executable), "borne")
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 WROOM_FREE = 100 * 1024
 
-# The same code on both ports: `board` and BALLAST are set before it runs.
+# The same code on both ports: `board`, BALLAST and feed() (the watchdog the
+# stopped kiosk started on the Pico) are set before it runs.
 HEAP_PROBE = """
-import gc, kiosk_app, batch
+import gc
 gc.collect()
 ballast = bytearray(max(gc.mem_free() - BALLAST, 0)) if BALLAST else None
 gc.collect()
 base = gc.mem_alloc()
 peak = 0
+import kiosk_app, batch
 def sample():
     global peak
     gc.collect()
@@ -46,6 +48,7 @@ for i in range(%d):
     k.journal.append(k.clock.boot_ms(), i %% 4, 4, 1)
     if i %% 100 == 0:
         sample()
+    feed()
 bb = batch.BatchBuffer(k.device, lambda b: None)
 n = k.journal.scan(batch.MAX_BATCH, bb)
 sample()
@@ -66,8 +69,9 @@ def unix_heap(votes, ballast):
     with tempfile.TemporaryDirectory() as d:
         code = ("import sys\nsys.path[:0] = [%r, %r]\nimport board_base\n"
                 "board = board_base.Board()\nboard.fs_base = %r\nimport os\nos.mkdir(%r)\n"
-                "BALLAST = %d\n" % (os.path.join(ROOT, "firmware"), os.path.join(ROOT, "protocol"),
-                                   d, d + "/j", ballast))
+                "BALLAST = %d\ndef feed():\n    pass\n"
+                % (os.path.join(ROOT, "firmware"), os.path.join(ROOT, "protocol"),
+                   d, d + "/j", ballast))
         code += HEAP_PROBE % votes
         r = subprocess.run([MICROPYTHON, "-X", "heapsize=256k", "-c", code],
                            capture_output=True, text=True, timeout=600)
@@ -75,13 +79,19 @@ def unix_heap(votes, ballast):
 
 
 def pico_heap(chip, votes, ballast):
+    """(peak, free, pending, batch) and the flash (programmed bytes, erases)
+    the probe's votes cost."""
     chip.power_on()
     chip.run(1500)
-    code = "import board_pico\nboard = board_pico.Board()\nBALLAST = %d\n" % ballast
+    code = ("import board_pico, machine\nboard = board_pico.Board()\nBALLAST = %d\n"
+            "feed = machine.WDT(timeout=8000).feed\n" % ballast)
     code += HEAP_PROBE % votes
-    out = repl_exec(chip.url, code, timeout=900)
+    s0 = chip.stats()
+    out = repl_exec(chip.url, code, timeout=1800)
+    s1 = chip.stats()
     chip.power_off()
-    return heap_line(out)
+    flash = (s1["bytes_programmed"] - s0["bytes_programmed"], s1["erases"] - s0["erases"])
+    return heap_line(out), flash
 
 
 def provisioned_image(folder):
@@ -121,19 +131,15 @@ def main():
             rises = [e for e in chip.pin_events(LED_THANKS) if e["value"] == 1]
             boot_ms = rises[0]["ms"] - on_ms
             chip.pin(pico.BUTTONS[0], 1)
-            # Flash cost per vote, written by the journal as the kiosk does.
-            s0 = chip.stats()
-            repl_exec(chip.url, "import journal\nj = journal.Journal('')\nj.open()\n"
-                      "for i in range(%d):\n    j.append(i, i %% 4, 4, 1)\n" % VOTES,
-                      timeout=1200)
-            s1 = chip.stats()
             chip.power_off()
-            prog = (s1["bytes_programmed"] - s0["bytes_programmed"]) / VOTES
-            erases = (s1["erases"] - s0["erases"]) / VOTES
+            # The backlog's votes, written by the kiosk's journal, give the
+            # flash cost per vote (the rest of the probe writes nothing).
             chip.load(image)
-            free = pico_heap(chip, VOTES, 0)
+            free, (programmed, erased) = pico_heap(chip, VOTES, 0)
+            prog = programmed / VOTES
+            erases = erased / VOTES
             chip.load(image)
-            wroom = pico_heap(chip, VOTES, WROOM_FREE)
+            wroom, _ = pico_heap(chip, VOTES, WROOM_FREE)
         finally:
             chip.close()
     unix = unix_heap(VOTES, 0)
