@@ -7,7 +7,12 @@ import kiosk_app
 if sys.platform == "esp32":
     import board_esp32 as board_mod
 elif sys.platform == "rp2":
-    import board_picow as board_mod
+    import os
+
+    if "Pico W" in os.uname().machine:
+        import board_picow as board_mod
+    else:
+        import board_pico as board_mod  # no radio: the kiosk runs offline
 else:
     raise SystemExit("no board file for %s; use simulator/mpy/kiosk.py" % sys.platform)
 

@@ -25,7 +25,9 @@ class ConsoleError(Exception):
 def open_port(port, baudrate=BAUDRATE):
     """Open the port or raise a CliError that says what to do."""
     try:
-        return serial.Serial(port, baudrate, timeout=0.1, write_timeout=2)
+        # A URL (socket://host:port, rfc2217://...) reaches a kiosk behind a
+        # network serial bridge, as mpremote allows; a path opens a local port.
+        return serial.serial_for_url(port, baudrate, timeout=0.1, write_timeout=2)
     except serial.SerialException as e:
         raise CliError(port_error_message(port, e)) from None
     except OSError as e:  # pyserial lets a few open() errors through unwrapped

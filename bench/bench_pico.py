@@ -1,0 +1,170 @@
+# Figures from the real MicroPython rp2 port in the emulated Raspberry Pi Pico
+# (tests/pico/harness.js), beside the unix port's in the same run:
+#   - flash bytes programmed and erases per vote (the harness counts every
+#     boot ROM flash_range_program / flash_range_erase; rp2 LittleFS programs
+#     256-byte pages in 4 KiB blocks), against bench_flash.py's counting block
+#     device under the unix port;
+#   - the peak live heap (everything allocated but the ballast: modules,
+#     the kiosk, the REPL) during a 1,000-vote backlog with a batch built,
+#     and the same with a ballast leaving about 100 KB free (an ESP32-WROOM's
+#     heap), against the unix port (which compiles the .py sources in RAM;
+#     the Pico runs the deployed .mpy files);
+#   - boot time to the first accepted press (emulated ms, power on to the
+#     thank-you LED with the button held).
+#   .venv/bin/python bench/bench_pico.py [VOTES]
+# Needs node and `npm ci` in tests/pico; deploys and provisions like the tests.
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from tests.pico import pico  # noqa: E402
+from tests.pico.pico import LED_THANKS, Pico, repl_exec  # noqa: E402
+
+VOTES = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+BORNE = os.path.join(os.path.dirname(sys.executable), "borne")
+MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
+WROOM_FREE = 100 * 1024
+
+# The same code on both ports: `board`, BALLAST and feed() (the watchdog the
+# stopped kiosk started on the Pico) are set before it runs.
+HEAP_PROBE = """
+import gc
+gc.collect()
+ballast = bytearray(max(gc.mem_free() - BALLAST, 0)) if BALLAST else None
+gc.collect()
+base = len(ballast) if ballast else 0
+peak = 0
+import kiosk_app, batch
+def sample():
+    global peak
+    gc.collect()
+    peak = max(peak, gc.mem_alloc() - base)
+k = kiosk_app.Kiosk(board)
+k.start()
+sample()
+for i in range(%d):
+    k.journal.append(k.clock.boot_ms(), i %% 4, 4, 1)
+    if i %% 100 == 0:
+        sample()
+    feed()
+bb = batch.BatchBuffer(k.device, lambda b: None)
+n = k.journal.scan(batch.MAX_BATCH, bb)
+sample()
+gc.collect()
+print('HEAP', peak, gc.mem_free(), k.journal.pending(), n)
+"""
+
+
+def heap_line(out):
+    for line in out.splitlines():
+        if line.startswith("HEAP "):
+            peak, free, pending, n = map(int, line.split()[1:])
+            return peak, free, pending, n
+    raise RuntimeError("no HEAP line in %r" % out[-300:])
+
+
+def unix_heap(votes, ballast):
+    with tempfile.TemporaryDirectory() as d:
+        code = ("import sys\nsys.path[:0] = [%r, %r]\nimport board_base\n"
+                "board = board_base.Board()\nboard.fs_base = %r\nimport os\nos.mkdir(%r)\n"
+                "BALLAST = %d\ndef feed():\n    pass\n"
+                % (os.path.join(ROOT, "firmware"), os.path.join(ROOT, "protocol"),
+                   d, d + "/j", ballast))
+        code += HEAP_PROBE % votes
+        r = subprocess.run([MICROPYTHON, "-X", "heapsize=256k", "-c", code],
+                           capture_output=True, text=True, timeout=600)
+        return heap_line(r.stdout + r.stderr)
+
+
+def pico_heap(chip, votes, ballast):
+    """(peak, free, pending, batch) and the flash (programmed bytes, erases)
+    the probe's votes cost."""
+    chip.power_on()
+    chip.run(1500)
+    code = ("import board_pico, machine\nboard = board_pico.Board()\nBALLAST = %d\n"
+            "feed = machine.WDT(timeout=8000).feed\n" % ballast)
+    code += HEAP_PROBE % votes
+    s0 = chip.stats()
+    out = repl_exec(chip.url, code, timeout=1800)
+    s1 = chip.stats()
+    chip.power_off()
+    flash = (s1["bytes_programmed"] - s0["bytes_programmed"], s1["erases"] - s0["erases"])
+    return heap_line(out), flash
+
+
+def provisioned_image(folder):
+    chip = Pico(log=os.path.join(folder, "setup.log"))
+    try:
+        chip.release_all()
+        chip.power_on()
+        chip.run(300)
+        for args in (["firmware", "deploy", "--port", chip.url, "--timeout", "30"],
+                     ["provision", "--port", chip.url, "--site", "bench", "--device-id",
+                      "k-bench", "--secret=bench-secret-01", "--broker",
+                      "mqtt://127.0.0.1:1883", "--timeout", "8", "--wait-online", "10"]):
+            r = subprocess.run([BORNE, *args], capture_output=True, text=True, timeout=300)
+            if r.returncode:
+                raise SystemExit("borne %s failed: %s" % (args[0], r.stderr))
+        chip.power_off()
+        image = os.path.join(folder, "provisioned.img")
+        chip.save(image)
+        return image
+    finally:
+        chip.close()
+
+
+def main():
+    if not pico.find_node():
+        raise SystemExit("needs node and `npm ci` in tests/pico")
+    with tempfile.TemporaryDirectory(prefix="borne-bench-pico-") as folder:
+        image = provisioned_image(folder)
+        chip = Pico(flash=image, log=os.path.join(folder, "serial.log"))
+        try:
+            chip.release_all()
+            chip.watch(LED_THANKS)
+            # Boot time to the first accepted press.
+            chip.pin(pico.BUTTONS[0], 0)
+            on_ms = chip.power_on() and chip.stats()["ms"]
+            chip.run(3000)
+            rises = [e for e in chip.pin_events(LED_THANKS) if e["value"] == 1]
+            boot_ms = rises[0]["ms"] - on_ms
+            chip.pin(pico.BUTTONS[0], 1)
+            chip.power_off()
+            # The backlog's votes, written by the kiosk's journal, give the
+            # flash cost per vote (the rest of the probe writes nothing).
+            chip.load(image)
+            free, (programmed, erased) = pico_heap(chip, VOTES, 0)
+            prog = programmed / VOTES
+            erases = erased / VOTES
+            chip.load(image)
+            wroom, _ = pico_heap(chip, VOTES, WROOM_FREE)
+        finally:
+            chip.close()
+    unix = unix_heap(VOTES, 0)
+    print("Emulated Raspberry Pi Pico, MicroPython v1.28.0 rp2 port (emulated time)")
+    print("| %d votes, journal offline | bytes programmed per vote | erases per vote |" % VOTES)
+    print("| --- | --- | --- |")
+    print("| rp2 LittleFS (256 B pages, 4 KiB blocks) | %.0f | %.3f |" % (prog, erases))
+    print()
+    print("| peak live heap, %d-vote backlog and a batch | peak (bytes) | free after |" % VOTES)
+    print("| --- | --- | --- |")
+    print("| rp2, whole heap | %d | %d |" % free[:2])
+    print("| rp2, ballast leaving ~100 KB (ESP32-WROOM) | %d | %d |" % wroom[:2])
+    print("| unix port (256 KiB heap) | %d | %d |" % unix[:2])
+    print("votes pending after the backlog: rp2 %d, rp2 with ballast %d, unix %d"
+          % (free[2], wroom[2], unix[2]))
+    print()
+    print("boot to the first accepted press (power on to the thank-you LED): %.0f ms" % boot_ms)
+    print()
+    print("The unix port's flash figures, same journal (bench_flash.py, 32 B programs):")
+    sys.stdout.flush()
+    subprocess.call([sys.executable, os.path.join(ROOT, "bench", "bench_flash.py"),
+                     str(VOTES), str(VOTES)])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""The kiosk firmware on MicroPython's real rp2 port, in an emulated Raspberry
+Pi Pico (tests/pico/harness.js): deployed and provisioned with `borne` over
+its USB REPL as a board on USB, buttons and LEDs on GPIO, flash written
+through the boot ROM, power cut at chosen instants, watchdog resets.
+
+The emulator runs at about a quarter of real time: each scenario is short and
+starts from one flash image, saved once the firmware is deployed and
+provisioned."""
+import ast
+import os
+import random
+import subprocess
+
+import pytest
+
+from borne_server.provision_serial import KioskConsole
+from tests.pico import pico
+from tests.pico.pico import LED_THANKS, Pico, journal_records, repl_exec
+from tests.server_support import BORNE
+
+SITE = "mairie"
+DEVICE = "k-pico-1"
+SECRET = "s3cret-pico-0001"
+DAY_MS = 86_400_000
+TICKS_PERIOD_MS = 1 << 30
+BOOT_MS = 1500  # power on to the button task polling, with margin
+CUTS = int(os.environ.get("BORNE_PICO_CUTS", "100"))
+
+
+def borne(*args, timeout=180):
+    return subprocess.run([BORNE, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def pico_image(tmp_path_factory):
+    """A flash image of a Pico with the firmware of this tree deployed and the
+    kiosk provisioned, both with `borne` over the emulated USB REPL."""
+    pico.need_node()
+    folder = tmp_path_factory.mktemp("pico")
+    chip = Pico(log=folder / "setup-serial.log")
+    try:
+        chip.release_all()
+        chip.power_on()
+        chip.run(300)  # MicroPython's REPL is up after about 15 ms
+        deploy = borne("firmware", "deploy", "--port", chip.url, "--timeout", "30")
+        assert deploy.returncode == 0, deploy.stderr + deploy.stdout
+        prov = borne("provision", "--port", chip.url, "--site", SITE, "--device-id", DEVICE,
+                     "--secret=" + SECRET, "--broker", "mqtt://127.0.0.1:1883",
+                     "--timeout", "8", "--wait-online", "10")
+        assert prov.returncode == 0, prov.stderr + prov.stdout
+        chip.power_off()
+        image = folder / "provisioned.img"
+        chip.save(image)
+    finally:
+        chip.close()
+    return {"image": image, "deploy": deploy.stdout, "provision": prov.stdout, "dir": folder}
+
+
+@pytest.fixture
+def chip(pico_image, tmp_path):
+    """A Pico powered off, its flash the provisioned image, buttons released,
+    the thank-you LED watched, held still between commands."""
+    c = Pico(flash=pico_image["image"], log=tmp_path / "serial.log")
+    c.release_all()
+    c.watch(LED_THANKS)
+    c.cmd("hold", on=True)  # between commands, emulated time stands still
+    yield c
+    c.close()
+
+
+def boot(chip, **kw):
+    chip.power_on(**kw)
+    chip.run(BOOT_MS)
+
+
+def led_rises(chip):
+    return [e for e in chip.pin_events(LED_THANKS) if e["value"] == 1]
+
+
+def test_deploy_and_provision_over_the_usb_repl(pico_image, chip):
+    assert "copying firmware" in pico_image["deploy"]
+    assert "restarted with firmware" in pico_image["deploy"]
+    assert ("configuration written and read back: device %s, site %s" % (DEVICE, SITE)
+            in pico_image["provision"])
+    boot(chip)
+    with KioskConsole(chip.url, timeout=10) as con:
+        assert con.command("version")["board"] == "pico"
+        status = con.command("status")
+    # No radio on this board: the kiosk runs offline and keeps its votes.
+    assert status["device"] == DEVICE and status["site"] == SITE
+    assert status["net"] is False and status["mqtt"] == "down"
+    assert status["journal"] == 0 and status["seq"] == 0
+
+
+def test_thanks_only_once_the_vote_is_in_flash(chip):
+    boot(chip)
+    before = chip.stats()["programs"]
+    # Cut the power at the very instruction that lights the thank-you LED.
+    chip.cut(pin=LED_THANKS, value=1)
+    chip.pin(pico.BUTTONS[2], 0)
+    chip.run(500)
+    assert not chip.powered()
+    off = [e for e in chip.events if e.get("ev") == "off"][-1]
+    assert off["why"] == "cut on pin %d" % LED_THANKS
+    assert off["programs"] > before  # LittleFS programmed the vote first
+    chip.pin(pico.BUTTONS[2], 1)
+    boot(chip)
+    records, damaged, next_seq, _ = journal_records(chip.url)
+    assert [r[0] for r in records] == [1]
+    assert next_seq == 2
+
+
+# A backlog of 63 full segments written in the journal's own format (faster
+# than 504 appends on the emulated chip): the next
+# votes start the 64th and 65th segments, and the 65th triggers packing.
+BACKLOG = """import journal, machine, struct
+wdt = machine.WDT(timeout=8000)  # the stopped kiosk started it: keep it fed
+j = journal.Journal('')
+j.open()
+seq = j.next_seq
+buf = bytearray(journal.REC * journal.PER_SEG)
+for _ in range(63):
+    for i in range(journal.PER_SEG):
+        o = i * journal.REC
+        struct.pack_into('>IIHIB', buf, o, seq + i, j.boot, 0, seq + i,
+                         journal.pack_lsf(i % 4, 4, 1))
+        buf[o + 15] = journal._check(buf[o:o + journal.REC])
+    with open('/j/s/%08x' % seq, 'wb') as f:
+        f.write(buf)
+    wdt.feed()
+    seq += journal.PER_SEG
+print(seq)
+"""
+
+
+@pytest.mark.timeout(1800)
+def test_power_cuts_during_presses_and_packing_lose_no_thanked_vote(chip):
+    """Power cuts while a button is pressed at power on, with a backlog being
+    packed: CUTS at random instructions (fixed seed) around the press, then
+    one before each flash erase or program of a press that packs (so also
+    between an erase and its program). Every vote that lit the LED is still
+    in the journal afterwards, and no seq is given twice."""
+    boot(chip)
+    first = int(repl_exec(chip.url, BACKLOG, timeout=300).strip())
+    chip.power_off()
+    assert first == 1 + 63 * 8
+    # Calibrate with the button held from power on: instructions to the LED.
+    chip.pin(pico.BUTTONS[1], 0)
+    start = chip.power_on() and chip.stats()["instructions"]
+    chip.run(BOOT_MS)
+    rises = led_rises(chip)
+    assert rises, "no thank-you with the button held from power on"
+    to_led = rises[-1]["instructions"] - start
+    chip.power_off()
+    thanked = 1
+    cuts = 0
+
+    def cycle(**cut):
+        # One power on with the button held, cut at the chosen instant or at
+        # the latest when the LED lights (the vote must then be in flash).
+        nonlocal thanked, cuts
+        seen = len(led_rises(chip))
+        chip.power_on()
+        chip.cut(pin=LED_THANKS, value=1, **cut)
+        chip.run(BOOT_MS)
+        if chip.powered():
+            chip.power_off()
+        else:
+            cuts += 1
+        thanked += len(led_rises(chip)) > seen
+
+    rng = random.Random(1919)
+    for _ in range(CUTS):
+        cycle(after_instructions=rng.randint(int(to_led * 0.8), int(to_led * 1.3)))
+    # Run up to a press that packs, then cut before each of its flash operations.
+    ops = []
+    while True:
+        before = chip.stats()
+        cycle()
+        after = [e for e in chip.events if e.get("ev") == "off"][-1]
+        n = after["erases"] + after["programs"] - before["erases"] - before["programs"]
+        ops.append(n)
+        if n > 30 or len(ops) > 16:
+            break
+    assert ops[-1] > 30, "no press packed the backlog: flash operations %r" % ops
+    for k in range(1, ops[-1] + 1):
+        cycle(before="any", n=k)
+    chip.pin(pico.BUTTONS[1], 1)
+    boot(chip)
+    records, damaged, next_seq, _ = journal_records(chip.url)
+    seqs = [r[0] for r in records]
+    assert seqs == sorted(set(seqs)), "a seq given twice or out of order"
+    kiosk_votes = [s for s in seqs if s >= first]
+    assert len(kiosk_votes) >= thanked, "%d votes thanked, %d in the journal" % (
+        thanked, len(kiosk_votes))
+    assert seqs[:first - 1] == list(range(1, first))  # the backlog is whole
+    assert next_seq > seqs[-1]
+    assert cuts >= CUTS
+
+
+def test_lockout_on_the_real_ticks(chip):
+    boot(chip)
+    chip.press(0, after_ms=2000)
+    chip.press(1, after_ms=3200)  # 2 s after the vote: inside the 5 s lockout
+    chip.press(2, after_ms=300)  # 5.3 s after the vote
+    with KioskConsole(chip.url, timeout=10) as con:
+        status = con.command("status")
+    assert status["seq"] == 2 and status["suppressed"] == 1
+    records, _, _, _ = journal_records(chip.url)
+    assert [r[0] for r in records] == [1, 2]
+
+
+def test_clock_stays_monotonic_across_the_ticks_wrap_after_long_idle(chip):
+    """ticks_ms() wraps every 2^30 ms on the board. The chip starts two days
+    before the wrap, takes a vote, idles seven days (the timer jumps a day at
+    a time while the firmware keeps running), then takes another: its stamp
+    (ms since boot: no clock source offline) must be about seven days later."""
+    boot(chip, ticks_offset_ms=TICKS_PERIOD_MS - 2 * DAY_MS)
+    chip.press(0, after_ms=200)
+    for _ in range(7):
+        chip.ticks_offset(DAY_MS)
+        chip.run(1500)
+    chip.press(3, after_ms=200)
+    out = repl_exec(chip.url, "import journal\nj = journal.Journal('')\nj.open()\n"
+                    "print(j.read(10))\n")
+    _, votes = ast.literal_eval(out.strip())
+    # A clock that went back makes the lockout refuse the second press.
+    assert len(votes) == 2, "the press after the idle was refused: %r" % (votes,)
+    (s1, t1, *_), (s2, t2, *_) = votes
+    assert s2 == s1 + 1
+    assert t2 - t1 >= 7 * DAY_MS, "the stamp went from %d to %d ms" % (t1, t2)
+
+
+def test_a_stuck_task_starves_the_watchdog_and_the_kiosk_comes_back(chip, tmp_path):
+    boot(chip)
+    chip.press(0, after_ms=200)
+    assert len(led_rises(chip)) == 1
+    # Restart the kiosk with a button task that stops making progress while
+    # the loop still runs: the supervisor must stop feeding the watchdog.
+    from mpremote.transport_serial import SerialTransport
+    t = SerialTransport(chip.url, baudrate=115200, timeout=30)
+    t.enter_raw_repl(soft_reset=False, timeout_overall=30)
+    t.exec_raw_no_follow(
+        # A new event loop: the interrupted kiosk's tasks must not run on.
+        "import asyncio, kiosk_app, board_pico\nasyncio.new_event_loop()\n"
+        "async def stuck(self):\n    await asyncio.sleep(3600)\n"
+        "kiosk_app.Kiosk.buttons_task = stuck\n"
+        "kiosk_app.run(board_pico.Board())\n")
+    t.close()
+    chip.run(12000)
+    resets = [e for e in chip.events if e.get("ev") == "reset"]
+    assert resets and resets[-1]["reason"] & 1, "no watchdog reset: %r" % chip.events[-3:]
+    chip.run(BOOT_MS)
+    log = (tmp_path / "serial.log").read_bytes()
+    assert b"watchdog not fed: a task is stuck" in log
+    with KioskConsole(chip.url, timeout=10) as con:
+        status = con.command("status")
+    assert status["journal"] == 1 and status["seq"] == 1
+    chip.press(1, after_ms=200)
+    assert len(led_rises(chip)) == 2  # the button task runs again
+    out = repl_exec(chip.url, "import machine\nprint(machine.reset_cause() == "
+                    "machine.WDT_RESET)\n")
+    assert out.strip() == "True"
