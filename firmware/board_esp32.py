@@ -6,7 +6,6 @@ import time
 import board_base
 import clock
 import machine
-import net  # DNS and NTP; imported at boot, while the heap is whole
 
 PINS = (13, 12, 14, 27)  # least to most satisfied
 LED_THANKS = 2
@@ -116,4 +115,6 @@ class Board(board_base.Board):
             self._wdt.feed()
 
     def tasks(self, kiosk):
+        import net  # DNS and NTP: at boot, while the heap is whole
+
         return (net.ntp_task(self, kiosk),)

@@ -5,7 +5,6 @@
 # between PUBACK and processing. The client owns its socket and closes it
 # itself: a refused or dropped connection never leaves one open.
 import asyncio
-import socket
 import struct
 from errno import EINPROGRESS
 
@@ -75,6 +74,8 @@ class Client:
         # As asyncio.open_connection does, but the socket is ours to close
         # even when connecting fails (a socket from a failed open_connection
         # is never closed). The TLS handshake runs at the first write.
+        import socket  # here: a board without a network (Pico) has no socket module
+
         s = self.sock = socket.socket()
         s.setblocking(False)
         try:

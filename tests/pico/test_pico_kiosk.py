@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from borne_server.provision_serial import KioskConsole
+from sync_server.devices.console import KioskConsole
 from tests.pico import pico
 from tests.pico.pico import LED_THANKS, Pico, journal_records, repl_exec
 from tests.server_support import BORNE
@@ -47,6 +47,7 @@ def pico_image(tmp_path_factory):
         assert deploy.returncode == 0, deploy.stderr + deploy.stdout
         prov = borne("provision", "--port", chip.url, "--site", SITE, "--device-id", DEVICE,
                      "--secret=" + SECRET, "--broker", "mqtt://127.0.0.1:1883",
+                     "--lab-plain-tcp",  # no radio on a Pico: the broker is never reached
                      "--timeout", "8", "--wait-online", "10")
         assert prov.returncode == 0, prov.stderr + prov.stdout
         chip.power_off()
