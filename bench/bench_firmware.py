@@ -80,15 +80,9 @@ def main():
 def drain():
     d = tempfile.mkdtemp(prefix="borne-bench-")
     db = os.path.join(d, "borne.db")
-    keys = ss.make_registry(db, kiosks=2)
+    keys = ss.make_registry(db, kiosks=2, lockout_s=0)
     (dev, secret), (dev2, secret2) = list(keys.items())
-    conn = sqlite3.connect(db)
-    with conn:
-        conn.execute("UPDATE sites SET lockout_s = 0")
-    conn.close()
-    broker = ss.secured_mosquitto(db)
-    server = ss.Server(db, "--http", "127.0.0.1:0", "--mqtt",
-                       "mqtt://127.0.0.1:%d" % broker.port).start()
+    broker, server = ss.secured_server(db)
     fw = Firmware(realparts.need_binary("micropython"), os.path.join(d, "flash.img"),
                   env=dict(BORNE_DEVICE=dev, BORNE_BROKER=broker.url, BORNE_PASS=secret,
                            BORNE_FLASH_BLOCKS="2048"))

@@ -36,8 +36,9 @@ def borne(*args, check=True):
     return out
 
 
-def make_registry(db, kiosks=2, site="mairie-centre", buttons=4):
-    """Create a site with `kiosks` kiosks; return {device_id: secret}."""
+def make_registry(db, kiosks=2, site="mairie-centre", buttons=4, **columns):
+    """Create a site with `kiosks` kiosks; return {device_id: secret}.
+    columns: settings of the site's row to set, e.g. lockout_s=0, sync_s=2."""
     conn = connect(db)
     if not conn.execute("SELECT 1 FROM sites WHERE id = ?", (site,)).fetchone():
         registry.add_site(conn, site, "Mairie", buttons=buttons)
@@ -45,8 +46,20 @@ def make_registry(db, kiosks=2, site="mairie-centre", buttons=4):
     for _ in range(kiosks):
         dev, secret = registry.add_kiosk(conn, site)
         out[dev] = secret
+    if columns:
+        with conn:
+            conn.execute("UPDATE sites SET %s WHERE id = ?"
+                         % ", ".join("%s = ?" % c for c in columns), (*columns.values(), site))
     conn.close()
     return out
+
+
+def secured_server(db):
+    """A secured Mosquitto and a server that ingests from it: (broker, server)."""
+    broker = secured_mosquitto(db)
+    server = Server(db, "--http", "127.0.0.1:0", "--mqtt",
+                    "mqtt://127.0.0.1:%d" % broker.port).start()
+    return broker, server
 
 
 def secured_mosquitto(db):

@@ -37,15 +37,9 @@ def run(workdir, heap, backlog=1000, online=20, timeout=180, env=None):
     of the simulated board's environment (simulator/mpy/CONTROL.md)."""
     workdir = str(workdir)
     db = os.path.join(workdir, "borne.db")
-    keys = ss.make_registry(db, kiosks=1)
+    keys = ss.make_registry(db, kiosks=1, lockout_s=0, sync_s=5)
     dev, secret = next(iter(keys.items()))
-    conn = sqlite3.connect(db)
-    with conn:
-        conn.execute("UPDATE sites SET lockout_s = 0, sync_s = 5")
-    conn.close()
-    broker = ss.secured_mosquitto(db)
-    server = ss.Server(db, "--http", "127.0.0.1:0", "--mqtt",
-                       "mqtt://127.0.0.1:%d" % broker.port).start()
+    broker, server = ss.secured_server(db)
     fw = Firmware(realparts.need_binary("micropython"), os.path.join(workdir, "flash.img"),
                   env=dict(BORNE_DEVICE=dev, BORNE_BROKER=broker.url, BORNE_PASS=secret,
                            **(env or {})),

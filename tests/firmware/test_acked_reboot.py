@@ -2,7 +2,6 @@
 cut: the real firmware (MicroPython unix port), a real Mosquitto with the
 generated ACL and the real `borne serve`; a server-side client watches every
 batch the kiosk publishes."""
-import sqlite3
 import time
 
 import paho.mqtt.client as mqtt
@@ -19,14 +18,9 @@ pytestmark = pytest.mark.timeout(150)
 @pytest.mark.parametrize("restart", ["reboot", "power cut"])
 def test_acked_votes_are_not_sent_again_after_a_restart(micropython, tmp_path, restart):
     db = str(tmp_path / "borne.db")
-    dev, secret = next(iter(ss.make_registry(db, kiosks=1).items()))
-    conn = sqlite3.connect(db)
-    with conn:
-        conn.execute("UPDATE sites SET lockout_s = 0, sync_s = 1")
-    conn.close()
-    broker = ss.secured_mosquitto(db)
-    server = ss.Server(db, "--http", "127.0.0.1:0", "--mqtt",
-                       "mqtt://127.0.0.1:%d" % broker.port).start()
+    keys = ss.make_registry(db, kiosks=1, lockout_s=0, sync_s=1)
+    dev, secret = next(iter(keys.items()))
+    broker, server = ss.secured_server(db)
     fw = Firmware(micropython, tmp_path / "flash.img", env=dict(
         BORNE_DEVICE=dev, BORNE_BROKER=broker.url, BORNE_PASS=secret))
     seen = []

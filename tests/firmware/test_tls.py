@@ -59,12 +59,8 @@ def test_right_ca_votes_flow_exactly_once_and_dns_at_each_connection(micropython
     tlsdir = tmp_path / "tls"
     tls.init(tlsdir, [HOST])
     db = str(tmp_path / "borne.db")
-    keys = ss.make_registry(db, kiosks=1)
+    keys = ss.make_registry(db, kiosks=1, lockout_s=0, sync_s=2)
     dev, secret = next(iter(keys.items()))
-    c = sqlite3.connect(db)
-    with c:
-        c.execute("UPDATE sites SET lockout_s = 0, sync_s = 2")
-    c.close()
     broker = realparts.Mosquitto(conf="")
     tls_port = realparts.free_port()
     conn = connect(db)
