@@ -29,7 +29,13 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 
-test: setup lint
+# The emulated Raspberry Pi Pico's harness (tests/pico), when Node.js is there;
+# without it those tests skip (and fail with BORNE_REQUIRE_REAL=1).
+PICO := tests/pico/node_modules/rp2040js
+$(PICO): tests/pico/package.json tests/pico/package-lock.json
+	if command -v npm >/dev/null; then cd tests/pico && npm ci --no-audit --no-fund; fi
+
+test: setup lint $(PICO)
 	$(BIN)/pytest
 
 clean:
