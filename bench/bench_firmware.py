@@ -5,7 +5,10 @@ Memory: the full scenario (tests/firmware/scenario.py: boot, connect, config
 and time, a 1,000-vote backlog drained, presses) per configuration: the peak
 live heap, the simulated board's own share of it (its Python block device and
 USB console reader, which a real board has in C) and the firmware's own peak
-without it, and the smallest heap (in 4 KiB steps) the scenario passes in.
+without it, and the smallest heap (in 4 KiB steps) the scenario passes in;
+with the .mpy build a board gets (`borne firmware build`), and with the
+source tree, which MicroPython compiles at import (the compiler's transient
+memory then counts).
 Drain: a 10,000-vote backlog through Mosquitto into `borne serve`, next to a
 CPython kiosk stand-in draining the same backlog in the same run.
 
@@ -28,22 +31,22 @@ VOTES = int(ARGS[0]) if ARGS else 10000
 KIB = 1024
 
 
-def runs(heap_kib, env=None):
+def runs(heap_kib, env=None, mpy=True):
     """The scenario's figures in a heap of heap_kib KiB, or None if it fails."""
     d = tempfile.mkdtemp(prefix="borne-bench-heap-")
     try:
-        return scenario.run(d, "%dk" % heap_kib, env=env)
+        return scenario.run(d, "%dk" % heap_kib, env=env, mpy=mpy)
     except Exception as e:  # noqa: BLE001 - any failure means "does not fit"
         print("  %d KiB: fails (%s)" % (heap_kib, str(e).splitlines()[0][:100]))
         return None
 
 
-def memory(name, env=None, lo=48, hi=128):
+def memory(name, env=None, mpy=True, lo=48, hi=128):
     """One configuration of the scenario: figures at hi KiB, then the smallest
     heap that works, by bisection in 4 KiB steps. Another configuration (TLS,
     a board's parameters) is one more call."""
     print("%s:" % name)
-    top = runs(hi, env)
+    top = runs(hi, env, mpy)
     if top is None:
         print("  does not run in %d KiB" % hi)
         return
@@ -54,7 +57,7 @@ def memory(name, env=None, lo=48, hi=128):
     lo = max(lo, (peak // KIB) // 4 * 4)  # below the live peak nothing can work
     while hi - lo > 4:
         mid = (lo + hi) // 2 // 4 * 4
-        if runs(mid, env) is not None:
+        if runs(mid, env, mpy) is not None:
             hi = mid
         else:
             lo = mid
@@ -71,8 +74,10 @@ def count(db, dev):
 
 
 def main():
-    memory("without TLS")
-    memory("without TLS, rp2 flash (256-byte programs)", env={"BORNE_FLASH_PROG": "256"})
+    memory("without TLS, .mpy build")
+    memory("without TLS, source compiled at import", mpy=False)
+    memory("without TLS, .mpy build, rp2 flash (256-byte programs)",
+           env={"BORNE_FLASH_PROG": "256"})
     if "--memory-only" not in sys.argv:
         drain()
 
@@ -121,12 +126,12 @@ def drain():
     py_rate = VOTES / py_s
     print("backlog of %d votes, batches of 50, real Mosquitto + borne serve" % VOTES)
     print("journaling through the console: %.0f votes/s" % (VOTES / press_s))
-    print("%-40s %8.0f votes/s (%d stored)" % ("firmware (micropython, 96 KiB heap)",
-                                                fw_rate, stored))
+    print("%-40s %8.0f votes/s (%d stored)" % ("firmware (micropython, %s heap)"
+                                                % fw.cmd[2].split("=")[1], fw_rate, stored))
     print("%-40s %8.0f votes/s (%s)" % ("CPython stand-in kiosk (baseline)", py_rate,
                                         "all acked" if ok else "NOT all acked"))
     print("ratio firmware / baseline: %.2f" % (fw_rate / py_rate))
-    print("firmware peak live heap (after a collection, batch in hand): %s of 98304 bytes;"
+    print("firmware peak live heap (after a collection, batch in hand): %s bytes;"
           " free after the run: %s" % (st.get("heap_peak"), st.get("heap_free")))
 
 

@@ -16,6 +16,7 @@ import time
 
 from simulator.procs import spawn
 from simulator.serial_pty import SerialPty
+from sync_server.devices.firmware import compiled
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BOARD_SCRIPT = os.path.join(HERE, "mpy", "kiosk.py")
@@ -105,6 +106,7 @@ class Kiosk:
         env = dict(os.environ)
         env["BORNE_FLASH"] = self.flash
         env["BORNE_SIM_CTL"] = "127.0.0.1:%d" % self.ctl_port
+        env["BORNE_FW_MPY"] = compiled()  # the .mpy a board gets, rebuilt when a source changes
         for key, value in self.seed.items():
             if value is not None:
                 env["BORNE_" + key.upper()] = str(value)

@@ -7,6 +7,7 @@ import subprocess
 import threading
 import time
 
+from sync_server.devices.firmware import compiled
 from tests import realparts
 
 KIOSK = os.path.join(realparts.ROOT, "simulator", "mpy", "kiosk.py")
@@ -16,10 +17,16 @@ POWER_CUT = 137
 class Firmware:
     """One kiosk process on a flash image; console lines answered in order."""
 
-    def __init__(self, micropython, flash, env=None, heap="100k"):
+    def __init__(self, micropython, flash, env=None, heap="100k", mpy=True):
+        """mpy: run the .mpy build a board gets (`borne firmware build`);
+        False runs the source tree, compiled on the board at import."""
         self.cmd = [micropython, "-X", "heapsize=" + heap, KIOSK]
         self.env = dict(os.environ, BORNE_FLASH=str(flash), BORNE_EXIT_ON_REBOOT="1",
                         **(env or {}))
+        if mpy:
+            self.env["BORNE_FW_MPY"] = compiled()
+        else:
+            self.env.pop("BORNE_FW_MPY", None)
         self.proc = None
         self.logs = []
 

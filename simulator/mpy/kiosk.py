@@ -1,5 +1,5 @@
 # Run the real firmware on the simulated board under the MicroPython unix port:
-#   micropython -X heapsize=96k simulator/mpy/kiosk.py
+#   micropython -X heapsize=104k simulator/mpy/kiosk.py
 # See CONTROL.md for the environment, the control lines and the console.
 import os
 import sys
@@ -7,9 +7,15 @@ import sys
 _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 _root = _here + "/../.."
 # The flash first (SimBoard.fs_base): a firmware deployed onto it with
-# mpremote (`borne firmware deploy`) wins over the source tree's.
+# mpremote (`borne firmware deploy`) wins over the one the board starts with:
+# BORNE_FW_MPY's .mpy build (what `borne firmware build` gives a board, the
+# simulated board's modules in its sim/), else the source tree.
 FS = "/flash"
-sys.path[:0] = [FS, _root + "/firmware", _root + "/protocol", _here]
+_mpy = os.getenv("BORNE_FW_MPY")
+if _mpy:
+    sys.path[:0] = [FS, _mpy, _mpy + "/sim"]
+else:
+    sys.path[:0] = [FS, _root + "/firmware", _root + "/protocol", _here]
 
 
 def seed():
@@ -42,8 +48,9 @@ def boot(dev, capacity, share, depth=8):
 
     gc.collect()  # what mounting (or formatting) the flash left behind
     # Import one module at a time with a collection in between, the largest
-    # sources first: compiling needs transient memory in proportion to the
-    # source (about 5 times its size), and the heap only fills from here on.
+    # first: compiling a source (without BORNE_FW_MPY) needs transient memory
+    # in proportion to it (about 5 times its size), and the heap only fills
+    # from here on. A .mpy needs no compiler.
     for name in ("kiosk_wire", "journal", "sync", "simboard", "mqtt", "kiosk_app",
                  "settings", "board_base", "console", "clock"):
         __import__(name)

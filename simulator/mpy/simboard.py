@@ -101,7 +101,10 @@ class SimBoard(board_base.Board):
             self.idle(int(words[1]))
             return {"ticks_ms": self.ticks_ms(), "rtc_s": self.rtc_s()}
         if words == ["heap"]:
-            return {"board_share": self.share}
+            import kiosk_app
+            # form: the firmware loaded as a board gets it (.mpy) or from source.
+            return {"board_share": self.share,
+                    "form": "mpy" if kiosk_app.__file__.endswith(".mpy") else "py"}
         raise ValueError("sim idle SECONDS | sim heap")
 
     # -- flash ------------------------------------------------------------

@@ -86,12 +86,7 @@ def build(src, out):
         if name.endswith(".py"):
             shutil.copyfile(path, dest)
         else:
-            # -s: tracebacks on the kiosk name the file, not this machine's path.
-            r = subprocess.run([mpy_cross, "-s", os.path.basename(path), "-o", dest, path],
-                               capture_output=True, text=True, timeout=60)
-            if r.returncode:
-                raise CliError("mpy-cross failed on %s: %s" % (
-                    os.path.relpath(path, src), r.stderr.strip().splitlines()[-1:]))
+            compile_one(mpy_cross, path, dest, src)
         entries[name] = {"sha256": sha256_file(dest), "size": os.path.getsize(dest),
                          "source": os.path.relpath(path, src)}
     manifest = {
@@ -103,6 +98,58 @@ def build(src, out):
         json.dump(manifest, f, indent=2, sort_keys=True)
         f.write("\n")
     return manifest
+
+
+# The simulated board's own modules (simulator/mpy/), compiled as a board
+# file is; kiosk.py, the script MicroPython is started with, stays source.
+SIM_DIR = os.path.join(REPO, "simulator", "mpy")
+SIM_SCRIPT = "kiosk.py"
+
+
+def compiled(src=REPO, cache=None):
+    """The firmware as `build` makes it, plus the simulated board's modules
+    in sim/, cached under build/firmware-mpy/ by a digest of the sources and
+    of mpy-cross's version: the simulator then loads the same .mpy files a
+    board gets. Built into a temporary folder and renamed into place, so
+    concurrent runs never see a half-built folder. Returns the folder."""
+    mpy_cross = find_mpy_cross()
+    version = subprocess.run([mpy_cross, "--version"], capture_output=True, text=True,
+                             timeout=30).stdout.strip()
+    sim = sorted(n for n in os.listdir(SIM_DIR) if n.endswith(".py") and n != SIM_SCRIPT)
+    h = hashlib.sha256(version.encode())
+    for path in [p for p, _ in sources(src)] + [os.path.join(SIM_DIR, n) for n in sim]:
+        h.update(path.encode())
+        h.update(sha256_file(path).encode())
+    cache = cache or os.path.join(src, "build", "firmware-mpy")
+    folder = os.path.join(cache, h.hexdigest()[:16])
+    if os.path.isdir(folder):
+        return folder
+    os.makedirs(cache, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tmp-", dir=cache)
+    try:
+        build(src, tmp)
+        os.mkdir(os.path.join(tmp, "sim"))
+        for n in sim:
+            compile_one(mpy_cross, os.path.join(SIM_DIR, n),
+                        os.path.join(tmp, "sim", n[:-3] + ".mpy"), src)
+        try:
+            os.rename(tmp, folder)
+        except OSError:  # another run finished the same build first
+            if not os.path.isdir(folder):
+                raise
+    finally:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def compile_one(mpy_cross, path, dest, src):
+    # -s: tracebacks on the kiosk name the file, not this machine's path.
+    r = subprocess.run([mpy_cross, "-s", os.path.basename(path), "-o", dest, path],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode:
+        raise CliError("mpy-cross failed on %s: %s" % (
+            os.path.relpath(path, src), r.stderr.strip().splitlines()[-1:]))
 
 
 def cmd_build(args):

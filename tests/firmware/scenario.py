@@ -31,10 +31,11 @@ def press(fw, n, start=0):
     return seqs
 
 
-def run(workdir, heap, backlog=1000, online=20, timeout=180, env=None):
+def run(workdir, heap, backlog=1000, online=20, timeout=180, env=None, mpy=True):
     """Run the scenario; return a dict of figures (heap_peak, the board's own
     share, votes stored) or raise with the firmware's last logs. env: more
-    of the simulated board's environment (simulator/mpy/CONTROL.md)."""
+    of the simulated board's environment (simulator/mpy/CONTROL.md); mpy:
+    the .mpy build a board gets (False: the source, compiled at import)."""
     workdir = str(workdir)
     db = os.path.join(workdir, "borne.db")
     keys = ss.make_registry(db, kiosks=1, lockout_s=0, sync_s=5)
@@ -43,12 +44,17 @@ def run(workdir, heap, backlog=1000, online=20, timeout=180, env=None):
     fw = Firmware(realparts.need_binary("micropython"), os.path.join(workdir, "flash.img"),
                   env=dict(BORNE_DEVICE=dev, BORNE_BROKER=broker.url, BORNE_PASS=secret,
                            **(env or {})),
-                  heap=heap)
+                  heap=heap, mpy=mpy)
     try:
         fw.start()
         fw.wait_status(lambda s: s["mqtt"] == "up" and s["clock"] == "server", timeout=60)
         deadline = time.monotonic() + 30
-        while fw.ask("show config")["lockout_s"] != 0:
+        while True:
+            cfg = fw.ask("show config")
+            if not isinstance(cfg, dict):
+                raise AssertionError("show config: %r; logs %s" % (cfg, fw.logs[-5:]))
+            if cfg["lockout_s"] == 0:
+                break
             if time.monotonic() > deadline:
                 raise TimeoutError("no config from the server")
             time.sleep(0.1)
@@ -67,6 +73,7 @@ def run(workdir, heap, backlog=1000, online=20, timeout=180, env=None):
             raise AssertionError("firmware logs: %s" % [x for x in fw.logs if "Memory" in x])
         return {"heap_peak": st["heap_peak"], "heap_free": st["heap_free"],
                 "board_share": board.get("board_share") if isinstance(board, dict) else None,
+                "form": board.get("form") if isinstance(board, dict) else None,
                 "stored": len(got)}
     finally:
         fw.stop()

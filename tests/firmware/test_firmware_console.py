@@ -31,6 +31,19 @@ def test_simulator_board_sources_compile(mpy_cross, tmp_path):
         assert out.returncode == 0, out.stderr
 
 
+def test_the_simulator_runs_the_build_a_board_gets_or_the_source(micropython, tmp_path):
+    # Firmware() runs the .mpy build (`borne firmware build`) unless told otherwise;
+    # kiosk.py alone (no BORNE_FW_MPY) runs the source tree.
+    for mpy, form in ((True, "mpy"), (False, "py")):
+        f = Firmware(micropython, tmp_path / ("%s.img" % form), mpy=mpy)
+        try:
+            f.start()
+            assert f.ask("press 0")["seq"] == 1
+            assert f.ask("sim heap")["form"] == form
+        finally:
+            f.stop()
+
+
 def test_provisioning_survives_reboot(fw):
     fw.start()
     assert fw.ask("version")["board"] == "sim"

@@ -10,14 +10,16 @@ pytestmark = pytest.mark.timeout(240)
 
 
 def test_full_scenario_in_the_simulator_heap(micropython, tmp_path):
-    r = scenario.run(tmp_path, "96k")
+    # The simulator's heap (simulator/kiosk.py), running the .mpy build a board gets.
+    r = scenario.run(tmp_path, "104k")
+    assert r["form"] == "mpy"
     assert r["stored"] == 1020  # every vote once, none lost, none twice
     # The heap figures the bench reports: the board's share is part of the peak.
-    assert 0 < r["board_share"] < r["heap_peak"] <= 96 * 1024
+    assert 0 < r["board_share"] < r["heap_peak"] <= 104 * 1024
 
 
-@pytest.mark.xfail(strict=True, reason="the firmware's code alone takes about 60 KiB of "
-                   "heap on the 64-bit unix port; the scenario needs about 96 KiB")
+@pytest.mark.xfail(strict=True, reason="the firmware's own live peak is about 87 KiB on the "
+                   "64-bit unix port, its code about 60 KiB of it; the scenario needs 100 KiB")
 def test_full_scenario_in_64k_without_tls(micropython, tmp_path):
     r = scenario.run(tmp_path, "64k")
     assert r["stored"] == 1020

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from sync_server.devices.firmware import firmware_version
+from sync_server.devices.firmware import compiled, firmware_version, load_build
 from sync_server.storage import registry
 from sync_server.storage.connection import connect
 from tests import realparts
@@ -70,6 +70,28 @@ def test_build_compiles_every_file_with_a_manifest(tmp_path, micropython, mpy_cr
     (out / "stale.mpy").write_bytes(b"M\x06old")
     assert borne("firmware", "build", "--out", out).returncode == 0
     assert not (out / "stale.mpy").exists()
+
+
+def test_the_simulators_build_is_the_boards_and_follows_the_sources(tmp_path, mpy_cross):
+    # The simulator runs compiled(): `borne firmware build`'s files, plus the
+    # simulated board's modules, rebuilt when a source changes.
+    src = tmp_path / "src"
+    shutil.copytree(os.path.join(realparts.ROOT, "firmware"), src / "firmware")
+    os.makedirs(src / "protocol")
+    shutil.copy(os.path.join(realparts.ROOT, "protocol", "kiosk_wire.py"), src / "protocol")
+    cache = tmp_path / "cache"
+    first = compiled(str(src), str(cache))
+    assert compiled(str(src), str(cache)) == first  # cached
+    fw, files = load_build(first)
+    assert fw == firmware_version(str(src)) and "kiosk_app.mpy" in files
+    sim = sorted(os.listdir(os.path.join(first, "sim")))
+    assert "simboard.mpy" in sim and "kiosk.mpy" not in sim
+    with open(src / "firmware" / "clock.py", "a") as f:
+        f.write("\n# changed\n")
+    second = compiled(str(src), str(cache))
+    assert second != first and os.path.isdir(first)
+    assert sorted(os.listdir(cache)) == sorted([os.path.basename(first),
+                                                os.path.basename(second)])
 
 
 def test_deploy_refuses_a_build_that_does_not_match_its_manifest(tmp_path):
