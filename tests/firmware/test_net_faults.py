@@ -127,7 +127,7 @@ class HugeBroker:
 
 def test_a_packet_above_the_bound_is_dropped_unallocated(micropython, tmp_path):
     big = HugeBroker(4 * 1024 * 1024)  # 40 times the kiosk's whole heap
-    fw = Firmware(micropython, tmp_path / "flash.img", heap="96k", env=dict(
+    fw = Firmware(micropython, tmp_path / "flash.img", env=dict(
         BORNE_DEVICE="k1", BORNE_PASS="x", BORNE_BROKER="mqtt://127.0.0.1:%d" % big.port))
     try:
         fw.start()
