@@ -123,12 +123,12 @@ def set_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
 
-def get_setting(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
+def get_setting(conn: Db, key: str, default: str | None = None) -> str | None:
     row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
     return row[0] if row else default
 
 
-def setting_once(conn: sqlite3.Connection, key: str, make: Callable[[], str]) -> str:
+def setting_once(conn: Db, key: str, make: Callable[[], str]) -> str:
     """Return the setting `key`, storing `make()` first if it is absent
     (race-free between processes: the first writer wins)."""
     conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", (key, make()))

@@ -172,7 +172,7 @@ def list_kiosks(conn: Db, site_id: str | None = None) -> list[dict]:
 def server_secret(conn: Db) -> str:
     """The server's broker password, made on first use and kept in the
     database so `broker-config` and `serve` agree across runs."""
-    return setting_once(raw_conn(conn), "server_secret", passwords.new_secret)
+    return setting_once(conn, "server_secret", passwords.new_secret)
 
 
 def trusted_kiosks(conn: Db) -> list[tuple[str, str, str]]:
