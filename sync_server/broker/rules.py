@@ -14,14 +14,14 @@ def server_users(workers: int) -> list[str]:
     return [SERVER_USER] + ["%s%d" % (INGEST_PREFIX, i) for i in range(1, workers + 1)]
 
 
-def is_server_user(username: str) -> bool:
+def is_server_user(username: str | None) -> bool:
     if username == SERVER_USER:
         return True
     rest = (username or "")[len(INGEST_PREFIX):]
     return (username or "").startswith(INGEST_PREFIX) and rest.isdigit()
 
 
-def allowed(username: str, topic: str, write: bool) -> bool:
+def allowed(username: str | None, topic: str, write: bool) -> bool:
     """May `username` publish (write=True) to, or receive from, `topic`?
     Kiosks: only their own topics, in the protocol's direction."""
     if is_server_user(username):

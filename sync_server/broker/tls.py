@@ -8,11 +8,17 @@ mbedTLS verifies quickly; private keys are written 0600."""
 import datetime
 import ipaddress
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPrivateKeyTypes,
+    PrivateKeyTypes,
+)
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from sync_server.errors import CliError
@@ -32,7 +38,8 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def make_ca(cn="Borne kiosk CA", days=CA_DAYS):
+def make_ca(cn: str = "Borne kiosk CA",
+            days: int = CA_DAYS) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     """(certificate, private key) of a new self-signed CA."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = _now()
@@ -53,13 +60,16 @@ def make_ca(cn="Borne kiosk CA", days=CA_DAYS):
     return cert, key
 
 
-def make_server_cert(ca_cert, ca_key, hosts, days=BROKER_DAYS, not_before=None):
+def make_server_cert(ca_cert: x509.Certificate, ca_key: CertificateIssuerPrivateKeyTypes,
+                     hosts: Sequence[str], days: int = BROKER_DAYS,
+                     not_before: datetime.datetime | None = None,
+                     ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     """(certificate, private key) for a TLS server reached as `hosts`
     (names or IP addresses), signed by the CA. not_before: a datetime (UTC)
     to start the validity elsewhere than now."""
     key = ec.generate_private_key(ec.SECP256R1())
     start = not_before or _now() - datetime.timedelta(minutes=5)
-    alt = []
+    alt: list[x509.GeneralName] = []
     for h in hosts:
         try:
             alt.append(x509.IPAddress(ipaddress.ip_address(h)))
@@ -79,11 +89,11 @@ def make_server_cert(ca_cert, ca_key, hosts, days=BROKER_DAYS, not_before=None):
     return cert, key
 
 
-def cert_pem(cert):
+def cert_pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def key_pem(key):
+def key_pem(key: PrivateKeyTypes) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
 
@@ -97,7 +107,8 @@ def _write(path, data, mode):
     os.replace(tmp, path)
 
 
-def load_ca(folder):
+def load_ca(folder: str | os.PathLike[str],
+            ) -> tuple[x509.Certificate, CertificateIssuerPrivateKeyTypes] | None:
     """(certificate, key) of the CA in folder, or None when there is none."""
     d = Path(folder)
     if not (d / CA_CERT).exists():
@@ -107,10 +118,12 @@ def load_ca(folder):
         key = serialization.load_pem_private_key((d / CA_KEY).read_bytes(), None)
     except (OSError, ValueError) as e:
         raise CliError("cannot read the CA in %s: %s" % (folder, e)) from None
-    return cert, key
+    # The key `init` wrote: an EC key, which can sign certificates.
+    return cert, cast(CertificateIssuerPrivateKeyTypes, key)
 
 
-def init(folder, hosts, days=BROKER_DAYS):
+def init(folder: str | os.PathLike[str], hosts: Sequence[str],
+         days: int = BROKER_DAYS) -> tuple[bool, x509.Certificate]:
     """Create the CA unless the folder has one, then a new broker
     certificate for hosts. Return (ca created?, broker certificate)."""
     d = Path(folder)
@@ -118,7 +131,7 @@ def init(folder, hosts, days=BROKER_DAYS):
     os.chmod(d, 0o700)
     ca = load_ca(d)
     created = ca is None
-    if created:
+    if ca is None:
         ca = make_ca()
         _write(d / CA_KEY, key_pem(ca[1]), 0o600)
         _write(d / CA_CERT, cert_pem(ca[0]), 0o644)
@@ -128,7 +141,7 @@ def init(folder, hosts, days=BROKER_DAYS):
     return created, cert
 
 
-def broker_files(folder):
+def broker_files(folder: str | os.PathLike[str]) -> dict[str, bytes]:
     """{file name: bytes} of the broker's certificate and key in folder."""
     d = Path(folder)
     try:
@@ -139,7 +152,7 @@ def broker_files(folder):
                        "--host NAME` first" % (folder, e.strerror, folder)) from None
 
 
-def amqtt_listener(folder, host, port):
+def amqtt_listener(folder: str | os.PathLike[str], host: str, port: int) -> dict[str, Any]:
     """The embedded broker's TLS listener, with the broker certificate of
     folder."""
     broker_files(folder)  # a clear message when they are missing
@@ -148,7 +161,7 @@ def amqtt_listener(folder, host, port):
             "certfile": str(d / BROKER_CERT), "keyfile": str(d / BROKER_KEY)}
 
 
-def parse_listener(text, default_host):
+def parse_listener(text: str, default_host: str) -> tuple[str, int]:
     """[HOST:]PORT -> (host, port); raise CliError."""
     host, _, port = text.rpartition(":")
     if not port.isdigit() or not 0 < int(port) < 65536:
@@ -156,7 +169,7 @@ def parse_listener(text, default_host):
     return host or default_host, int(port)
 
 
-def ca_der(path):
+def ca_der(path: str | os.PathLike[str]) -> bytes:
     """The DER bytes of the CA certificate in a PEM or DER file."""
     try:
         data = Path(path).read_bytes()
@@ -178,7 +191,7 @@ def ca_der(path):
     return cert.public_bytes(serialization.Encoding.DER)
 
 
-def fingerprint(der):
+def fingerprint(der: bytes) -> str:
     """As the kiosk shows it: the first 16 hex digits of the SHA-256."""
     import hashlib
     return hashlib.sha256(der).hexdigest()[:16]

@@ -1,15 +1,19 @@
 """`borne broker-config --out DIR`: a Mosquitto configuration fragment,
 password file and ACL for every trusted kiosk and the server's accounts."""
+from __future__ import annotations
+
+import argparse
+
 from sync_server.broker import mosquitto
 from sync_server.broker import tls as broker_tls
-from sync_server.commands.common import data_command
+from sync_server.commands.common import Subparsers, data_command
 from sync_server.errors import CliError
 from sync_server.storage import registry
 from sync_server.storage.connection import connect
 from sync_server.storage.credentials import SERVER_USER
 
 
-def add_commands(sub):
+def add_commands(sub: Subparsers) -> None:
     p = data_command(sub, "broker-config", run,
                        help="write Mosquitto config, password file and ACL for the kiosks")
     p.add_argument("--out", required=True, help="directory to write into")
@@ -21,7 +25,7 @@ def add_commands(sub):
                    help="address of that TLS listener (default 8883, every interface)")
 
 
-def run(args):
+def run(args: argparse.Namespace) -> None:
     if args.workers < 0:
         raise CliError("--workers must be 0 or more")
     port = broker_tls.parse_listener(args.tls_listener, "")[1]

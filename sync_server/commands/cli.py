@@ -30,7 +30,7 @@ COMMAND_MODULES = (serve, registry, broker, tls, feedback, mystery, screen, roll
 PLUGIN_GROUP = "borne.commands"
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="borne",
         description="Borne: citizen-satisfaction kiosks, sync server and simulator.",
@@ -45,7 +45,7 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

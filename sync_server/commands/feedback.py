@@ -4,9 +4,12 @@
     borne qr SITE --out poster.pdf      write the A5 poster (.pdf, .svg or .png)
     borne qr SITE --revoke              revoke the token, issue a new one
 """
+from __future__ import annotations
+
+import argparse
 import os
 
-from sync_server.commands.common import data_command
+from sync_server.commands.common import Subparsers, data_command
 from sync_server.errors import CliError
 from sync_server.feedback import answers as feedback
 from sync_server.feedback.poster import write_poster
@@ -14,7 +17,7 @@ from sync_server.storage.connection import connect, get_setting, set_setting, tr
 from sync_server.storage.registry import UnknownSite, get_site
 
 
-def add_commands(sub):
+def add_commands(sub: Subparsers) -> None:
     p = data_command(sub, "qr", run, help="QR feedback form: URL, poster, token revocation")
     p.add_argument("site", help="site id")
     p.add_argument("--out", metavar="FILE", help="write the A5 poster (.pdf, .svg or .png)")
@@ -24,7 +27,7 @@ def add_commands(sub):
                    help="revoke the current token (old posters stop working) and issue a new one")
 
 
-def run(args):
+def run(args: argparse.Namespace) -> None:
     conn = connect(args.db)
     base_url = args.base_url or os.environ.get("BORNE_BASE_URL") or get_setting(
         conn, "qr_base_url")

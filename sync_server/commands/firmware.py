@@ -1,8 +1,11 @@
 """`borne firmware build|deploy`: compile the kiosk firmware, copy it onto a kiosk."""
+from __future__ import annotations
+
+from sync_server.commands.common import Subparsers
 from sync_server.devices import firmware
 
 
-def add_commands(sub):
+def add_commands(sub: Subparsers) -> None:
     p = sub.add_parser("firmware", help="build the kiosk firmware and deploy it over USB")
     fsub = p.add_subparsers(dest="firmware_command", metavar="ACTION", required=True)
     b = fsub.add_parser("build", help="compile the firmware with mpy-cross, with a manifest")

@@ -1,9 +1,12 @@
 """`borne mystery import FILE`: import mystery-survey tests (CSV or XLSX,
 format in docs/MYSTERY.md); `borne mystery criteria`: show the framework."""
+from __future__ import annotations
+
+import argparse
 import os
 import sys
 
-from sync_server.commands.common import data_command
+from sync_server.commands.common import Subparsers, data_command
 from sync_server.errors import CliError
 from sync_server.mystery import audits as mystery
 from sync_server.mystery import criteria as mystery_criteria
@@ -13,7 +16,7 @@ from sync_server.storage.connection import connect
 MAX_LISTED = 200
 
 
-def add_commands(sub):
+def add_commands(sub: Subparsers) -> None:
     p = sub.add_parser("mystery", help="import mystery-survey results")
     msub = p.add_subparsers(dest="mystery_command", metavar="ACTION", required=True)
     i = data_command(msub, "import", run_import,
@@ -39,7 +42,7 @@ def _format_errors(errors):
     return "\n".join(lines)
 
 
-def run_import(args):
+def run_import(args: argparse.Namespace) -> None:
     if not os.path.isfile(args.file):
         raise CliError("no such file: %s" % args.file)
     if args.criteria and not os.path.isfile(args.criteria):
@@ -55,7 +58,7 @@ def run_import(args):
                                                      len(report.already)))
 
 
-def run_criteria(args):
+def run_criteria(args: argparse.Namespace) -> None:
     try:
         criteria, errors = mystery_criteria.load(args.criteria)
     except TableError as e:

@@ -1,8 +1,11 @@
 """`borne provision`: set up a kiosk plugged in over USB serial."""
+from __future__ import annotations
+
+from sync_server.commands.common import Subparsers
 from sync_server.devices import provision
 
 
-def add_commands(sub):
+def add_commands(sub: Subparsers) -> None:
     p = sub.add_parser("provision", help="set up a kiosk plugged in over USB serial")
     p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
     p.add_argument("--site", required=True, help="site the kiosk stands in")

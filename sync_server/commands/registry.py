@@ -1,13 +1,16 @@
 """`borne site ...` and `borne kiosk ...`: the registry from the command line."""
+from __future__ import annotations
+
+import argparse
 import json
 
-from sync_server.commands.common import data_command, print_rows
+from sync_server.commands.common import Subparsers, data_command, print_rows
 from sync_server.errors import CliError
 from sync_server.storage import registry
 from sync_server.storage.connection import connect, utc_text
 
 
-def add_commands(sub):
+def add_commands(sub: Subparsers) -> None:
     p = sub.add_parser("site", help="add, change and list sites")
     ssub = p.add_subparsers(dest="site_command", metavar="ACTION", required=True)
     a = data_command(ssub, "add", site_add, help="add a site")
@@ -53,13 +56,13 @@ def _run(fn, *args, **kwargs):
         raise CliError(str(e)) from None
 
 
-def site_add(args):
+def site_add(args: argparse.Namespace) -> None:
     conn = connect(args.db)
     _run(registry.add_site, conn, args.id, args.name, args.timezone, args.buttons, args.hours)
     print("site %s added" % args.id)
 
 
-def site_set(args):
+def site_set(args: argparse.Namespace) -> None:
     conn = connect(args.db)
     _run(registry.set_site, conn, args.id, name=args.name, timezone=args.timezone,
          buttons=args.buttons, hours=args.hours, lockout_s=args.lockout_s,
@@ -67,13 +70,13 @@ def site_set(args):
     print("site %s updated" % args.id)
 
 
-def site_list(args):
+def site_list(args: argparse.Namespace) -> None:
     print_rows(registry.list_sites(connect(args.db)), args.json,
                lambda r: "%-24s %-32s %-16s %d buttons, %d kiosks" % (
                    r["id"], r["name"], r["timezone"], r["buttons"], r["kiosks"]))
 
 
-def kiosk_add(args):
+def kiosk_add(args: argparse.Namespace) -> None:
     conn = connect(args.db)
     dev, secret = _run(registry.add_kiosk, conn, args.site, args.id)
     if args.json:
@@ -83,7 +86,7 @@ def kiosk_add(args):
         print("(the secret is shown only once; run `borne broker-config` to publish it)")
 
 
-def kiosk_list(args):
+def kiosk_list(args: argparse.Namespace) -> None:
     print_rows(registry.list_kiosks(connect(args.db), args.site), args.json,
                lambda r: "%-16s %-24s %-8s last seen %s, journal %s, rejected %d" % (
                    r["id"], r["site_id"],
@@ -92,6 +95,6 @@ def kiosk_list(args):
                    "-" if r["journal"] is None else r["journal"], r["rejected"]))
 
 
-def kiosk_revoke(args):
+def kiosk_revoke(args: argparse.Namespace) -> None:
     _run(registry.revoke_kiosk, connect(args.db), args.id)
     print("kiosk %s revoked; regenerate broker-config and reload the broker" % args.id)

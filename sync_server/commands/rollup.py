@@ -1,15 +1,18 @@
 """`borne rollup --rebuild`: recompute the satisfaction rollups from the raw
 votes and answers (after a restore, or to check the incremental ones)."""
+from __future__ import annotations
+
+import argparse
 import sqlite3
 import time
 
-from sync_server.commands.common import data_command
+from sync_server.commands.common import Subparsers, data_command
 from sync_server.errors import CliError
 from sync_server.storage import rollup
 from sync_server.storage.connection import connect
 
 
-def add_commands(sub):
+def add_commands(sub: Subparsers) -> None:
     p = data_command(sub, "rollup", run, help="recompute the satisfaction rollups from raw rows")
     p.add_argument("--rebuild", action="store_true",
                    help="recompute from the raw votes and QR answers")
@@ -17,7 +20,7 @@ def add_commands(sub):
                    help="only this site (repeatable; default: every site)")
 
 
-def run(args):
+def run(args: argparse.Namespace) -> None:
     if not args.rebuild:
         raise CliError("nothing to do: give --rebuild")
     conn = connect(args.db)

@@ -1,16 +1,19 @@
 """`borne screen link ...` (secret links to a site's agents' screen) and
 `borne manager ...` (accounts of the manager view)."""
+from __future__ import annotations
+
+import argparse
 import getpass
 import json
 import sys
 
-from sync_server.commands.common import data_command, print_rows
+from sync_server.commands.common import Subparsers, data_command, print_rows
 from sync_server.errors import CliError
 from sync_server.storage.connection import connect, utc_text
 from sync_server.web import access as screen_access
 
 
-def add_commands(sub):
+def add_commands(sub: Subparsers) -> None:
     p = sub.add_parser("screen", help="secret links to the agents' screen of a site")
     ssub = p.add_subparsers(dest="screen_command", metavar="ACTION", required=True)
     lp = ssub.add_parser("link", help="add, list or revoke screen links")
@@ -47,7 +50,7 @@ def _run(fn, *args):
         raise CliError(str(e)) from None
 
 
-def link_add(args):
+def link_add(args: argparse.Namespace) -> None:
     conn = connect(args.db)
     link_id, key = _run(screen_access.add_link, conn, args.site, args.label)
     url = "%s/screen/%s?key=%s" % (args.base_url.rstrip("/"), args.site, key)
@@ -58,19 +61,19 @@ def link_add(args):
         print(url)
 
 
-def link_list(args):
+def link_list(args: argparse.Namespace) -> None:
     print_rows(screen_access.list_links(connect(args.db), args.site), args.json,
                lambda r: "%4d  %-24s %-20s created %s  %s" % (
                    r["id"], r["site_id"], r["label"] or "-", utc_text(r["created_ms"]),
                    "revoked " + utc_text(r["revoked_ms"]) if r["revoked_ms"] else "active"))
 
 
-def link_revoke(args):
+def link_revoke(args: argparse.Namespace) -> None:
     _run(screen_access.revoke_link, connect(args.db), args.id)
     print("screen link %d revoked" % args.id)
 
 
-def manager_add(args):
+def manager_add(args: argparse.Namespace) -> None:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -81,6 +84,6 @@ def manager_add(args):
     print("manager %s added" % args.username)
 
 
-def manager_disable(args):
+def manager_disable(args: argparse.Namespace) -> None:
     _run(screen_access.disable_manager, connect(args.db), args.username)
     print("manager %s disabled" % args.username)

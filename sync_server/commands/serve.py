@@ -1,4 +1,7 @@
 """`borne serve`: the web application and MQTT ingest in one process."""
+from __future__ import annotations
+
+import argparse
 import asyncio
 import dataclasses
 import logging
@@ -9,6 +12,7 @@ from aiohttp import web
 from amqtt.errors import BrokerError
 
 from sync_server.broker import tls as broker_tls
+from sync_server.commands.common import Subparsers
 from sync_server.errors import CliError
 from sync_server.settings import FIELDS as SETTING_NAMES
 from sync_server.settings import SettingsError
@@ -17,7 +21,7 @@ from sync_server.web.app import make_app
 from sync_server.web.keys import LINK, SETTINGS
 
 
-def add_commands(sub):
+def add_commands(sub: Subparsers) -> None:
     # Every option defaults to None: unset, the settings file or the default
     # of sync_server.settings applies.
     p = sub.add_parser("serve", help="run the sync server (web, API, MQTT ingest)")
@@ -59,7 +63,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(
             args.config, **{name: getattr(args, name) for name in SETTING_NAMES})

@@ -1,14 +1,18 @@
 """`borne tls init`: the CA kiosks pin at provisioning and the broker's
 certificate (sync_server.broker.tls makes them)."""
+from __future__ import annotations
+
+import argparse
 import ipaddress
 import os
 
 from sync_server.broker import tls
 from sync_server.broker.tls import BROKER_CERT, BROKER_DAYS, CA_CERT
+from sync_server.commands.common import Subparsers
 from sync_server.errors import CliError
 
 
-def add_commands(sub):
+def add_commands(sub: Subparsers) -> None:
     p = sub.add_parser("tls", help="certificates for MQTT over TLS (CA and broker)")
     tsub = p.add_subparsers(dest="tls_command", metavar="ACTION", required=True)
     init = tsub.add_parser("init", help="create the CA (once) and the broker's certificate")
@@ -32,7 +36,7 @@ def _valid_host(h):
         return all(0 < len(x) < 64 and x.replace("-", "").isalnum() for x in labels)
 
 
-def run_init(args):
+def run_init(args: argparse.Namespace) -> None:
     bad = [h for h in args.host if not _valid_host(h)]
     if bad:
         raise CliError("--host %r: give a host name or an IP address" % bad[0])

@@ -1,13 +1,17 @@
 """`borne wire decode HEX`: show what a vote batch or ack payload holds,
 or why it is refused (for technicians reading a broker log)."""
+from __future__ import annotations
+
+import argparse
 import binascii
 import json
 
 from protocol import server_wire as w
+from sync_server.commands.common import Subparsers
 from sync_server.errors import CliError
 
 
-def add_commands(sub):
+def add_commands(sub: Subparsers) -> None:
     p = sub.add_parser("wire", help="decode a wire-protocol payload")
     wsub = p.add_subparsers(dest="wire_command", metavar="ACTION", required=True)
     d = wsub.add_parser("decode", help="decode a vote batch or ack given in hexadecimal")
@@ -15,7 +19,7 @@ def add_commands(sub):
     d.set_defaults(func=decode)
 
 
-def decode(args):
+def decode(args: argparse.Namespace) -> None:
     try:
         data = binascii.unhexlify(args.payload.replace(" ", "").replace(":", ""))
     except (binascii.Error, ValueError):

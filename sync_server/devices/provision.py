@@ -1,10 +1,13 @@
 """`borne provision`: set up a kiosk plugged in over USB serial. Registers it
 (or takes given credentials), writes its configuration through the serial
 console, reads it back, verifies it, restarts the firmware and shows its status."""
+import argparse
 import base64
 import re
 import sqlite3
 import time
+from collections.abc import Callable
+from typing import Any
 
 from protocol import server_wire as w
 from sync_server.broker import tls as broker_tls
@@ -19,7 +22,7 @@ FW_MAJOR = 1
 NO_SPACE = re.compile(r"^\S+$")
 
 
-def check_version(port, answer):
+def check_version(port: str, answer: dict[str, Any]) -> None:
     """The answer to `version` must come from a firmware we can set up."""
     fw = answer.get("fw")
     proto = answer.get("proto")
@@ -31,7 +34,7 @@ def check_version(port, answer):
                        % (port, fw, proto, FW_MAJOR, w.VERSION, port))
 
 
-def check_args(args):
+def check_args(args: argparse.Namespace) -> None:
     if args.wifi_pass is not None and not args.wifi:
         raise CliError("--wifi-pass needs --wifi SSID")
     if args.wifi and args.wifi_pass is None:
@@ -62,7 +65,7 @@ def check_args(args):
                        "from `borne kiosk add`")
 
 
-def register(args):
+def register(args: argparse.Namespace) -> tuple[str, str, int | None]:
     """(device_id, secret, buttons or None), registering the kiosk when needed."""
     if args.secret:
         return args.device_id, args.secret, None
@@ -80,7 +83,8 @@ def register(args):
     return dev, secret, site.get("buttons")
 
 
-def settings_for(args, dev, secret, buttons):
+def settings_for(args: argparse.Namespace, dev: str, secret: str,
+                 buttons: int | None) -> tuple[list[str], dict[str, Any]]:
     """Console lines to type, and the `show config` fields they must give."""
     lines = ["set device " + dev, "set user " + dev, "set secret " + secret,
              "set site " + args.site]
@@ -101,7 +105,8 @@ def settings_for(args, dev, secret, buttons):
     return lines, expect
 
 
-def provision(con, args, out=print):
+def provision(con: KioskConsole, args: argparse.Namespace,
+              out: Callable[[str], object] = print) -> dict[str, Any]:
     check_version(con.port, con.command("version"))
     before = con.command("show config")
     if not args.broker and not before.get("broker"):
@@ -142,7 +147,7 @@ def provision(con, args, out=print):
     return status
 
 
-def check_pending(con, before, args):
+def check_pending(con: KioskConsole, before: dict[str, Any], args: argparse.Namespace) -> None:
     """Votes still in the journal belong to the kiosk's current identity and
     site: re-provisioning it as another kiosk or for another site would send
     them under the new one. Refuse until they are delivered."""
@@ -161,7 +166,7 @@ def check_pending(con, before, args):
                                                     before.get("site")))
 
 
-def wait_status(con, wait_online, old_boot):
+def wait_status(con: KioskConsole, wait_online: float, old_boot: int | None) -> dict[str, Any]:
     """`status` once the firmware is back after its restart (a new boot
     number); with wait_online, until its broker connection is up or that
     many seconds have passed."""
@@ -182,7 +187,7 @@ def wait_status(con, wait_online, old_boot):
         time.sleep(0.2)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> None:
     check_args(args)
     try:
         with KioskConsole(args.port, timeout=args.timeout) as con:

@@ -9,9 +9,12 @@ transaction that stores it.
 """
 import re
 import secrets
+import sqlite3
+from typing import Any, Literal, overload
 
+from sync_server.feedback.guard import AddressLimiter
 from sync_server.storage import qr, rollup
-from sync_server.storage.connection import now_ms, transaction
+from sync_server.storage.connection import Db, now_ms, transaction
 from sync_server.storage.qr import site_for_token
 from sync_server.storage.registry import get_site
 
@@ -21,7 +24,13 @@ __all__ = ["current_token", "form_url", "latest_comments", "mask_contacts", "Ove
 # ---------------------------------------------------------------- tokens
 
 
-def current_token(conn, site_id, create=True):
+@overload
+def current_token(conn: Db, site_id: str, create: Literal[True] = ...) -> str: ...
+@overload
+def current_token(conn: Db, site_id: str, create: bool) -> str | None: ...
+
+
+def current_token(conn: Db, site_id: str, create: bool = True) -> str | None:
     """The site's active token, creating one if it has none and `create`."""
     get_site(conn, site_id)
     token = qr.active_token(conn, site_id)
@@ -32,13 +41,13 @@ def current_token(conn, site_id, create=True):
     return token
 
 
-def revoke_tokens(conn, site_id):
+def revoke_tokens(conn: Db, site_id: str) -> int:
     """Revoke every active token of the site; return how many."""
     get_site(conn, site_id)
     return qr.revoke_tokens(conn, site_id, now_ms())
 
 
-def form_url(base_url, token):
+def form_url(base_url: str, token: str) -> str:
     return base_url.rstrip("/") + "/f/" + token
 
 
@@ -54,13 +63,13 @@ MASKS = {"fr": ("[adresse masquée]", "[numéro masqué]"),
          "en": ("[address hidden]", "[number hidden]")}
 
 
-def mask_contacts(text, lang="fr"):
+def mask_contacts(text: str | None, lang: str = "fr") -> str:
     """Replace e-mail addresses and phone numbers in a comment before display."""
     email_mask, phone_mask = MASKS.get(lang, MASKS["fr"])
     return _PHONE.sub(phone_mask, _EMAIL.sub(email_mask, text or ""))
 
 
-def latest_comments(db, site_id, limit=10):
+def latest_comments(db: Db, site_id: str, limit: int = 10) -> list[dict]:
     rows = qr.latest_comments(db, site_id, limit)
     for r in rows:
         r["comment"] = mask_contacts(r["comment"])
@@ -74,7 +83,9 @@ class OverLimit(Exception):
     pass
 
 
-def store_answer(conn, site_id, token, scale, answer, limiter, address, at_ms):
+def store_answer(conn: sqlite3.Connection, site_id: str, token: str, scale: int,
+                 answer: dict[str, Any], limiter: AddressLimiter, address: str,
+                 at_ms: int) -> None:
     """Insert one validated answer and its rollup; OverLimit if the address
     has used its hourly quota (nothing is stored then)."""
     with transaction(conn):

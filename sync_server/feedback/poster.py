@@ -4,6 +4,7 @@ drawn either as a 300 dpi raster (PNG, or a one-page PDF) or as SVG."""
 import html
 import os
 import zlib
+from typing import Any
 
 import segno
 from PIL import Image, ImageDraw, ImageFont
@@ -46,13 +47,14 @@ def _wrap(text, font, width):
     return lines
 
 
-def layout(site_name, url):
+def layout(site_name: str, url: str) -> list[tuple[Any, ...]]:
     """Drawing operations in pixels at 300 dpi: ("rect", x, y, w, h, colour),
     ("text", x_centre, y_baseline, size, bold, colour, text), ("qr", x, y,
     module_px, matrix)."""
-    ops = [("rect", 0, 0, WIDTH, 330, BLUE),
-           ("text", WIDTH // 2, 165, 92, True, "#ffffff", TITLE_FR),
-           ("text", WIDTH // 2, 260, 56, False, "#ffffff", TITLE_EN)]
+    ops: list[tuple[Any, ...]] = [
+        ("rect", 0, 0, WIDTH, 330, BLUE),
+        ("text", WIDTH // 2, 165, 92, True, "#ffffff", TITLE_FR),
+        ("text", WIDTH // 2, 260, 56, False, "#ffffff", TITLE_EN)]
     inner = WIDTH - 2 * MARGIN
     y = 470
     for size, bold, colour, text in ((84, True, INK, site_name), (54, False, INK, INVITE_FR)):
@@ -73,7 +75,7 @@ def layout(site_name, url):
     return ops
 
 
-def render_image(ops):
+def render_image(ops: list[tuple[Any, ...]]) -> Image.Image:
     img = Image.new("RGB", (WIDTH, HEIGHT), "#ffffff")
     draw = ImageDraw.Draw(img)
     for op in ops:
@@ -93,7 +95,7 @@ def render_image(ops):
     return img
 
 
-def render_svg(ops):
+def render_svg(ops: list[tuple[Any, ...]]) -> str:
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="148mm" height="210mm" '
            'viewBox="0 0 %d %d">' % (WIDTH, HEIGHT),
            '<rect width="%d" height="%d" fill="#ffffff"/>' % (WIDTH, HEIGHT)]
@@ -118,7 +120,7 @@ def render_svg(ops):
     return "\n".join(out)
 
 
-def write_poster(path, site_name, url):
+def write_poster(path: str, site_name: str, url: str) -> None:
     """Write the poster; the format follows the file's extension."""
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     if ext not in FORMATS:
@@ -136,7 +138,7 @@ def write_poster(path, site_name, url):
             f.write(pdf_page(img))
 
 
-def pdf_page(img):
+def pdf_page(img: Image.Image) -> bytes:
     """A one-page PDF holding the raster losslessly (Flate); Pillow's own PDF
     writer would store it as JPEG, blurring the code's edges."""
     w_pt, h_pt = img.size[0] * 72 / DPI, img.size[1] * 72 / DPI

@@ -3,9 +3,11 @@ time (PROTOCOL.md, "JSON messages")."""
 import datetime
 import functools
 import zoneinfo
+from typing import Any
 
 from protocol import server_wire as w
 from sync_server.storage import registry
+from sync_server.storage.connection import Db
 
 DAY_S = 86400
 
@@ -16,7 +18,8 @@ def _offset_min(zone, utc_s):
 
 
 @functools.lru_cache(maxsize=256)
-def tz_offsets(tzname, day_start_s, days=366):
+def tz_offsets(tzname: str, day_start_s: int,
+               days: int = 366) -> tuple[tuple[int, ...], ...]:
     """[[utc_s_from, offset_min], ...] for `days` from `day_start_s`: the
     offset in force at the start, then every change (found day by day, then
     to the second by bisection), so a kiosk needs no time zone database."""
@@ -40,7 +43,7 @@ def tz_offsets(tzname, day_start_s, days=366):
     return tuple(tuple(e) for e in out)
 
 
-def site_config(site, now_s):
+def site_config(site: dict[str, Any], now_s: float) -> bytes:
     """The config message for a kiosk of `site` (as registry.get_site gives it)."""
     day = int(now_s) // DAY_S * DAY_S
     return w.encode_json({
@@ -55,12 +58,12 @@ def site_config(site, now_s):
     })
 
 
-def kiosk_configs(conn, now_s):
+def kiosk_configs(conn: Db, now_s: float) -> dict[str, bytes]:
     """{device_id: config payload} for every trusted kiosk."""
     by_site = {site["id"]: site_config(site, now_s) for site in registry.list_sites(conn)}
     return {dev: by_site[site] for dev, site, _hash in registry.trusted_kiosks(conn)
             if site in by_site}
 
 
-def time_message(now_ms):
+def time_message(now_ms: int) -> bytes:
     return w.encode_time(now_ms)

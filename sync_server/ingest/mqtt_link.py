@@ -73,7 +73,7 @@ class Link:
     async def _db(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
-    async def run(self):
+    async def run(self) -> None:
         self._ingest = await self._db(Ingest, self.db_path)
         if self.password is None:
             self.password = await self._db(registry.server_secret, self._ingest.conn)

@@ -10,7 +10,9 @@ redone calling them message by message, so only the guilty one is refused.
 The class is synchronous and owns its sqlite3 connection; `mqtt_link` runs
 it in one worker thread."""
 import logging
+import os
 import time
+from collections.abc import Iterator
 from itertools import repeat
 
 from protocol import server_wire as w
@@ -74,7 +76,7 @@ class _Dated:
                 for seq, utc, level, scale, flags in zip(*g[2:]):
                     yield dict(zip(_DATED_KEYS, (site, utc, level, scale, flags, dev, seq)))
 
-    def rollup_columns(self):
+    def rollup_columns(self) -> Iterator[tuple]:
         """(site ids, utc_ms, levels, scales, flags) per group."""
         for g in self.groups:
             if isinstance(g, list):
@@ -84,14 +86,15 @@ class _Dated:
 
 
 class Ingest:
-    def __init__(self, db_path):
+    def __init__(self, db_path: str | os.PathLike[str]) -> None:
         self.conn = connect(db_path)
-        self._last_log = {}  # device -> (monotonic time, suppressed count)
+        # device -> (monotonic time, suppressed count)
+        self._last_log: dict[str, tuple[float, int]] = {}
 
-    def close(self):
+    def close(self) -> None:
         self.conn.close()
 
-    def process(self, messages):
+    def process(self, messages: list[tuple[str, bytes, bool]]) -> Outcome:
         """messages: list of (topic, payload bytes, retained flag)."""
         try:
             return self._transaction(messages, coalesce=True)
@@ -125,7 +128,7 @@ class Ingest:
             self.before_commit(out)
         return out
 
-    def before_commit(self, out):
+    def before_commit(self, out: Outcome) -> None:
         """Runs inside the transaction, just before its commit. Nothing in
         production; the fault tests replace it to stop the server there."""
 
@@ -149,7 +152,7 @@ class Ingest:
         if self._acked:
             votes.mark_acked(c, self._acked, now_ms())
 
-    def prune(self, days=HISTORY_DAYS):
+    def prune(self, days: int = HISTORY_DAYS) -> int:
         """Delete telemetry and reject records older than `days`."""
         cutoff = now_ms() - days * 86_400_000
         with transaction(self.conn) as c:

@@ -30,15 +30,17 @@ counts as a fail: nobody picked up, no answer came.
       "wait_seconds", "working_days", "passes", "fails", "na",
       "failed": [criterion codes]}]
 """
+import datetime
 import statistics
 import time
+from typing import Any
 
 from sync_server.mystery import criteria as mystery_criteria
 from sync_server.mystery.format import parse_tests
 from sync_server.mystery.table import TableError, read_rows
 from sync_server.storage import mystery as store
 from sync_server.storage import rollup
-from sync_server.storage.connection import raw_conn, transaction
+from sync_server.storage.connection import Db, raw_conn, transaction
 from sync_server.storage.mystery import TEST_FIELDS
 from sync_server.storage.registry import site_zones
 
@@ -51,7 +53,8 @@ class ImportReport:
         self.dry_run = False
 
 
-def import_file(db, path, criteria_path=None, dry_run=False, now_ms=None):
+def import_file(db: Db, path: str, criteria_path: str | None = None, dry_run: bool = False,
+                now_ms: int | None = None) -> ImportReport:
     """Validate the whole file, then import it in one transaction; nothing
     is written when any error is found. Returns an ImportReport."""
     conn = raw_conn(db)
@@ -105,15 +108,16 @@ def _identity(test):
     return tuple(test[f] for f in TEST_FIELDS) + (tuple(sorted(test["results"].items())),)
 
 
-def _day(value):
+def _day(value: datetime.date | str) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
-def results(db, site_id, from_day, to_day):
-    from_day, to_day = _day(from_day), _day(to_day)
-    period = (site_id, from_day, to_day)
-    out = {"site_id": site_id, "from_day": from_day, "to_day": to_day, "tests": 0,
-           "channels": {}, "timeliness": []}
+def results(db: Db, site_id: str, from_day: datetime.date | str,
+            to_day: datetime.date | str) -> dict[str, Any]:
+    start, end = _day(from_day), _day(to_day)
+    period = (site_id, start, end)
+    out: dict[str, Any] = {"site_id": site_id, "from_day": start, "to_day": end, "tests": 0,
+                           "channels": {}, "timeliness": []}
     for channel, n in store.tests_per_channel(db, *period):
         out["channels"][channel] = {"tests": n, "rate": None, "criteria": []}
         out["tests"] += n
@@ -140,7 +144,7 @@ def results(db, site_id, from_day, to_day):
     return out
 
 
-def latest(db, site_id, limit=10):
+def latest(db: Db, site_id: str, limit: int = 10) -> list[dict]:
     out = []
     for item in store.latest_tests(db, site_id, limit):
         res = item.pop("results")

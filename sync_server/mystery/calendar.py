@@ -11,7 +11,7 @@ from functools import lru_cache
 FIXED = ((1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25))
 
 
-def easter(year):
+def easter(year: int) -> datetime.date:
     """Easter Sunday of the Gregorian calendar (anonymous algorithm, Meeus)."""
     a = year % 19
     b, c = divmod(year, 100)
@@ -27,7 +27,7 @@ def easter(year):
 
 
 @lru_cache(maxsize=256)
-def public_holidays(year, alsace_moselle=False):
+def public_holidays(year: int, alsace_moselle: bool = False) -> dict[datetime.date, str]:
     """{date: name} of the French public holidays of `year`."""
     sunday = easter(year)
     days = {datetime.date(year, m, d): name for (m, d), name in zip(FIXED, (
@@ -42,11 +42,12 @@ def public_holidays(year, alsace_moselle=False):
     return days
 
 
-def is_working_day(day, alsace_moselle=False):
+def is_working_day(day: datetime.date, alsace_moselle: bool = False) -> bool:
     return day.weekday() < 5 and day not in public_holidays(day.year, alsace_moselle)
 
 
-def working_days_between(start, end, alsace_moselle=False):
+def working_days_between(start: datetime.date, end: datetime.date,
+                         alsace_moselle: bool = False) -> int:
     """Working days after `start` up to and including `end`: a request sent
     on a Friday and answered the next Monday took 1 working day; answered
     the same day, 0."""

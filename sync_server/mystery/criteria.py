@@ -15,7 +15,7 @@ COLUMNS = ("code", "label_fr", "label_en", "channel", "step", "weight", "measure
 CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
 
 
-def load(path=None):
+def load(path: str | None = None) -> tuple[dict[str, dict], list[tuple[int, str, str]]]:
     """(criteria {code: dict}, errors [(line, column, message)]) from a
     criteria file; `path` None reads the default framework."""
     rows = read_rows(path or DEFAULT_FILE)
@@ -85,5 +85,5 @@ def load(path=None):
     return criteria, errors
 
 
-def applies(criterion, channel):
+def applies(criterion: dict, channel: str) -> bool:
     return criterion["channel"] in ("*", channel)

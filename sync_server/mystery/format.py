@@ -49,7 +49,7 @@ _FR = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?: (\d{1,2}:\d{2}(?::\d{2})?))?$
 _TIME = re.compile(r"^(\d{1,2})[:hH](\d{2})(?::(\d{2}))?$")
 
 
-def parse_date(text):
+def parse_date(text: str) -> tuple[datetime.date, str | None]:
     """(date, time text or None) from YYYY-MM-DD or DD/MM/YYYY, else ValueError."""
     m = _ISO.match(text)
     if m:
@@ -65,7 +65,7 @@ def parse_date(text):
         raise ValueError("no such date: %r" % text) from None
 
 
-def parse_time(text):
+def parse_time(text: str) -> datetime.time:
     m = _TIME.match(text)
     if not m:
         raise ValueError("not a time: %r (write HH:MM)" % text)
@@ -75,11 +75,14 @@ def parse_time(text):
         raise ValueError("no such time: %r" % text) from None
 
 
-def read_header(line, header, criteria):
+def read_header(line: int, header: list[str], criteria: dict[str, dict],
+                ) -> tuple[dict[str, tuple[int, str]], dict[str, tuple[int, str]],
+                           list[tuple[int, str, str]]]:
     """({column: (index, label)}, {criterion code: (index, label)}, errors);
     a label names the column as the user wrote it, with its letter."""
     errors = []
-    columns, crit_cols = {}, {}
+    columns: dict[str, tuple[int, str]] = {}
+    crit_cols: dict[str, tuple[int, str]] = {}
     codes = {c.upper(): c for c in criteria}
     for i, raw in enumerate(header):
         where = "%s (%s)" % (raw or "(empty)", column_letter(i))
@@ -92,7 +95,7 @@ def read_header(line, header, criteria):
             errors.append((line, where, "column %r appears twice" % raw))
         elif name is not None:
             columns[name] = (i, where)
-        else:
+        elif code is not None:
             if criteria[code]["measure"]:
                 errors.append((line, where, "criterion %s is computed from the measure %s: "
                                "remove this column" % (code, criteria[code]["measure"])))
@@ -103,7 +106,9 @@ def read_header(line, header, criteria):
     return columns, crit_cols, errors
 
 
-def parse_tests(rows, criteria, sites, now_ms, source):
+def parse_tests(rows: list[tuple[int, list[str]]], criteria: dict[str, dict],
+                sites: dict[str, str], now_ms: int,
+                source: str) -> tuple[list[dict], list[tuple[int, str, str]]]:
     """rows: [(line, cells)] with the header first; criteria: {code: dict};
     sites: {site_id: timezone}. Returns (tests, errors)."""
     if not rows:
@@ -113,7 +118,8 @@ def parse_tests(rows, criteria, sites, now_ms, source):
         return [], errors
     if len(rows) == 1:
         return [], [(rows[0][0], "-", "the file has a header but no test")]
-    tests, seen = [], {}
+    tests: list[dict] = []
+    seen: dict[str, int] = {}
     for line, cells in rows[1:]:
         test, row_errors = _parse_row(line, cells, columns, crit_cols, criteria, sites, now_ms)
         if test is not None and test["id"] in seen:

@@ -12,7 +12,7 @@ class TableError(Exception):
     """The file cannot be read at all."""
 
 
-def column_letter(index):
+def column_letter(index: int) -> str:
     """0 -> A, 25 -> Z, 26 -> AA, as spreadsheets name columns."""
     out = ""
     index += 1
@@ -22,7 +22,7 @@ def column_letter(index):
     return out
 
 
-def decode(data):
+def decode(data: bytes) -> str:
     """Text of a CSV file: UTF-8 (BOM stripped), else Windows-1252."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -34,13 +34,13 @@ def decode(data):
         return data.decode("cp1252", errors="replace")
 
 
-def sniff_delimiter(first_line):
+def sniff_delimiter(first_line: str) -> str:
     counts = {d: first_line.count(d) for d in (";", ",", "\t")}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
 
 
-def read_rows(path):
+def read_rows(path: str) -> list[tuple[int, list[str]]]:
     """[(line, [cell text, ...]), ...], header first; blank rows skipped."""
     try:
         with open(path, "rb") as f:

@@ -28,7 +28,7 @@ _RESULT_WORDS = {
 }
 
 
-def plain(text):
+def plain(text: str) -> str:
     """Lower case, no accents, single spaces: how words are compared."""
     text = unicodedata.normalize("NFKD", text or "")
     text = "".join(c for c in text if not unicodedata.combining(c))
@@ -44,13 +44,13 @@ _STEPS = _lookup(_STEP_WORDS)
 _RESULTS = _lookup(_RESULT_WORDS)
 
 
-def channel_code(text):
+def channel_code(text: str) -> str | None:
     return _CHANNELS.get(plain(text))
 
 
-def step_code(text):
+def step_code(text: str) -> str | None:
     return _STEPS.get(plain(text))
 
 
-def result_code(text):
+def result_code(text: str) -> str | None:
     return _RESULTS.get(plain(text))

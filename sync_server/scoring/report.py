@@ -4,10 +4,13 @@ The figures themselves come from `scoring`; METHOD.md defines them."""
 import datetime
 import logging
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sync_server.mystery import audits
 from sync_server.scoring import stats as scoring
 from sync_server.storage import rollup
+from sync_server.storage.connection import Db
 from sync_server.storage.registry import site_names, site_zones
 from sync_server.storage.rollup import zone_info
 
@@ -22,20 +25,21 @@ class PeriodError(ValueError):
     """A bad period in a request; the message is shown to the user. `code`
     and `args_` let pages say it in French (screen_text PERIOD_ERRORS)."""
 
-    def __init__(self, message, code, *args_):
+    def __init__(self, message: str, code: str, *args_: object) -> None:
         super().__init__(message)
         self.code = code
         self.args_ = args_
 
 
-def parse_day(text, name):
+def parse_day(text: str, name: str) -> datetime.date:
     try:
         return datetime.date.fromisoformat(text)
     except (TypeError, ValueError):
         raise PeriodError("%s must be a date YYYY-MM-DD" % name, "bad_date", name) from None
 
 
-def period(from_text, to_text, today):
+def period(from_text: str | None, to_text: str | None,
+           today: datetime.date) -> tuple[datetime.date, datetime.date]:
     """(from, to) dates from request parameters; default the 30 days to today."""
     to_day = parse_day(to_text, "to") if to_text else today
     from_day = parse_day(from_text, "from") if from_text else to_day - datetime.timedelta(29)
@@ -47,29 +51,32 @@ def period(from_text, to_text, today):
     return from_day, to_day
 
 
-def previous(from_day, to_day):
+def previous(from_day: datetime.date,
+             to_day: datetime.date) -> tuple[datetime.date, datetime.date]:
     """The period of the same length just before."""
     span = (to_day - from_day).days + 1
     return from_day - datetime.timedelta(span), from_day - datetime.timedelta(1)
 
 
-def site_today(db, site_id, now=None):
+def site_today(db: Db, site_id: str, now: datetime.datetime | None = None) -> datetime.date:
     """Today's date in the site's time zone."""
     tz = zone_info(site_zones(db, [site_id])[site_id])
     return (now or datetime.datetime.now(datetime.timezone.utc)).astimezone(tz).date()
 
 
-def level_counts(db, site_id, from_day, to_day, sources=LEVEL_SOURCES, hourly=True):
+def level_counts(db: Db, site_id: str, from_day: datetime.date, to_day: datetime.date,
+                 sources: Sequence[str] = LEVEL_SOURCES, hourly: bool = True) -> list[tuple]:
     """Rows (source, hour, scale, level, filt, n) summed over the days; hour
     is None when `hourly` is false (read from the smaller daily table)."""
     return rollup.site_level_counts(db, site_id, from_day, to_day, sources, hourly)
 
 
-def source_figures(rows, source, hourly=True):
+def source_figures(rows: Iterable[tuple], source: str, hourly: bool = True) -> dict[str, Any]:
     """The report of one level source from `level_counts` rows."""
-    counts = defaultdict(int)
+    counts: defaultdict[tuple[int, int], int] = defaultdict(int)
     filtered = 0
-    per_hour = defaultdict(lambda: defaultdict(int))
+    per_hour: defaultdict[int | None, defaultdict[tuple[int, int], int]] = defaultdict(
+        lambda: defaultdict(int))
     for src, hour, scale, level, filt, n in rows:
         if src != source:
             continue
@@ -79,7 +86,7 @@ def source_figures(rows, source, hourly=True):
         counts[(scale, level)] += n
         per_hour[hour][(scale, level)] += n
     out = scoring.summary(counts, filtered)
-    by_scale = {}
+    by_scale: dict[str, list[int]] = {}
     for (scale, level), n in sorted(counts.items()):
         by_scale.setdefault(str(scale), [0] * scale)[level] = n
     out["counts"] = by_scale
@@ -105,7 +112,7 @@ def _mystery(db, site_id, from_day, to_day):
     return out
 
 
-def mystery_totals(res):
+def mystery_totals(res: dict[str, Any] | None) -> tuple[int, int, float | None]:
     """Applicable checks passed and failed over every channel and criterion
     of mystery.results, and the weighted compliance rate (0..1) over them."""
     passes = fails = 0
@@ -121,9 +128,11 @@ def mystery_totals(res):
     return passes, fails, (num / den if den else None)
 
 
-def network_means(db, from_day, to_day, sources=LEVEL_SOURCES):
+def network_means(db: Db, from_day: datetime.date, to_day: datetime.date,
+                  sources: Sequence[str] = LEVEL_SOURCES) -> dict[str, float | None]:
     """Pooled happy index of every site, per source, for shrinkage."""
-    counts = defaultdict(lambda: defaultdict(int))
+    counts: defaultdict[str, defaultdict[tuple[int, int], int]] = defaultdict(
+        lambda: defaultdict(int))
     for src, scale, level, n in rollup.network_level_counts(db, from_day, to_day, sources):
         counts[src][(scale, level)] += n
     return {src: scoring.happy_index(counts[src]) for src in sources}
@@ -138,8 +147,9 @@ def _apply_shrink(fig, mean):
         fig["happy_index"] = round(scoring.shrink(fig["happy_index_raw"], fig["n"], mean), 1)
 
 
-def satisfaction(db, site_id, from_day, to_day, source=None, shrink=False,
-                 compare=True, hourly=True):
+def satisfaction(db: Db, site_id: str, from_day: datetime.date, to_day: datetime.date,
+                 source: str | None = None, shrink: bool = False,
+                 compare: bool = True, hourly: bool = True) -> dict[str, Any]:
     """Per source figures of one site over [from_day, to_day], with the
     previous period of the same length and the composite index; the hourly
     profile unless `hourly` is false."""
@@ -147,8 +157,8 @@ def satisfaction(db, site_id, from_day, to_day, source=None, shrink=False,
     level_src = tuple(s for s in wanted if s in LEVEL_SOURCES)
     rows = level_counts(db, site_id, from_day, to_day, level_src, hourly) if level_src else []
     means = network_means(db, from_day, to_day, level_src) if shrink and level_src else {}
-    out = {"site": site_id, "from": from_day.isoformat(), "to": to_day.isoformat(),
-           "shrinkage": bool(shrink), "sources": {}}
+    out: dict[str, Any] = {"site": site_id, "from": from_day.isoformat(),
+                           "to": to_day.isoformat(), "shrinkage": bool(shrink), "sources": {}}
     for src in wanted:
         if src == "mystery":
             fig = _mystery(db, site_id, from_day, to_day)
@@ -177,7 +187,8 @@ def satisfaction(db, site_id, from_day, to_day, source=None, shrink=False,
     return out
 
 
-def day_bounds_ms(db, site_id, from_day, to_day):
+def day_bounds_ms(db: Db, site_id: str, from_day: datetime.date,
+                  to_day: datetime.date) -> tuple[int, int]:
     """UTC milliseconds [start, end) of the site's local days from..to."""
     tz = zone_info(site_zones(db, [site_id])[site_id])
     start = datetime.datetime.combine(from_day, datetime.time(0), tz)
@@ -185,27 +196,32 @@ def day_bounds_ms(db, site_id, from_day, to_day):
     return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 
 
-def trace_rows(db, site_id, from_day, to_day, source=None):
+def trace_rows(db: Db, site_id: str, from_day: datetime.date, to_day: datetime.date,
+               source: str | None = None) -> list[list]:
     """The rollup rows behind a site's figures: [day, hour, source, scale,
     level, filt, n], for checking a figure by hand (METHOD.md)."""
     sources = (source,) if source else LEVEL_SOURCES
     return rollup.hourly_rows(db, site_id, from_day, to_day, sources)
 
 
-def daily(db, site_id, from_day, to_day, source="kiosk"):
+def daily(db: Db, site_id: str, from_day: datetime.date, to_day: datetime.date,
+          source: str = "kiosk") -> list[tuple[str, int, float | None]]:
     """[(day, n, happy_index)] for each day with responses (drill-down)."""
-    per_day = defaultdict(lambda: defaultdict(int))
+    per_day: defaultdict[str, defaultdict[tuple[int, int], int]] = defaultdict(
+        lambda: defaultdict(int))
     for day, scale, level, n in rollup.daily_level_counts(db, site_id, from_day, to_day, source):
         per_day[day][(scale, level)] += n
     return [(d, sum(c.values()), scoring.summary(c)["happy_index"])
             for d, c in sorted(per_day.items())]
 
 
-def ranking(db, from_day, to_day, source="kiosk"):
+def ranking(db: Db, from_day: datetime.date, to_day: datetime.date,
+            source: str = "kiosk") -> dict[str, Any]:
     """Every site with its figures for one source, best first; sites without
     a score come last, in name order."""
-    per_site = defaultdict(lambda: defaultdict(int))
-    filtered = defaultdict(int)
+    per_site: defaultdict[str, defaultdict[tuple[int, int], int]] = defaultdict(
+        lambda: defaultdict(int))
+    filtered: defaultdict[str, int] = defaultdict(int)
     for sid, scale, level, filt, n in rollup.per_site_level_counts(db, from_day, to_day, source):
         if filt:
             filtered[sid] += n

@@ -1,6 +1,8 @@
 """The satisfaction figures, as defined in METHOD.md. Pure functions over
 counts: no database here, so each figure can be checked by hand."""
 import math
+from collections.abc import Mapping
+from typing import Any, cast
 
 MIN_SCORED = 10        # below this many responses no score is shown
 MIN_RELIABLE = 100     # below this many the score is marked indicative
@@ -11,18 +13,18 @@ COMPOSITE_WEIGHTS = {"kiosk": 0.4, "qr": 0.3, "mystery": 0.3}
 MIN_MYSTERY_CHECKS = 10  # applicable checks needed for a mystery part
 
 
-def level_score(level, scale):
+def level_score(level: int, scale: int) -> float:
     """Equally spaced levels from 0 (least satisfied) to 100 (most)."""
     return 100.0 * level / (scale - 1)
 
 
-def is_positive(level, scale):
+def is_positive(level: int, scale: int) -> bool:
     """Positive means strictly above the middle of the scale: the top two of
     four levels, the top one of three or two."""
     return 2 * level > scale - 1
 
 
-def status(n):
+def status(n: int) -> str:
     if n < MIN_SCORED:
         return "insufficient"
     if n < MIN_RELIABLE:
@@ -30,7 +32,7 @@ def status(n):
     return "ok"
 
 
-def wilson(x, n, z=Z95):
+def wilson(x: float, n: float, z: float = Z95) -> tuple[float, float] | None:
     """Wilson score interval for x successes out of n, as (low, high) in 0..1."""
     if n <= 0:
         return None
@@ -41,7 +43,7 @@ def wilson(x, n, z=Z95):
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def happy_index(counts):
+def happy_index(counts: Mapping[tuple[int, int], int]) -> float | None:
     """Mean of the level scores. counts: {(scale, level): n}. None if empty."""
     n = sum(counts.values())
     if not n:
@@ -49,7 +51,8 @@ def happy_index(counts):
     return sum(level_score(lv, sc) * k for (sc, lv), k in counts.items()) / n
 
 
-def shrink(value, n, network_mean, k=SHRINK_K):
+def shrink(value: float | None, n: int, network_mean: float | None,
+           k: float = SHRINK_K) -> float | None:
     """Pull a small site's score toward the network mean: as if k extra
     responses at the mean had been given."""
     if value is None or network_mean is None:
@@ -57,7 +60,7 @@ def shrink(value, n, network_mean, k=SHRINK_K):
     return (n * value + k * network_mean) / (n + k)
 
 
-def summary(counts, filtered=0):
+def summary(counts: Mapping[tuple[int, int], int], filtered: int = 0) -> dict[str, Any]:
     """The figures of one source over a period. counts: {(scale, level): n}
     of counted responses; filtered: responses kept out (bursts, closed)."""
     n = sum(counts.values())
@@ -81,13 +84,13 @@ def summary(counts, filtered=0):
     }
 
 
-def compliance(passes, fails):
+def compliance(passes: int, fails: int) -> float | None:
     """Share of applicable checks passed (not applicable ones left out)."""
     n = passes + fails
     return _round(passes / n, 4) if n else None
 
 
-def mystery_part(passes, fails, rate=None):
+def mystery_part(passes: int, fails: int, rate: float | None = None) -> dict[str, Any]:
     """The mystery part of the composite: compliance in 0..100 (the
     criteria-weighted rate when given), once enough checks apply."""
     n = passes + fails
@@ -101,7 +104,8 @@ def mystery_part(passes, fails, rate=None):
     }
 
 
-def composite(parts, weights=COMPOSITE_WEIGHTS):
+def composite(parts: Mapping[str, float | None],
+              weights: Mapping[str, float] = COMPOSITE_WEIGHTS) -> dict[str, Any]:
     """Weighted mean of the parts' 0..100 scores. parts: {name: score or
     None}. Any missing or thin part makes the whole insufficient: weights are
     never silently redistributed."""
@@ -109,7 +113,8 @@ def composite(parts, weights=COMPOSITE_WEIGHTS):
     if missing:
         return {"status": "insufficient", "value": None, "missing": missing,
                 "weights": dict(weights)}
-    value = sum(weights[k] * parts[k] for k in weights) / sum(weights.values())
+    # No part is None here (checked above).
+    value = sum(weights[k] * cast(float, parts[k]) for k in weights) / sum(weights.values())
     return {"status": "ok", "value": _round(value), "missing": [], "weights": dict(weights)}
 
 

@@ -5,10 +5,14 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeAlias
 
 import sqlite_utils
 
 from sync_server.storage.schema import MIGRATIONS
+
+# What the storage functions accept: the raw connection or sqlite_utils' wrapper of it.
+Db: TypeAlias = "sqlite3.Connection | sqlite_utils.Database"
 
 
 def now_ms() -> int:
@@ -16,13 +20,13 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def raw_conn(db: "sqlite3.Connection | sqlite_utils.Database") -> sqlite3.Connection:
+def raw_conn(db: Db) -> sqlite3.Connection:
     """The sqlite3 connection behind a sqlite_utils.Database, or `db` itself:
     storage functions take either."""
     return db.conn if isinstance(db, sqlite_utils.Database) else db
 
 
-def row_dicts(cursor) -> list[dict]:
+def row_dicts(cursor: sqlite3.Cursor) -> list[dict]:
     """The rows of an executed query as dicts keyed by column name."""
     cols = [d[0] for d in cursor.description]
     return [dict(zip(cols, r)) for r in cursor.fetchall()]
@@ -119,12 +123,12 @@ def set_setting(conn: sqlite3.Connection, key: str, value: str) -> None:
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
 
-def get_setting(conn: sqlite3.Connection, key: str, default: str | None = None) -> str | None:
+def get_setting(conn: Db, key: str, default: str | None = None) -> str | None:
     row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
     return row[0] if row else default
 
 
-def setting_once(conn: sqlite3.Connection, key: str, make: Callable[[], str]) -> str:
+def setting_once(conn: Db, key: str, make: Callable[[], str]) -> str:
     """Return the setting `key`, storing `make()` first if it is absent
     (race-free between processes: the first writer wins)."""
     conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", (key, make()))

@@ -23,7 +23,7 @@ def hash_secret(secret: str, salt: bytes | None = None) -> str:
                              base64.b64encode(digest).decode())
 
 
-def verify_secret(secret: str, stored: str) -> bool:
+def verify_secret(secret: str | None, stored: str) -> bool:
     try:
         _, kind, iterations, salt, digest = stored.split("$")
         if kind != "7":

@@ -1,6 +1,6 @@
 """The mystery-audit tables: criteria (mystery_criteria), tests
 (mystery_tests) and their results per criterion (mystery_results)."""
-from sync_server.storage.connection import raw_conn, row_dicts
+from sync_server.storage.connection import Db, raw_conn, row_dicts
 
 TEST_FIELDS = ("site_id", "at_ms", "local_time", "channel", "step", "rings", "wait_seconds",
                "answer_day", "working_days")
@@ -8,7 +8,7 @@ TEST_FIELDS = ("site_id", "at_ms", "local_time", "channel", "step", "rings", "wa
 _IN_PERIOD = "t.site_id = ? AND substr(t.local_time, 1, 10) BETWEEN ? AND ?"
 
 
-def stored_test(conn, test_id: str) -> tuple | None:
+def stored_test(conn: Db, test_id: str) -> tuple | None:
     """(TEST_FIELDS values + (sorted (criterion, result) pairs,), source) of
     an imported test, else None."""
     c = raw_conn(conn)
@@ -21,7 +21,7 @@ def stored_test(conn, test_id: str) -> tuple | None:
     return tuple(row[:-1]) + (results,), row[-1]
 
 
-def save_criteria(conn, criteria: dict) -> None:
+def save_criteria(conn: Db, criteria: dict) -> None:
     """Insert or update criteria dicts {code, label_fr, label_en, channel,
     step, weight, measure, target}."""
     raw_conn(conn).executemany(
@@ -33,7 +33,7 @@ def save_criteria(conn, criteria: dict) -> None:
         list(criteria.values()))
 
 
-def add_test(conn, test: dict, now_ms: int) -> None:
+def add_test(conn: Db, test: dict, now_ms: int) -> None:
     """One parsed test (TEST_FIELDS, id, auditor, note, source, results)."""
     c = raw_conn(conn)
     c.execute(
@@ -45,13 +45,13 @@ def add_test(conn, test: dict, now_ms: int) -> None:
                   [(test["id"], code, r) for code, r in sorted(test["results"].items())])
 
 
-def tests_per_channel(conn, site_id: str, from_day: str, to_day: str) -> list[tuple[str, int]]:
+def tests_per_channel(conn: Db, site_id: str, from_day: str, to_day: str) -> list[tuple[str, int]]:
     return raw_conn(conn).execute(
         "SELECT channel, count(*) FROM mystery_tests t WHERE %s GROUP BY channel" % _IN_PERIOD,
         (site_id, from_day, to_day)).fetchall()
 
 
-def criterion_counts(conn, site_id: str, from_day: str, to_day: str) -> list[tuple]:
+def criterion_counts(conn: Db, site_id: str, from_day: str, to_day: str) -> list[tuple]:
     """(channel, criterion, label_fr, label_en, step, weight, measure, target,
     passes, fails, na) per channel and criterion of the period."""
     return raw_conn(conn).execute(
@@ -63,7 +63,7 @@ def criterion_counts(conn, site_id: str, from_day: str, to_day: str) -> list[tup
         % _IN_PERIOD, (site_id, from_day, to_day)).fetchall()
 
 
-def measured_values(conn, site_id: str, from_day: str, to_day: str, channel: str,
+def measured_values(conn: Db, site_id: str, from_day: str, to_day: str, channel: str,
                     criterion: str, measure: str) -> list:
     """The `measure` column (rings, wait_seconds, working_days) of the
     period's tests of that channel judged on that criterion."""
@@ -75,7 +75,7 @@ def measured_values(conn, site_id: str, from_day: str, to_day: str, channel: str
         % (measure, _IN_PERIOD, measure), (site_id, from_day, to_day, channel, criterion))]
 
 
-def latest_tests(conn, site_id: str, limit: int) -> list[dict]:
+def latest_tests(conn: Db, site_id: str, limit: int) -> list[dict]:
     """The site's newest tests as dicts {test_id, local_time, at_ms, channel,
     step, rings, wait_seconds, working_days, results: [(criterion, result)]}."""
     c = raw_conn(conn)

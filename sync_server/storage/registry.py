@@ -5,17 +5,19 @@ ValueError with a user-facing message on bad input."""
 import json
 import re
 import zoneinfo
+from collections.abc import Iterable
+from typing import Any
 
 from protocol import server_wire as w
 from sync_server.storage import credentials as passwords
-from sync_server.storage.connection import now_ms, raw_conn, row_dicts, setting_once
+from sync_server.storage.connection import Db, now_ms, raw_conn, row_dicts, setting_once
 
 DEFAULT_TZ = "Europe/Paris"
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 SITE_FIELDS = ("name", "timezone", "hours", "buttons", "lockout_s", "sync_s", "telemetry_s")
 
 
-def check_timezone(name):
+def check_timezone(name: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -23,7 +25,7 @@ def check_timezone(name):
     return name
 
 
-def check_hours(hours):
+def check_hours(hours: str | dict) -> str:
     """`hours` as JSON text or dict; return the canonical JSON text."""
     if isinstance(hours, str):
         try:
@@ -49,7 +51,8 @@ def _site_dicts(cursor):
     return rows
 
 
-def add_site(conn, site_id, name, timezone=DEFAULT_TZ, buttons=4, hours="{}"):
+def add_site(conn: Db, site_id: str, name: str, timezone: str = DEFAULT_TZ,
+             buttons: int | str = 4, hours: str | dict = "{}") -> None:
     if not SITE_ID.match(site_id or ""):
         raise ValueError("site id %r: use 1 to 64 lowercase letters, digits and '-'" % site_id)
     if not name:
@@ -66,7 +69,7 @@ def add_site(conn, site_id, name, timezone=DEFAULT_TZ, buttons=4, hours="{}"):
         " VALUES (?, ?, ?, ?, ?, ?, ?)", (site_id, name, timezone, hours, int(buttons), t, t))
 
 
-def set_site(conn, site_id, **changes):
+def set_site(conn: Db, site_id: str, **changes: Any) -> None:
     """Change a site's settings; bumps `updated_ms` so the running server
     republishes the kiosks' config."""
     get_site(conn, site_id)
@@ -87,7 +90,7 @@ def set_site(conn, site_id, **changes):
                  (*changes.values(), now_ms(), site_id))
 
 
-def get_site(conn, site_id: str) -> dict:
+def get_site(conn: Db, site_id: str) -> dict:
     """The site as a dict (hours parsed); UnknownSite if there is none."""
     rows = _site_dicts(raw_conn(conn).execute("SELECT * FROM sites WHERE id = ?", (site_id,)))
     if not rows:
@@ -95,20 +98,20 @@ def get_site(conn, site_id: str) -> dict:
     return rows[0]
 
 
-def list_sites(conn) -> list[dict]:
+def list_sites(conn: Db) -> list[dict]:
     """Every site as get_site gives it, with its number of trusted `kiosks`."""
     return _site_dicts(raw_conn(conn).execute(
         "SELECT s.*, (SELECT count(*) FROM kiosks k WHERE k.site_id = s.id"
         " AND k.revoked_ms IS NULL) AS kiosks FROM sites s ORDER BY s.id"))
 
 
-def site_names(conn) -> list[tuple[str, str]]:
+def site_names(conn: Db) -> list[tuple[str, str]]:
     """(id, name) of every site, by name."""
     return [tuple(r) for r in raw_conn(conn).execute(
         "SELECT id, name FROM sites ORDER BY name, id")]
 
 
-def site_zones(conn, site_ids=None) -> dict[str, str]:
+def site_zones(conn: Db, site_ids: Iterable[str] | None = None) -> dict[str, str]:
     """{site_id: time zone name} for the given sites (the default zone for
     an unknown one), or for every site when `site_ids` is None."""
     c = raw_conn(conn)
@@ -123,7 +126,7 @@ def site_zones(conn, site_ids=None) -> dict[str, str]:
     return zones
 
 
-def add_kiosk(conn, site_id, device_id=None):
+def add_kiosk(conn: Db, site_id: str, device_id: str | None = None) -> tuple[str, str]:
     """Register a kiosk; return (device_id, secret). Only the secret's hash
     is kept: it cannot be shown again."""
     get_site(conn, site_id)
@@ -144,7 +147,7 @@ def add_kiosk(conn, site_id, device_id=None):
     return device_id, secret
 
 
-def revoke_kiosk(conn, device_id):
+def revoke_kiosk(conn: Db, device_id: str) -> None:
     cur = conn.execute("UPDATE kiosks SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL",
                        (now_ms(), device_id))
     if not cur.rowcount:
@@ -153,32 +156,32 @@ def revoke_kiosk(conn, device_id):
         raise ValueError("unknown kiosk %r" % device_id)
 
 
-def list_kiosks(conn, site_id=None):
+def list_kiosks(conn: Db, site_id: str | None = None) -> list[dict]:
     """Kiosks with their health (kiosk_status), secret hashes left out."""
     sql = ("SELECT k.id, k.site_id, k.created_ms, k.revoked_ms, s.state, s.last_seen_ms,"
            " s.boot, s.fw, s.battery_pct, s.battery_mv, s.rssi, s.journal, s.suppressed,"
            " s.dropped, s.uptime_s, s.clock, s.acked_seq, COALESCE(s.rejected, 0) AS rejected,"
            " s.last_reject FROM kiosks k LEFT JOIN kiosk_status s ON s.device_id = k.id")
-    args = ()
+    args: tuple[str, ...] = ()
     if site_id:
         sql += " WHERE k.site_id = ?"
         args = (site_id,)
     return row_dicts(conn.execute(sql + " ORDER BY k.id", args))
 
 
-def server_secret(conn):
+def server_secret(conn: Db) -> str:
     """The server's broker password, made on first use and kept in the
     database so `broker-config` and `serve` agree across runs."""
     return setting_once(conn, "server_secret", passwords.new_secret)
 
 
-def trusted_kiosks(conn) -> list[tuple[str, str, str]]:
+def trusted_kiosks(conn: Db) -> list[tuple[str, str, str]]:
     """(device_id, site_id, secret_hash) of every kiosk not revoked, by id."""
     return [tuple(r) for r in raw_conn(conn).execute(
         "SELECT id, site_id, secret_hash FROM kiosks WHERE revoked_ms IS NULL ORDER BY id")]
 
 
-def kiosk_secret_hash(conn, device_id: str) -> str | None:
+def kiosk_secret_hash(conn: Db, device_id: str) -> str | None:
     """The secret hash of a kiosk not revoked, else None."""
     row = raw_conn(conn).execute(
         "SELECT secret_hash FROM kiosks WHERE id = ? AND revoked_ms IS NULL",
@@ -186,21 +189,21 @@ def kiosk_secret_hash(conn, device_id: str) -> str | None:
     return row[0] if row else None
 
 
-def online_kiosks(conn) -> list[str]:
+def online_kiosks(conn: Db) -> list[str]:
     """Trusted kiosks whose last status says online."""
     return [r[0] for r in raw_conn(conn).execute(
         "SELECT s.device_id FROM kiosk_status s JOIN kiosks k ON k.id = s.device_id"
         " WHERE s.state = 'online' AND k.revoked_ms IS NULL")]
 
 
-def change_mark(conn) -> tuple:
+def change_mark(conn: Db) -> tuple:
     """Changes when a site is changed or a kiosk added or revoked."""
     return tuple(raw_conn(conn).execute(
         "SELECT (SELECT max(updated_ms) FROM sites), (SELECT count(*) FROM kiosks),"
         " (SELECT count(*) FROM kiosks WHERE revoked_ms IS NOT NULL)").fetchone())
 
 
-def kiosk_site(conn, device_id: str) -> tuple[str, int | None] | None:
+def kiosk_site(conn: Db, device_id: str) -> tuple[str, int | None] | None:
     """(site_id, revoked_ms) of a registered kiosk, else None."""
     return raw_conn(conn).execute("SELECT site_id, revoked_ms FROM kiosks WHERE id = ?",
                                   (device_id,)).fetchone()

@@ -11,8 +11,10 @@ import datetime
 import time
 import zoneinfo
 from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sync_server.storage.connection import raw_conn, transaction
+from sync_server.storage.connection import Db, raw_conn, transaction
 from sync_server.storage.registry import DEFAULT_TZ, site_zones
 
 # Vote flags that keep a response out of the scores (it stays in the
@@ -25,7 +27,7 @@ QUARTER_MS = 900_000
 _local_cache: dict[tuple[str, int], tuple[str, int]] = {}
 
 
-def zone_info(name):
+def zone_info(name: str | None) -> zoneinfo.ZoneInfo:
     """The ZoneInfo of a time zone name; the default zone for a bad one."""
     try:
         return zoneinfo.ZoneInfo(name or DEFAULT_TZ)
@@ -33,7 +35,7 @@ def zone_info(name):
         return zoneinfo.ZoneInfo(DEFAULT_TZ)
 
 
-def local_bucket(tz_name, utc_ms):
+def local_bucket(tz_name: str, utc_ms: int) -> tuple[str, int]:
     """(local day 'YYYY-MM-DD', local hour) of a UTC instant in a zone."""
     key = (tz_name, utc_ms // QUARTER_MS)
     hit = _local_cache.get(key)
@@ -54,7 +56,7 @@ def _field(row, name, default=0):
     return default if value is None else value
 
 
-def apply_votes(conn, rows, source="kiosk"):
+def apply_votes(conn: Db, rows: Any, source: str = "kiosk") -> int:
     """Add newly stored, dated responses to the rollups, inside the caller's
     transaction. rows: iterable of dicts with site_id, utc_ms, level, scale,
     flags; or an object whose `rollup_columns()` gives groups of columns
@@ -66,7 +68,7 @@ def apply_votes(conn, rows, source="kiosk"):
     # its local (day, hour) and normalise the values once.
     columns = getattr(rows, "rollup_columns", None)
     if columns is not None:
-        keys = []
+        keys: list[tuple] = []
         for sites, utcs, levels, scales, flags in columns():
             keys += zip(sites, map(QUARTER_MS.__rfloordiv__, utcs), scales, levels, flags)
     else:
@@ -82,7 +84,7 @@ def apply_votes(conn, rows, source="kiosk"):
         return 0
     quarters = Counter(keys)
     zones = site_zones(conn, {k[0] for k in quarters})
-    counts = Counter()
+    counts: Counter[tuple] = Counter()
     for (sid, quarter, scale, level, flags), n in quarters.items():
         day, hour = local_bucket(zones[sid], quarter * QUARTER_MS)
         counts[(sid, day, hour, source, int(scale), int(level),
@@ -113,7 +115,7 @@ def _add(conn, counts):
     bump(conn, {k[0] for k in counts})
 
 
-def bump(conn, site_ids):
+def bump(conn: Db, site_ids: Iterable[str]) -> None:
     """Mark the sites' figures as changed (live screens poll this)."""
     now = int(time.time() * 1000)
     raw_conn(conn).executemany(
@@ -123,7 +125,7 @@ def bump(conn, site_ids):
         [(sid, now) for sid in sorted(site_ids)])
 
 
-def versions(conn, site_ids):
+def versions(conn: Db, site_ids: Iterable[str]) -> dict[str, int]:
     """{site_id: change counter} for the given sites (0 when never changed)."""
     ids = list(site_ids)
     out = dict.fromkeys(ids, 0)
@@ -150,7 +152,7 @@ RAW_SOURCES = {
 }
 
 
-def register_source(name, table, sql):
+def register_source(name: str, table: str, sql: str) -> None:
     """Let another module's raw table take part in `rebuild` (same columns
     as RAW_SOURCES; `?` is the site id)."""
     RAW_SOURCES[name] = (table, sql)
@@ -160,13 +162,13 @@ def _tables(c):
     return {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
-def rebuild(conn, site_ids=None):
+def rebuild(conn: Db, site_ids: Iterable[str] | None = None) -> int:
     """Recompute the rollups of the given sites (all when None) from raw rows,
     in one transaction. Returns the number of responses rolled up."""
     with transaction(raw_conn(conn)) as c:
         known = _tables(c)
         if site_ids is None:
-            ids = set()
+            ids: set[str] = set()
             for table, _sql in RAW_SOURCES.values():
                 if table in known:
                     ids.update(r[0] for r in c.execute(
@@ -181,7 +183,7 @@ def rebuild(conn, site_ids=None):
         zones = site_zones(c, ids)
         total = 0
         for sid in sorted(ids):
-            counts = Counter()
+            counts: Counter[tuple] = Counter()
             tz = zones[sid]
             for source, (table, sql) in RAW_SOURCES.items():
                 if table not in known:
@@ -204,7 +206,8 @@ def _in(values):
     return ",".join("?" * len(values))
 
 
-def site_level_counts(conn, site_id, from_day, to_day, sources, hourly=True) -> list[tuple]:
+def site_level_counts(conn: Db, site_id: str, from_day: datetime.date, to_day: datetime.date,
+                      sources: Sequence[str], hourly: bool = True) -> list[tuple]:
     """(source, hour, scale, level, filt, n) summed over the days; hour is
     None when `hourly` is false (read from the smaller daily table)."""
     if hourly:
@@ -220,7 +223,8 @@ def site_level_counts(conn, site_id, from_day, to_day, sources, hourly=True) -> 
     ).fetchall()
 
 
-def network_level_counts(conn, from_day, to_day, sources) -> list[tuple]:
+def network_level_counts(conn: Db, from_day: datetime.date, to_day: datetime.date,
+                         sources: Sequence[str]) -> list[tuple]:
     """(source, scale, level, n) of every site, filtered responses left out."""
     return raw_conn(conn).execute(
         "SELECT source, scale, level, sum(n) FROM rollup_daily"
@@ -229,7 +233,8 @@ def network_level_counts(conn, from_day, to_day, sources) -> list[tuple]:
         (from_day.isoformat(), to_day.isoformat()) + tuple(sources)).fetchall()
 
 
-def hourly_rows(conn, site_id, from_day, to_day, sources) -> list[list]:
+def hourly_rows(conn: Db, site_id: str, from_day: datetime.date, to_day: datetime.date,
+                sources: Sequence[str]) -> list[list]:
     """The rollup rows themselves: [day, hour, source, scale, level, filt, n]."""
     return [list(r) for r in raw_conn(conn).execute(
         "SELECT day, hour, source, scale, level, filt, n FROM rollup_hourly"
@@ -238,7 +243,8 @@ def hourly_rows(conn, site_id, from_day, to_day, sources) -> list[list]:
         (site_id, from_day.isoformat(), to_day.isoformat()) + tuple(sources))]
 
 
-def daily_level_counts(conn, site_id, from_day, to_day, source) -> list[tuple]:
+def daily_level_counts(conn: Db, site_id: str, from_day: datetime.date, to_day: datetime.date,
+                       source: str) -> list[tuple]:
     """(day, scale, level, n) of one source, filtered responses left out."""
     return raw_conn(conn).execute(
         "SELECT day, scale, level, sum(n) FROM rollup_daily"
@@ -247,7 +253,8 @@ def daily_level_counts(conn, site_id, from_day, to_day, source) -> list[tuple]:
         (site_id, from_day.isoformat(), to_day.isoformat(), source)).fetchall()
 
 
-def per_site_level_counts(conn, from_day, to_day, source) -> list[tuple]:
+def per_site_level_counts(conn: Db, from_day: datetime.date, to_day: datetime.date,
+                          source: str) -> list[tuple]:
     """(site_id, scale, level, filt, n) of one source over the days."""
     return raw_conn(conn).execute(
         "SELECT site_id, scale, level, filt, sum(n) FROM rollup_daily"

@@ -2,7 +2,10 @@
 status, telemetry and refused messages. Functions take the ingest's sqlite3
 connection and run inside its transaction."""
 import json
+import sqlite3
+from collections.abc import Sequence
 from itertools import chain
+from typing import Any
 
 _INSERT_VOTES = ("INSERT INTO votes (device_id, seq, site_id, boot, t_ms, utc_ms, level, scale,"
                  " flags, received_ms) VALUES ")
@@ -12,7 +15,7 @@ _insert_sql: dict[int, str] = {}
 DATED_KEYS = ("site_id", "utc_ms", "level", "scale", "flags", "device_id", "seq")
 
 
-def insert_votes(c, rows) -> None:
+def insert_votes(c: sqlite3.Connection, rows: Sequence[tuple]) -> None:
     """Insert rows (device_id, seq, site_id, boot, t_ms, utc_ms, level,
     scale, flags, received_ms) with multi-row VALUES statements: one step
     per up to 64 rows, not one per row as executemany does. That is faster
@@ -26,20 +29,20 @@ def insert_votes(c, rows) -> None:
         c.execute(sql, list(chain.from_iterable(chunk)))
 
 
-def stored_seqs(c, device_id: str, lo: int, hi: int) -> set[int]:
+def stored_seqs(c: sqlite3.Connection, device_id: str, lo: int, hi: int) -> set[int]:
     """The sequence numbers of the kiosk already stored between lo and hi."""
     return {r[0] for r in c.execute(
         "SELECT seq FROM votes WHERE device_id = ? AND seq BETWEEN ? AND ?",
         (device_id, lo, hi))}
 
 
-def anchor_of(c, device_id: str, boot: int) -> tuple[int, int] | None:
+def anchor_of(c: sqlite3.Connection, device_id: str, boot: int) -> tuple[int, int] | None:
     """(boot_ms, utc_ms) of the boot's clock anchor, else None."""
     return c.execute("SELECT boot_ms, utc_ms FROM anchors WHERE device_id = ? AND boot = ?",
                      (device_id, boot)).fetchone()
 
 
-def add_anchor(c, device_id: str, boot: int, boot_ms: int, utc_ms: int,
+def add_anchor(c: sqlite3.Connection, device_id: str, boot: int, boot_ms: int, utc_ms: int,
                min_utc_ms: int) -> list[dict] | None:
     """Record the boot's first anchor and date its undated votes with it
     (those it puts at `min_utc_ms` or later); return the votes dated, as
@@ -55,7 +58,7 @@ def add_anchor(c, device_id: str, boot: int, boot_ms: int, utc_ms: int,
     return [dict(zip(DATED_KEYS, r)) for r in rows]
 
 
-def mark_acked(c, acked: dict[str, int], at_ms: int) -> None:
+def mark_acked(c: sqlite3.Connection, acked: dict[str, int], at_ms: int) -> None:
     """Kiosks seen at `at_ms` with their highest acked seq."""
     c.executemany(
         "INSERT INTO kiosk_status (device_id, last_seen_ms, acked_seq) VALUES (?, ?, ?)"
@@ -64,7 +67,7 @@ def mark_acked(c, acked: dict[str, int], at_ms: int) -> None:
         [(dev, at_ms, hi) for dev, hi in acked.items()])
 
 
-def set_status(c, device_id: str, **fields) -> None:
+def set_status(c: sqlite3.Connection, device_id: str, **fields: Any) -> None:
     """Set kiosk_status columns (names from the code, never from input)."""
     c.execute("INSERT OR IGNORE INTO kiosk_status (device_id) VALUES (?)", (device_id,))
     sets = ", ".join("%s = ?" % k for k in fields)
@@ -72,12 +75,12 @@ def set_status(c, device_id: str, **fields) -> None:
               (*fields.values(), device_id))
 
 
-def add_telemetry(c, device_id: str, at_ms: int, message: dict) -> None:
+def add_telemetry(c: sqlite3.Connection, device_id: str, at_ms: int, message: dict) -> None:
     c.execute("INSERT INTO telemetry (device_id, received_ms, payload) VALUES (?, ?, ?)",
               (device_id, at_ms, json.dumps(message)))
 
 
-def add_reject(c, device_id: str | None, topic: str, at_ms: int, reason: str,
+def add_reject(c: sqlite3.Connection, device_id: str | None, topic: str, at_ms: int, reason: str,
                size: int) -> None:
     """Record a refused message; a registered kiosk's status counts it."""
     c.execute("INSERT INTO rejects (device_id, topic, received_ms, reason, size)"
@@ -88,7 +91,7 @@ def add_reject(c, device_id: str | None, topic: str, at_ms: int, reason: str,
                   (device_id,))
 
 
-def prune(c, cutoff_ms: int) -> int:
+def prune(c: sqlite3.Connection, cutoff_ms: int) -> int:
     """Delete telemetry and refused-message records older than the cutoff."""
     n = c.execute("DELETE FROM telemetry WHERE received_ms < ?", (cutoff_ms,)).rowcount
     return n + c.execute("DELETE FROM rejects WHERE received_ms < ?", (cutoff_ms,)).rowcount
