@@ -98,8 +98,11 @@ class Harness {
     this.waiters = []; // {until: nanos, resolve}
     this.stats = { erases: 0, programs: 0, bytes_erased: 0, bytes_programmed: 0, boots: 0, wdt_resets: 0 };
     this.instr = 0;
+    this.idleNs = 0; // emulated time skipped while the core waited (WFI/WFE)
+    this.sliceWallMs = 0; // host time spent executing
     this.epochNs = 0; // emulated time of earlier chips, so `ms` never goes back
     this.wallStart = Date.now();
+    this.wallBorn = Date.now();
     this.paced = true;
     this.hold = false;
     this.timer = null;
@@ -148,6 +151,20 @@ class Harness {
     };
     mcu.onBreak = (code) => this.onBreak(code);
     const cdc = new USBCDC(mcu.usbCtrl);
+    // rp2040js's CDC host answers every OUT transfer at once, with a
+    // zero-length packet when it has nothing to send: the firmware's USB
+    // interrupt then fires every few microseconds and the core never sleeps
+    // (its WFE always finds an event). A real host NAKs until it has data:
+    // keep the transfer pending until the host writes. While a host has the
+    // serial port open, transfers are answered at once as rp2040js does
+    // (the raw REPL of mpremote needs it).
+    const answerRead = mcu.usbCtrl.onEndpointRead;
+    this.pendingReads = []; // [endpoint, byte count], one per buffer armed
+    mcu.usbCtrl.onEndpointRead = (endpoint, size) => {
+      if (!this.client && cdc.txFIFO.itemCount === 0) this.pendingReads.push([endpoint, size]);
+      else answerRead(endpoint, size);
+    };
+    this.answerRead = answerRead;
     cdc.onSerialData = (data) => {
       const buf = Buffer.from(data);
       this.log(buf.toString('latin1'));
@@ -174,8 +191,7 @@ class Harness {
     this.cutAtFlash = null;
     this.cutOnPin = null;
     if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
+      this.cancelSlice();
     }
     this.emit({ ev: 'off', why, ms: Math.floor(this.nowNs() / 1e6), instructions: this.instr, ...this.stats });
     this.releaseWaiters();
@@ -220,10 +236,20 @@ class Harness {
   // -- run loop ------------------------------------------------------------
   schedule(delay = 0) {
     if (this.timer || !this.powered) return;
-    this.timer = setTimeout(() => {
+    // setTimeout(0) waits at least 1 ms in Node: setImmediate still lets
+    // the socket and stdin handlers run between slices.
+    const run = () => {
       this.timer = null;
       this.slice();
-    }, delay);
+    };
+    this.timer = delay > 0 ? setTimeout(run, delay) : setImmediate(run);
+  }
+
+  cancelSlice() {
+    if (!this.timer) return;
+    clearTimeout(this.timer);
+    clearImmediate(this.timer);
+    this.timer = null;
   }
 
   pumpUsb() {
@@ -231,6 +257,11 @@ class Harness {
     if (!cdc || !cdc.initialized) return;
     while (this.hostQueue.length && cdc.txFIFO.itemCount < cdc.txFIFO.size) {
       cdc.sendSerialByte(this.hostQueue.shift());
+    }
+    if (this.pendingReads.length && (cdc.txFIFO.itemCount > 0 || this.client)) {
+      const reads = this.pendingReads;
+      this.pendingReads = [];
+      for (const [endpoint, size] of reads) this.answerRead(endpoint, size);
     }
   }
 
@@ -275,12 +306,16 @@ class Harness {
     const clock = mcu.clock;
     this.pumpUsb();
     this.applyPads();
+    const wall0 = Date.now();
     const budgetEnd = clock.nanos + 2e6; // 2 ms of emulated time per slice
     this.cutNow = null;
     while (clock.nanos < budgetEnd) {
       if (core.waiting) {
         const next = clock.nanosToNextAlarm;
-        clock.tick(next > 0 ? next : CYCLE_NS);
+        // Skip to the next alarm, within the slice so pacing still holds.
+        const step = next > 0 ? Math.min(next, Math.max(budgetEnd - clock.nanos, CYCLE_NS)) : CYCLE_NS;
+        this.idleNs += step;
+        clock.tick(step);
       } else {
         clock.tick(core.executeInstruction() * CYCLE_NS);
         this.instr++;
@@ -290,6 +325,7 @@ class Harness {
       }
       if (this.cutNow || this.pendingReset) break;
     }
+    this.sliceWallMs += Date.now() - wall0;
     if (this.cutNow) {
       const why = this.cutNow;
       this.cutNow = null;
@@ -377,10 +413,7 @@ class Harness {
       const until = this.nowNs() + msg.ms * 1e6;
       await new Promise((resolve) => {
         this.waiters.push({ until, resolve });
-        if (this.timer) {
-          clearTimeout(this.timer);
-          this.timer = null;
-        }
+        this.cancelSlice();
         this.schedule();
       });
       this.wallStart = Date.now() - this.nowNs() / 1e6;
@@ -407,7 +440,10 @@ class Harness {
       return { enable: w.enable, counter: w.timer.counter, alarm: w.alarm.enabled, reason: w.reason };
     }
     if (c === 'stats') {
-      return { ...this.stats, ms: this.nowNs() / 1e6, instructions: this.instr, powered: this.powered };
+      return {
+        ...this.stats, ms: this.nowNs() / 1e6, instructions: this.instr, powered: this.powered,
+        idle_ms: this.idleNs / 1e6, exec_wall_ms: this.sliceWallMs, wall_ms: Date.now() - this.wallBorn,
+      };
     }
     if (c === 'save') {
       fs.writeFileSync(msg.path, this.flash);

@@ -7,6 +7,7 @@ import os
 import queue
 import shutil
 import subprocess
+import sys
 import threading
 
 from tests import realparts
@@ -157,6 +158,12 @@ class Pico:
         return [e for e in self.events if e.get("ev") == "pin" and e["pin"] == pin]
 
     def close(self):
+        if os.environ.get("BORNE_PICO_PROFILE") and self.proc.poll() is None:
+            s = self.stats()
+            print("pico: %.0f ms emulated in %d ms (%.2fx real time), idle %.0f ms, "
+                  "executing %d ms, %d instructions" % (
+                      s["ms"], s["wall_ms"], s["ms"] / max(1, s["wall_ms"]), s["idle_ms"],
+                      s["exec_wall_ms"], s["instructions"]), file=sys.stderr)
         if self.proc.poll() is None:
             try:
                 self.proc.stdin.close()

@@ -3,9 +3,10 @@ Pi Pico (tests/pico/harness.js): deployed and provisioned with `borne` over
 its USB REPL as a board on USB, buttons and LEDs on GPIO, flash written
 through the boot ROM, power cut at chosen instants, watchdog resets.
 
-The emulator runs at about a quarter of real time: each scenario is short and
-starts from one flash image, saved once the firmware is deployed and
-provisioned."""
+The emulator executes at about a fifth of real time, but the idle chip sleeps
+(WFE) through emulated time, so an idle kiosk runs faster than real time;
+boots and flash writes are what cost. Each scenario is short and starts from
+one flash image, saved once the firmware is deployed and provisioned."""
 import ast
 import os
 import random
