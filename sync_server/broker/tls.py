@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 )
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from sync_server.broker.url import parse_host_port
 from sync_server.errors import CliError
 
 CA_DAYS = 3650
@@ -163,10 +164,13 @@ def amqtt_listener(folder: str | os.PathLike[str], host: str, port: int) -> dict
 
 def parse_listener(text: str, default_host: str) -> tuple[str, int]:
     """[HOST:]PORT -> (host, port); raise CliError."""
-    host, _, port = text.rpartition(":")
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    try:
+        host, port = parse_host_port(text, default_host)
+    except ValueError:
+        port = 0
+    if not port:  # a TLS listener kiosks are told about needs a fixed port
         raise CliError("TLS listener %r: give [HOST:]PORT, e.g. 8883 or 0.0.0.0:8883" % text)
-    return host or default_host, int(port)
+    return host, port
 
 
 def ca_der(path: str | os.PathLike[str]) -> bytes:

@@ -18,6 +18,15 @@ class BrokerUrl(NamedTuple):
     tls: bool = False
 
 
+def parse_host_port(text: str, default_host: str) -> tuple[str, int]:
+    """A listening address, [HOST:]PORT -> (host, port); ValueError unless
+    the port is 0 to 65535 (0: the system picks a free one)."""
+    host, _, port = text.rpartition(":")
+    if not port.isdigit() or int(port) > 65535:
+        raise ValueError("bad port in %r" % text)
+    return host or default_host, int(port)
+
+
 def parse_broker_url(url: str, credentials: bool = True) -> BrokerUrl:
     """mqtt[s]://[user[:password]@]host[:port] -> BrokerUrl; ValueError with a
     message for the user otherwise. `credentials=False`: a URL written onto

@@ -12,6 +12,7 @@ from aiohttp import web
 from amqtt.errors import BrokerError
 
 from sync_server.broker import tls as broker_tls
+from sync_server.broker.url import parse_host_port
 from sync_server.commands.common import Subparsers
 from sync_server.errors import CliError
 from sync_server.settings import FIELDS as SETTING_NAMES
@@ -50,9 +51,8 @@ def add_commands(sub: Subparsers) -> None:
 
 
 def _host_port(text):
-    host, _, port = text.rpartition(":")
     try:
-        return host or "127.0.0.1", int(port)
+        return parse_host_port(text, "127.0.0.1")
     except ValueError:
         raise CliError("--http must be HOST:PORT, e.g. 127.0.0.1:8080") from None
 
