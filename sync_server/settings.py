@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import urllib.parse
 from typing import Any
 
 if sys.version_info >= (3, 11):
@@ -38,6 +39,9 @@ class Settings:
     """[HOST:]PORT of the embedded broker's TLS listener."""
     ingest_only: bool = False
     """Only store votes: one of several workers on a shared subscription."""
+    public_url: str | None = None
+    """The address users reach the server at, e.g. https://borne.mairie.example; links
+    are built on it and, when it is https, cookies are Secure (default: the web address)."""
     trust_proxy: bool = False
     """Take the QR form's client address from the last X-Forwarded-For hop."""
     qr_per_address_hour: int = 30
@@ -54,6 +58,7 @@ class Settings:
         """The keyword arguments of `make_app` after the database path."""
         return {"mqtt": self.mqtt or "embedded", "broker_port": self.broker_port,
                 "ingest_only": self.ingest_only, "trust_proxy": self.trust_proxy,
+                "public_url": self.public_url,
                 "qr_per_address_hour": self.qr_per_address_hour}
 
 
@@ -73,6 +78,11 @@ def _checked(name: str, value: Any, where: str) -> Any:
         expected = "a whole number, 0 or more"
     else:  # str or str | None
         ok, expected = isinstance(value, str), "a string"
+    if ok and name == "public_url":
+        parts = urllib.parse.urlsplit(value)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        expected = "an http:// or https:// address with a host, e.g. https://borne.mairie.example"
+        value = value.rstrip("/")
     if not ok:
         raise SettingsError("%s: %s must be %s, not %r" % (where, name, expected, value))
     return value

@@ -42,6 +42,9 @@ def add_commands(sub: Subparsers) -> None:
                    help="address of that TLS listener (default 8883, every interface)")
     p.add_argument("--ingest-only", action="store_const", const=True,
                    help="only store votes (one of several workers on a shared subscription)")
+    p.add_argument("--public-url", metavar="URL",
+                   help="address users reach the server at, e.g. https://borne.mairie.example"
+                        " (links are built on it; https makes cookies Secure)")
     p.add_argument("--trust-proxy", action="store_const", const=True,
                    help="behind a reverse proxy: the QR form's client address is the last"
                         " X-Forwarded-For hop")
