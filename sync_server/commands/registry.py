@@ -88,11 +88,13 @@ def kiosk_add(args: argparse.Namespace) -> None:
 
 def kiosk_list(args: argparse.Namespace) -> None:
     print_rows(registry.list_kiosks(connect(args.db), args.site), args.json,
-               lambda r: "%-16s %-24s %-8s last seen %s, journal %s, rejected %d" % (
+               lambda r: ("%-16s %-24s %-8s last seen %s, journal %s, rejected %d,"
+                          " undatable %d") % (
                    r["id"], r["site_id"],
                    "revoked" if r["revoked_ms"] else (r["state"] or "unknown"),
                    utc_text(r["last_seen_ms"], "never"),
-                   "-" if r["journal"] is None else r["journal"], r["rejected"]))
+                   "-" if r["journal"] is None else r["journal"], r["rejected"],
+                   r["undatable"]))
 
 
 def kiosk_revoke(args: argparse.Namespace) -> None:

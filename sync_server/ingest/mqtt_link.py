@@ -41,6 +41,8 @@ log = logging.getLogger("borne.mqtt")
 MAX_BATCH = 200  # messages per transaction: small enough to overlap arrival and commit
 ACK_TIMEOUT_S = 10  # a QoS 0 publish not written by then means the connection is gone
 SHARE_GROUP = "borne-ingest"
+KEEPALIVE_S = 30  # a silent broker is found dead after at most 1.5 times this
+REFUSAL_LOG_S = 10.0  # refusals are logged as counts per interval of this length
 
 
 class Link:
@@ -62,7 +64,11 @@ class Link:
         self.ready = asyncio.Event()
         self.stopping = asyncio.Event()
         self.stats = {"messages": 0, "new_votes": 0, "duplicates": 0, "rejected": 0,
-                      "acks": 0, "batches": 0, "connections": 0}
+                      "acks": 0, "batches": 0, "connections": 0, "undatable": 0}
+        self.refused: dict[str, int] = {}  # reason code -> messages refused since start
+        self.connected = False  # a session is up now (`ready` stays set once it was)
+        self._refused_since: dict[str, int] = {}  # not yet logged
+        self._refusal_logged = 0.0  # monotonic time of the last refusal line
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ingest")
         self._ingest = None
         self._published = {}  # device -> config payload last published (retained)
@@ -78,6 +84,7 @@ class Link:
         if self.password is None:
             self.password = await self._db(registry.server_secret, self._ingest.conn)
         delay = 0.2
+        reporter = asyncio.ensure_future(self._report_refusals())
         try:
             while not self.stopping.is_set():
                 try:
@@ -98,6 +105,9 @@ class Link:
                         pass
                     delay = min(delay * 2, 10.0)
         finally:
+            reporter.cancel()
+            await asyncio.gather(reporter, return_exceptions=True)
+            self._log_refusals()
             await self._db(self._ingest.close)
             self._pool.shutdown(wait=True)
 
@@ -114,34 +124,42 @@ class Link:
 
         async with aiomqtt.Client(self.host, self.port, username=self.user,
                                   password=self.password, identifier=self.user,
-                                  clean_session=True, keepalive=30, timeout=30,
+                                  clean_session=True, keepalive=KEEPALIVE_S, timeout=30,
                                   queue_type=Inbox, max_queued_incoming_messages=0,
                                   # paho's default of 20 acks in flight would
                                   # hold acks back behind their PUBACKs.
                                   max_inflight_messages=1000) as client:
             self.stats["connections"] += 1
             self._live = True
-            votes = w.TOPIC_ROOT + "+/votes"
-            if self.shared:
-                votes = "$share/%s/%s" % (SHARE_GROUP, votes)
-            await client.subscribe(votes, qos=1)
-            side = None
-            if not self.ingest_only:
-                await client.subscribe(w.TOPIC_ROOT + "+/status", qos=1)
-                await client.subscribe(w.TOPIC_ROOT + "+/telemetry", qos=1)
-                self._published.clear()  # a restarted broker may have lost retained configs
-                self._mark = None
-                side = asyncio.ensure_future(self._control(client))
-            log.info("connected to %s:%d as %s", self.host, self.port, self.user)
-            self.ready.set()
-            # aiomqtt warns above 10 concurrent publications; acks are many.
-            client.pending_calls_threshold = 1 << 30
             try:
-                await self._consume(client)
+                await self._connected_session(client)
             finally:
-                if side:
-                    side.cancel()
-                    await asyncio.gather(side, return_exceptions=True)
+                self.connected = False
+
+    async def _connected_session(self, client):
+        """Subscribe, then consume until the connection drops."""
+        votes = w.TOPIC_ROOT + "+/votes"
+        if self.shared:
+            votes = "$share/%s/%s" % (SHARE_GROUP, votes)
+        await client.subscribe(votes, qos=1)
+        side = None
+        if not self.ingest_only:
+            await client.subscribe(w.TOPIC_ROOT + "+/status", qos=1)
+            await client.subscribe(w.TOPIC_ROOT + "+/telemetry", qos=1)
+            self._published.clear()  # a restarted broker may have lost retained configs
+            self._mark = None
+            side = asyncio.ensure_future(self._control(client))
+        log.info("connected to %s:%d as %s", self.host, self.port, self.user)
+        self.connected = True
+        self.ready.set()
+        # aiomqtt warns above 10 concurrent publications; acks are many.
+        client.pending_calls_threshold = 1 << 30
+        try:
+            await self._consume(client)
+        finally:
+            if side:
+                side.cancel()
+                await asyncio.gather(side, return_exceptions=True)
 
     async def _consume(self, client):
         """Take batches of messages and store them, pipelined: each batch is
@@ -211,6 +229,9 @@ class Link:
         s["new_votes"] += out.new_votes
         s["duplicates"] += out.duplicates
         s["rejected"] += out.rejected
+        s["undatable"] += out.undatable
+        if out.refused:
+            self._count_refusals(out.refused)
         # The commit is done: now the kiosks may forget these votes.
         msgs = [(t, p, False) for t, p in out.acks]
         if out.online:
@@ -218,6 +239,31 @@ class Link:
             msgs += [(w.topic(d, "time"), t, False) for d in out.online]
         await _send_now(client, msgs)
         s["acks"] += len(out.acks)
+
+    def _count_refusals(self, refused: dict[str, int]) -> None:
+        """Count refusals; the first after a quiet interval is logged at
+        once, the rest of a burst as counts per interval."""
+        for code, n in refused.items():
+            self.refused[code] = self.refused.get(code, 0) + n
+            self._refused_since[code] = self._refused_since.get(code, 0) + n
+        if time.monotonic() - self._refusal_logged >= REFUSAL_LOG_S:
+            self._log_refusals()
+
+    def _log_refusals(self) -> None:
+        if self._refused_since:
+            counts = ", ".join("%s %d" % kv for kv in sorted(self._refused_since.items()))
+            log.warning("refused %d messages since the last line: %s (totals: %s)",
+                        sum(self._refused_since.values()), counts,
+                        ", ".join("%s %d" % kv for kv in sorted(self.refused.items())))
+            self._refused_since = {}
+            self._refusal_logged = time.monotonic()
+
+    async def _report_refusals(self):
+        """Log the refusals counted since the last line, each interval."""
+        while True:
+            await asyncio.sleep(REFUSAL_LOG_S)
+            if time.monotonic() - self._refusal_logged >= REFUSAL_LOG_S:
+                self._log_refusals()
 
     async def _control(self, client):
         """Publish changed configs (retained) and, now and then, the time."""

@@ -11,7 +11,6 @@ The class is synchronous and owns its sqlite3 connection; `mqtt_link` runs
 it in one worker thread."""
 import logging
 import os
-import time
 from collections.abc import Iterator
 from itertools import repeat
 
@@ -22,7 +21,7 @@ from sync_server.storage.connection import connect, now_ms, savepoint, transacti
 log = logging.getLogger("borne.ingest")
 
 MIN_UTC_MS = 946684800000  # 2000-01-01: earlier times are unset clocks, never dates
-LOG_EVERY_S = 10.0  # at most one reject line per kiosk in that time
+MAX_UTC_MS = 4102444800000  # 2100-01-01: later times are broken clocks, never dates
 # Telemetry history and refused-message records older than this are
 # deleted (10,000 kiosks reporting every 5 minutes make 2.9 M rows a day).
 HISTORY_DAYS = 31
@@ -32,7 +31,19 @@ _TELEMETRY_FIELDS = ("boot", "fw", "battery_pct", "battery_mv", "rssi", "journal
 
 
 class Refused(Exception):
-    """A well-formed message the server does not accept (trust rules)."""
+    """A well-formed message the server does not accept (trust rules);
+    `code` names the reason in counts (healthz, the refusal log)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def reason_code(e: Exception) -> str:
+    """The short name a refusal is counted under."""
+    if isinstance(e, Refused):
+        return e.code
+    return "malformed" if isinstance(e, w.WireError) else "internal_error"
 
 
 class Outcome:
@@ -45,6 +56,8 @@ class Outcome:
         self.new_votes = 0
         self.duplicates = 0
         self.rejected = 0
+        self.refused: dict[str, int] = {}  # reason code -> messages refused
+        self.undatable = 0  # votes stored without a time they can be counted at
 
 
 class _RollupFailed(Exception):
@@ -88,8 +101,6 @@ class _Dated:
 class Ingest:
     def __init__(self, db_path: str | os.PathLike[str]) -> None:
         self.conn = connect(db_path)
-        # device -> (monotonic time, suppressed count)
-        self._last_log: dict[str, tuple[float, int]] = {}
 
     def close(self) -> None:
         self.conn.close()
@@ -123,7 +134,7 @@ class Ingest:
                     else:
                         log.exception("failed on a message on %s", topic)
                         reason = "internal error: %s" % type(e).__name__
-                    self._reject(topic, payload, reason, out)
+                    self._reject(topic, payload, reason_code(e), reason, out)
             self._finish()
             self.before_commit(out)
         return out
@@ -161,7 +172,7 @@ class Ingest:
     def _one(self, topic, payload, retained, out):
         parsed = w.parse_topic(topic)
         if not parsed:
-            raise Refused("not a kiosk topic")
+            raise Refused("not_kiosk_topic", "not a kiosk topic")
         dev, kind = parsed
         if kind == "votes":
             self._votes(dev, payload, out)
@@ -170,16 +181,16 @@ class Ingest:
         elif kind == "telemetry":
             self._telemetry(dev, payload)
         else:
-            raise Refused("the server does not ingest %s messages" % kind)
+            raise Refused("not_ingested", "the server does not ingest %s messages" % kind)
 
     def _site(self, dev):
         site = self._sites.get(dev)
         if site is None:
             row = registry.kiosk_site(self.conn, dev)
             if not row:
-                site = Refused("unknown kiosk %s" % dev)
+                site = Refused("unknown_kiosk", "unknown kiosk %s" % dev)
             elif row[1] is not None:
-                site = Refused("kiosk %s is revoked" % dev)
+                site = Refused("revoked_kiosk", "kiosk %s is revoked" % dev)
             else:
                 site = row[0]
             self._sites[dev] = site
@@ -190,7 +201,8 @@ class Ingest:
     def _votes(self, dev, payload, out):
         b = w.decode_batch(payload)
         if b.device_id != dev:
-            raise Refused("topic names %s, payload names %s" % (dev, b.device_id))
+            raise Refused("device_mismatch",
+                          "topic names %s, payload names %s" % (dev, b.device_id))
         site = self._site(dev)
         c = self.conn
         # Column-wise, in C where possible: this runs for every vote.
@@ -209,9 +221,19 @@ class Ingest:
                     anchor[1] + t - anchor[0] if anchor else None for t, f in zip(ts, flags)]
         else:
             utcs = ts
-        if unknown or min(ts) < MIN_UTC_MS:
-            # An unset clock: keep the vote pending, never date it 1970.
-            utcs = [u if u is not None and u >= MIN_UTC_MS else None for u in utcs]
+        undatable = 0
+        if unknown or min(ts) < MIN_UTC_MS or max(ts) >= MAX_UTC_MS:
+            # A time outside 2000..2100 is a broken clock, never a date: the
+            # vote is stored undated and never counted (PROTOCOL.md, "Votes
+            # the server cannot date"); a vote without a clock waits for its
+            # boot's anchor unless that anchor exists and cannot date it.
+            kept = []
+            for u, t, f in zip(utcs, ts, flags):
+                ok = u is not None and MIN_UTC_MS <= u < MAX_UTC_MS
+                if not ok and (u is not None or not f & w.F_CLOCK_UNKNOWN):
+                    undatable += 1
+                kept.append(u if ok else None)
+            utcs = kept
         lo, hi = seqs[0], seqs[-1]
         # Inside this transaction nobody else writes: what is not there yet is new.
         have = votes.stored_seqs(c, dev, lo, hi)
@@ -221,6 +243,12 @@ class Ingest:
             rows = [r for r in rows if r[1] not in have]
         if rows:
             votes.insert_votes(c, rows)
+            if undatable:
+                # Counted once: only new rows (duplicates were counted before).
+                n = sum(1 for r in rows if r[5] is None and (
+                    not r[8] & w.F_CLOCK_UNKNOWN or anchor is not None))
+                votes.count_undatable(c, dev, n)
+                out.undatable += n
             if have or None in utcs:
                 dated = [r[1:2] + r[5:9] for r in rows if r[5] is not None]
                 if dated:
@@ -236,8 +264,8 @@ class Ingest:
         """Record the first anchor reported for (dev, boot), date that boot's
         pending votes with it, and return the anchor in force, or None."""
         c = self.conn
-        if utc_ms >= MIN_UTC_MS:
-            dated = votes.add_anchor(c, dev, boot, boot_ms, utc_ms, MIN_UTC_MS)
+        if MIN_UTC_MS <= utc_ms < MAX_UTC_MS:
+            dated = votes.add_anchor(c, dev, boot, boot_ms, utc_ms, MIN_UTC_MS, MAX_UTC_MS)
             if dated:
                 self._rollup(dated)
         return votes.anchor_of(c, dev, boot)
@@ -270,17 +298,11 @@ class Ingest:
         if m.get("anchor"):
             self._anchor(dev, *m["anchor"])
 
-    def _reject(self, topic, payload, reason, out):
+    def _reject(self, topic, payload, code, reason, out):
+        """Record a refused message; `mqtt_link` logs the counts per interval."""
         out.rejected += 1
+        out.refused[code] = out.refused.get(code, 0) + 1
         parsed = w.parse_topic(topic)
         dev = parsed[0] if parsed else None
         votes.add_reject(self.conn, dev, topic, now_ms(), reason, len(payload))
-        key = dev or "?"
-        last, quiet = self._last_log.get(key, (0.0, 0))
-        now = time.monotonic()
-        if now - last >= LOG_EVERY_S:
-            more = " (and %d more since the last line)" % quiet if quiet else ""
-            log.warning("refused a message on %s: %s%s", topic[:200], reason, more)
-            self._last_log[key] = (now, 0)
-        else:
-            self._last_log[key] = (last, quiet + 1)
+        log.debug("refused a message on %s: %s", topic[:200], reason)

@@ -208,9 +208,28 @@ CREATE TABLE mystery_results (
 ) WITHOUT ROWID;
 """
 
+ABUSE_AND_UNDATABLE = """
+ALTER TABLE kiosk_status ADD COLUMN undatable INTEGER NOT NULL DEFAULT 0;  -- votes stored, never counted
+CREATE TABLE qr_used_forms (
+    form TEXT PRIMARY KEY,                     -- the CSRF field of an answered form
+    expires_ms INTEGER NOT NULL                -- kept until the field would expire anyway
+) WITHOUT ROWID;
+CREATE INDEX qr_used_forms_age ON qr_used_forms(expires_ms);
+DROP TABLE qr_rate;
+CREATE TABLE qr_address_budget (
+    key TEXT PRIMARY KEY,                      -- SHA-256 of a daily salt and the address
+    tokens REAL NOT NULL,                      -- answers the address may still send now
+    updated_ms INTEGER NOT NULL,
+    refused INTEGER NOT NULL DEFAULT 0,        -- posts refused while out of budget
+    blocked_until_ms INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+"""
+
 # (version, name, SQL script). Append only.
 MIGRATIONS = [
     (1, "core: sites, kiosks, votes, anchors, kiosk health", CORE),
     (2, "citizen QR feedback and mystery surveys", FEEDBACK_MYSTERY),
     (3, "satisfaction: rollups, screen links, managers", SATISFACTION),
+    (4, "undatable votes counted per kiosk; single-use QR forms, per-address budgets",
+     ABUSE_AND_UNDATABLE),
 ]

@@ -43,19 +43,32 @@ def anchor_of(c: sqlite3.Connection, device_id: str, boot: int) -> tuple[int, in
 
 
 def add_anchor(c: sqlite3.Connection, device_id: str, boot: int, boot_ms: int, utc_ms: int,
-               min_utc_ms: int) -> list[dict] | None:
+               min_utc_ms: int, max_utc_ms: int) -> list[dict] | None:
     """Record the boot's first anchor and date its undated votes with it
-    (those it puts at `min_utc_ms` or later); return the votes dated, as
+    (those it puts in min_utc_ms..max_utc_ms; the others are counted
+    undatable in the kiosk's health); return the votes dated, as
     dicts of DATED_KEYS, or None when the boot had an anchor already."""
     if not c.execute("INSERT OR IGNORE INTO anchors (device_id, boot, boot_ms, utc_ms)"
                      " VALUES (?, ?, ?, ?)", (device_id, boot, boot_ms, utc_ms)).rowcount:
         return None
     rows = c.execute(
         "UPDATE votes SET utc_ms = ? + t_ms - ? WHERE device_id = ? AND boot = ?"
-        " AND utc_ms IS NULL AND flags & 1 AND ? + t_ms - ? >= ?"
+        " AND utc_ms IS NULL AND flags & 1 AND ? + t_ms - ? BETWEEN ? AND ?"
         " RETURNING site_id, utc_ms, level, scale, flags, device_id, seq",
-        (utc_ms, boot_ms, device_id, boot, utc_ms, boot_ms, min_utc_ms)).fetchall()
+        (utc_ms, boot_ms, device_id, boot, utc_ms, boot_ms, min_utc_ms,
+         max_utc_ms - 1)).fetchall()
+    left = c.execute("SELECT count(*) FROM votes WHERE device_id = ? AND boot = ?"
+                     " AND utc_ms IS NULL AND flags & 1", (device_id, boot)).fetchone()[0]
+    if left:
+        count_undatable(c, device_id, left)
     return [dict(zip(DATED_KEYS, r)) for r in rows]
+
+
+def count_undatable(c: sqlite3.Connection, device_id: str, n: int) -> None:
+    """Count votes stored that no time can be given to (never counted)."""
+    set_status(c, device_id)
+    c.execute("UPDATE kiosk_status SET undatable = undatable + ? WHERE device_id = ?",
+              (n, device_id))
 
 
 def mark_acked(c: sqlite3.Connection, acked: dict[str, int], at_ms: int) -> None:
@@ -70,6 +83,8 @@ def mark_acked(c: sqlite3.Connection, acked: dict[str, int], at_ms: int) -> None
 def set_status(c: sqlite3.Connection, device_id: str, **fields: Any) -> None:
     """Set kiosk_status columns (names from the code, never from input)."""
     c.execute("INSERT OR IGNORE INTO kiosk_status (device_id) VALUES (?)", (device_id,))
+    if not fields:
+        return
     sets = ", ".join("%s = ?" % k for k in fields)
     c.execute("UPDATE kiosk_status SET %s WHERE device_id = ?" % sets,
               (*fields.values(), device_id))

@@ -50,8 +50,11 @@ async def healthz(request: web.Request) -> web.Response:
     link = request.app.get(LINK)
     if link is not None:
         # The broker's address (never its credentials): simulators find it here.
-        out["mqtt"] = {"connected": link.ready.is_set(),
-                       "url": "mqtt://%s:%d" % (link.host, link.port), **link.stats}
+        # `connected` is the session now: down from the moment it drops (at
+        # most 1.5 keepalives after a silent broker), not once connected ever.
+        out["mqtt"] = {"connected": link.connected,
+                       "url": "mqtt://%s:%d" % (link.host, link.port), **link.stats,
+                       "refused": dict(link.refused)}
     return web.json_response(out)
 
 

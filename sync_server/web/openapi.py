@@ -122,7 +122,9 @@ OPENAPI: dict[str, Any] = {
             "clock": {"type": "string", "nullable": True},
             "acked_seq": {"type": "integer", "nullable": True},
             "rejected": {"type": "integer"},
-            "last_reject": {"type": "string", "nullable": True}}},
+            "last_reject": {"type": "string", "nullable": True},
+            "undatable": {"type": "integer", "description":
+                          "votes stored whose time is outside 2000..2100: never counted"}}},
         "Vote": {"type": "object", "properties": {
             "device_id": {"type": "string"}, "seq": {"type": "integer"},
             "utc_ms": {"type": "integer"}, "level": {"type": "integer"},
