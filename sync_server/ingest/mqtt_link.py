@@ -261,8 +261,9 @@ class Link:
     async def _report_refusals(self):
         """Log the refusals counted since the last line, each interval."""
         while True:
-            await asyncio.sleep(REFUSAL_LOG_S)
-            if time.monotonic() - self._refusal_logged >= REFUSAL_LOG_S:
+            await asyncio.sleep(1.0)
+            if self._refused_since and (
+                    time.monotonic() - self._refusal_logged >= REFUSAL_LOG_S):
                 self._log_refusals()
 
     async def _control(self, client):

@@ -221,17 +221,16 @@ class Ingest:
                     anchor[1] + t - anchor[0] if anchor else None for t, f in zip(ts, flags)]
         else:
             utcs = ts
-        undatable = 0
+        undatable = False
         if unknown or min(ts) < MIN_UTC_MS or max(ts) >= MAX_UTC_MS:
             # A time outside 2000..2100 is a broken clock, never a date: the
             # vote is stored undated and never counted (PROTOCOL.md, "Votes
             # the server cannot date"); a vote without a clock waits for its
             # boot's anchor unless that anchor exists and cannot date it.
             kept = []
-            for u, t, f in zip(utcs, ts, flags):
+            for u, f in zip(utcs, flags):
                 ok = u is not None and MIN_UTC_MS <= u < MAX_UTC_MS
-                if not ok and (u is not None or not f & w.F_CLOCK_UNKNOWN):
-                    undatable += 1
+                undatable |= not ok and (u is not None or not f & w.F_CLOCK_UNKNOWN)
                 kept.append(u if ok else None)
             utcs = kept
         lo, hi = seqs[0], seqs[-1]

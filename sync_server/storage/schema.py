@@ -209,7 +209,8 @@ CREATE TABLE mystery_results (
 """
 
 ABUSE_AND_UNDATABLE = """
-ALTER TABLE kiosk_status ADD COLUMN undatable INTEGER NOT NULL DEFAULT 0;  -- votes stored, never counted
+-- votes stored that no time in 2000..2100 can be given to: never counted
+ALTER TABLE kiosk_status ADD COLUMN undatable INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE qr_used_forms (
     form TEXT PRIMARY KEY,                     -- the CSRF field of an answered form
     expires_ms INTEGER NOT NULL                -- kept until the field would expire anyway
