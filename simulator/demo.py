@@ -177,7 +177,8 @@ class Demo:
                               "lang": "fr"}
                     feedback.store_answer(conn, site["id"], tokens[site["id"]],
                                           site["buttons"], answer, limiter,
-                                          "demo-phone-%d" % n, at_ms)
+                                          "demo-phone-%d" % n, at_ms,
+                                          "demo-%s-%d" % (site["id"], n), at_ms)
                     total += 1
         finally:
             conn.close()

@@ -44,7 +44,7 @@ class Settings:
     are built on it and, when it is https, cookies are Secure (default: the web address)."""
     trust_proxy: bool = False
     """Take the QR form's client address from the last X-Forwarded-For hop."""
-    qr_per_address_hour: int = 30
+    qr_per_address_hour: int = 300
     """QR answers accepted per client address and hour."""
 
     @property

@@ -49,7 +49,8 @@ def add_commands(sub: Subparsers) -> None:
                    help="behind a reverse proxy: the QR form's client address is the last"
                         " X-Forwarded-For hop")
     p.add_argument("--qr-per-address-hour", type=int, metavar="N",
-                   help="QR answers accepted per client address and hour (default 30)")
+                   help="QR answers per hour an address's budget refills at (default 300;"
+                        " METHOD.md, QR filtering)")
     p.set_defaults(func=run)
 
 

@@ -18,8 +18,8 @@ from sync_server.storage.connection import Db, now_ms, transaction
 from sync_server.storage.qr import site_for_token
 from sync_server.storage.registry import get_site
 
-__all__ = ["current_token", "form_url", "latest_comments", "mask_contacts", "OverLimit",
-           "revoke_tokens", "site_for_token", "store_answer"]
+__all__ = ["ANSWERED", "current_token", "form_url", "latest_comments", "mask_contacts",
+           "OVER_BUDGET", "revoke_tokens", "site_for_token", "STORED", "store_answer"]
 
 # ---------------------------------------------------------------- tokens
 
@@ -79,19 +79,24 @@ def latest_comments(db: Db, site_id: str, limit: int = 10) -> list[dict]:
 # ---------------------------------------------------------------- storing
 
 
-class OverLimit(Exception):
-    pass
+STORED, ANSWERED, OVER_BUDGET = "stored", "answered", "over_budget"
 
 
 def store_answer(conn: sqlite3.Connection, site_id: str, token: str, scale: int,
                  answer: dict[str, Any], limiter: AddressLimiter, address: str,
-                 at_ms: int) -> None:
-    """Insert one validated answer and its rollup; OverLimit if the address
-    has used its hourly quota (nothing is stored then)."""
+                 at_ms: int, form: str, form_expires_ms: int) -> str:
+    """Store one validated answer and its rollup, once per form: STORED;
+    ANSWERED if the form (its CSRF field) was answered already; OVER_BUDGET
+    if the address is out of budget (the refusal is remembered, nothing
+    stored)."""
     with transaction(conn):
+        if qr.form_used(conn, form):
+            return ANSWERED
         if not limiter.take(conn, address, at_ms):
-            raise OverLimit()
+            return OVER_BUDGET
+        qr.use_form(conn, form, at_ms, form_expires_ms)
         qr.add_answer(conn, site_id, token, scale, answer, at_ms)
         rollup.apply_votes(conn, [{"site_id": site_id, "utc_ms": at_ms,
                                    "level": answer["level"], "scale": scale, "flags": 0}],
                            source="qr")
+    return STORED

@@ -1,5 +1,5 @@
-"""The QR feedback tables: tokens (qr_tokens), answers (qr_answers) and the
-per-address rate counters (qr_rate)."""
+"""The QR feedback tables: tokens (qr_tokens), answers (qr_answers), the
+answered forms (qr_used_forms) and the per-address budgets (qr_address_budget)."""
 from sync_server.storage.connection import Db, raw_conn, row_dicts
 
 
@@ -51,12 +51,34 @@ def latest_comments(conn: Db, site_id: str, limit: int) -> list[dict]:
     return rows
 
 
-def count_in_window(conn: Db, key: str, window_ms: int) -> int:
-    """Count one more use of `key` in the hour starting at `window_ms` (older
-    windows are dropped); return the count so far."""
+def form_used(conn: Db, form: str) -> bool:
+    """Whether an answer was already stored from this form."""
+    return raw_conn(conn).execute("SELECT 1 FROM qr_used_forms WHERE form = ?",
+                                  (form,)).fetchone() is not None
+
+
+def use_form(conn: Db, form: str, at_ms: int, expires_ms: int) -> bool:
+    """Mark the form answered until `expires_ms` (forgotten after: it can
+    no longer be posted then); False if it was already. Expired marks go."""
     c = raw_conn(conn)
-    c.execute("DELETE FROM qr_rate WHERE window_ms < ?", (window_ms,))
-    c.execute("INSERT INTO qr_rate (key, window_ms, count) VALUES (?, ?, 1) "
-              "ON CONFLICT (key, window_ms) DO UPDATE SET count = count + 1", (key, window_ms))
-    return c.execute("SELECT count FROM qr_rate WHERE key = ? AND window_ms = ?",
-                     (key, window_ms)).fetchone()[0]
+    c.execute("DELETE FROM qr_used_forms WHERE expires_ms < ?", (at_ms,))
+    return c.execute("INSERT OR IGNORE INTO qr_used_forms (form, expires_ms) VALUES (?, ?)",
+                     (form, expires_ms)).rowcount == 1
+
+
+def get_budget(conn: Db, key: str) -> tuple[float, int, int, int] | None:
+    """(tokens, updated_ms, refused in a row, blocked_until_ms) of an address key."""
+    return raw_conn(conn).execute(
+        "SELECT tokens, updated_ms, refused, blocked_until_ms FROM qr_address_budget"
+        " WHERE key = ?", (key,)).fetchone()
+
+
+def put_budget(conn: Db, key: str, tokens: float, updated_ms: int, refused: int,
+               blocked_until_ms: int, forget_before_ms: int) -> None:
+    """Save an address's budget; drop those untouched since `forget_before_ms`."""
+    c = raw_conn(conn)
+    c.execute("DELETE FROM qr_address_budget WHERE updated_ms < ? AND blocked_until_ms < ?",
+              (forget_before_ms, updated_ms))
+    c.execute("INSERT OR REPLACE INTO qr_address_budget (key, tokens, updated_ms, refused,"
+              " blocked_until_ms) VALUES (?, ?, ?, ?, ?)",
+              (key, tokens, updated_ms, refused, blocked_until_ms))

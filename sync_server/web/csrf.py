@@ -63,7 +63,7 @@ def valid(request: web.Request, value: object, action: str | None = None) -> boo
     if not nonce or not isinstance(value, str) or "." not in value:
         return False
     issued, _, mac = value.partition(".")
-    if not issued.isdigit() or not 0 <= now_ms() - int(issued) <= MAX_AGE_MS:
+    if not (issued.isascii() and issued.isdigit()) or not 0 <= now_ms() - int(issued) <= MAX_AGE_MS:
         return False
     return hmac.compare_digest(mac, _sign(request.app[KEY], nonce, action or request.path,
                                           int(issued)))

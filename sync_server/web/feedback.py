@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 from aiohttp import web
 
 from sync_server.feedback import guard
-from sync_server.feedback.answers import OverLimit, site_for_token, store_answer
+from sync_server.feedback.answers import ANSWERED, OVER_BUDGET, site_for_token, store_answer
 from sync_server.web import csrf, render
 from sync_server.web.i18n import TEXT, pick_lang
 from sync_server.web.keys import DB, SETTINGS
@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 16 * 1024
 LIMITER = web.AppKey("feedback_limiter", guard.AddressLimiter)
-DEFAULT_PER_ADDRESS_HOUR = 30
+REFUSED = web.AppKey("feedback_refused", dict)  # reason -> posts refused since start
+DEFAULT_PER_ADDRESS_HOUR = 300
 MAX_COMMENT = 1000
 TOPICS = ("accueil", "attente", "information", "accessibilite", "courtoisie", "efficacite")
 # Emoji per level for 2, 3 and 4 buttons, least satisfied first, as on the kiosks.
@@ -34,6 +35,7 @@ HEADERS = {
 # ---------------------------------------------------------------- validation
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_LEVEL = re.compile(r"[0-9]{1,3}")  # ASCII digits only: "³" and "①" are digits to str.isdigit
 
 
 class BadRequest(Exception):
@@ -62,7 +64,7 @@ def validate(fields: dict[str, list[str]], scale: int,
     levels = fields.get("level", [])
     if not levels or levels == [""]:
         errors["level"] = t["level_missing"]
-    elif len(levels) != 1 or not levels[0].isdigit() or int(levels[0]) >= scale:
+    elif len(levels) != 1 or not _LEVEL.fullmatch(levels[0]) or int(levels[0]) >= scale:
         errors["level"] = t["level_bad"]
     else:
         answer["level"] = int(levels[0])
@@ -128,35 +130,51 @@ async def post_form(request: web.Request, token: str, lang: str,
     conn = request.app[DB].conn
     site_id, site_name, scale = site
 
-    def bad(message_key, why):
+    refused = request.app[REFUSED]
+
+    def refuse(reason, why):
+        """Count and log a refused post (never its address)."""
+        refused[reason] = refused.get(reason, 0) + 1
         log.info("qr form refused for site %s: %s", site_id, why)
+
+    def bad(message_key, why, reason):
+        refuse(reason, why)
         return _message(request, lang, site_name, "bad_title", message_key, status=400,
                         alert=True)
 
     if (request.content_length or 0) > MAX_BODY:
-        return bad("too_large", "body too large")
+        return bad("too_large", "body too large", "too_large")
     raw = await request.content.read(MAX_BODY + 1)
     try:
         fields = parse_body(raw)
     except BadRequest as e:
-        return bad(str(e), "unreadable body (%s)" % e)
+        return bad(str(e), "unreadable body (%s)" % e, str(e))
     lang = pick_lang((fields.get("lang") or [lang])[0])
-    if not csrf.valid(request, (fields.get(csrf.FIELD) or [""])[0]):
-        return bad("csrf", "CSRF token missing, expired or not bound to its cookie")
+    form = (fields.get(csrf.FIELD) or [""])[0]
+    if not csrf.valid(request, form):
+        return bad("csrf", "CSRF token missing, expired or not bound to its cookie", "csrf")
     if guard.device_recent(request.cookies.get(guard.device_cookie_name(site_id))):
+        refuse("device", "this browser answered less than an hour ago")
         return _message(request, lang, site_name, "again_title", "again", status=429,
                         alert=True)
     answer, errors = validate(fields, scale, lang)
     if errors:
-        log.info("qr form for site %s returned with errors: %s", site_id, ",".join(errors))
+        refuse("invalid", "returned with errors: " + ",".join(errors))
         return _render_form(request, site, token, lang, answer, errors, status=400)
     settings = request.app[SETTINGS]
     address = guard.client_address(request, settings.get("trust_proxy", False))
     at_ms = guard.now_ms()
-    try:
-        store_answer(conn, site_id, token, scale, answer, request.app[LIMITER], address, at_ms)
-    except OverLimit:
-        log.warning("qr form for site %s: address over its hourly limit", site_id)
+    # The CSRF field is the form's single-use nonce: made for this browser
+    # and this form when the page was shown, kept as answered until it
+    # would have expired anyway.
+    outcome = store_answer(conn, site_id, token, scale, answer, request.app[LIMITER], address,
+                           at_ms, form, at_ms + csrf.MAX_AGE_MS)
+    if outcome == ANSWERED:
+        refuse("answered", "the form was answered already (a replay)")
+        return _message(request, lang, site_name, "again_title", "answered", status=409,
+                        alert=True)
+    if outcome == OVER_BUDGET:
+        refuse("over_budget", "address out of budget")
         return _message(request, lang, site_name, "qr_rate_title", "qr_rate", status=429,
                         alert=True)
     resp = web.HTTPSeeOther("/f/%s/merci?lang=%s" % (token, lang))
@@ -174,6 +192,7 @@ async def thanks(request: web.Request, token: str, lang: str, site: tuple) -> we
 def setup(app: web.Application) -> None:
     per_hour = int(app[SETTINGS].get("qr_per_address_hour") or DEFAULT_PER_ADDRESS_HOUR)
     app[LIMITER] = guard.AddressLimiter(per_hour)
+    app[REFUSED] = {}
     app.router.add_get("/f/{token}", get_form)
     app.router.add_post("/f/{token}", post_form)
     app.router.add_get("/f/{token}/merci", thanks)

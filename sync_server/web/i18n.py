@@ -181,6 +181,9 @@ TEXTS: dict[str, tuple[Any, Any]] = {
         "pourrez en donner un nouveau plus tard.",
         "You already gave your opinion of this service less than an hour ago. Thank you! You "
         "can give a new one later."),
+    "answered": (
+        "Cette réponse a déjà été enregistrée. Merci ! Un avis ne compte qu'une fois.",
+        "This answer has already been recorded. Thank you! An opinion counts only once."),
     "qr_rate_title": ("Trop de réponses", "Too many answers"),
     "qr_rate": (
         "Trop de réponses viennent de votre connexion. Réessayez dans une heure.",

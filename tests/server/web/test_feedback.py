@@ -1,12 +1,14 @@
 """The QR form over HTTP against a real `borne serve`: storing, the thank-you
 page, CSRF, the per-device and per-address limits, bad input, revocation,
 and the privacy rule (no raw client address in the database or the logs)."""
+import json
 import sqlite3
+import urllib.request
 
 import pytest
 
 from sync_server.feedback import answers as qr_answers
-from sync_server.web import feedback
+from sync_server.feedback import guard
 from tests.server_support import SITE, SITE_NAME, Client, borne, location
 
 
@@ -61,17 +63,75 @@ def test_one_answer_per_device_per_site_per_hour(server):
     assert "déjà donné votre avis" in c.get(c.form_path()).text
 
 
-def test_address_limit_counts_per_address(server):
-    accepted = 0
-    for _ in range(feedback.DEFAULT_PER_ADDRESS_HOUR):
-        accepted += Client(server, "127.0.0.7").answer(level=3).status == 303
-    assert accepted == feedback.DEFAULT_PER_ADDRESS_HOUR
-    before = len(answers(server))
+def qr_refused(server):
+    with urllib.request.urlopen(server.base + "/healthz", timeout=5) as resp:
+        return json.loads(resp.read())["qr"]["refused"]
+
+
+def test_a_script_looping_from_one_address_is_stopped_and_counted(server):
+    """Each turn loads the form afresh with new cookies, as a script that
+    drops them would: the address's budget stops it, its refused posts are
+    counted, and what was accepted stays stored."""
+    before, refused_before = len(answers(server)), qr_refused(server).get("over_budget", 0)
+    statuses = [Client(server, "127.0.0.7").answer(level=3).status for _ in range(60)]
+    accepted = statuses.count(303)
+    # The bucket (30), plus at most what refills while the loop runs.
+    assert guard.BURST <= accepted <= guard.BURST + 2, statuses
+    assert statuses[accepted:] == [429] * (60 - accepted)  # stopped for good, not trickling
+    assert len(answers(server)) == before + accepted  # accepted answers all kept
+    assert qr_refused(server)["over_budget"] - refused_before == 60 - accepted
     over = Client(server, "127.0.0.7").answer(level=3)
     assert over.status == 429 and "Trop de réponses" in over.text
-    assert len(answers(server)) == before
     # Another address is not affected.
     assert Client(server, "127.0.0.8").answer(level=3).status == 303
+
+
+def test_a_replayed_answer_is_stored_once_even_without_its_cookie(server):
+    c = Client(server, "127.0.0.14")
+    fields = {"csrf": c.csrf(), "lang": "fr", "level": "2", "comment": "une fois"}
+    assert c.post(fields).status == 303
+    before = len(answers(server))
+    for name in [k for k in c.cookies if k.startswith("borne_answered_")]:
+        del c.cookies[name]  # the per-device cookie dropped
+    again = c.post(fields)
+    assert again.status == 409 and "déjà été enregistrée" in again.text
+    # Changing the other fields makes no new form: the CSRF field is its nonce.
+    changed = c.post(dict(fields, level="0", comment="deux fois"))
+    assert changed.status == 409
+    assert len(answers(server)) == before
+    assert qr_refused(server)["answered"] >= 2
+    # A new form shown to the same browser answers normally (an hour later
+    # its device cookie would allow it; here the cookie is gone).
+    assert c.answer(level=1).status == 303
+
+
+def test_replayed_answer_page_in_english(server):
+    c = Client(server, "127.0.0.15")
+    fields = {"csrf": c.csrf("en"), "lang": "en", "level": "0"}
+    assert c.post(fields).status == 303
+    c.cookies = {k: v for k, v in c.cookies.items() if not k.startswith("borne_answered_")}
+    again = c.post(fields)
+    assert again.status == 409 and "already been recorded" in again.text
+
+
+@pytest.mark.parametrize("level", ["³", "①", "٣", "1.0", "-1", " 1", "0x1", "1e0", "",
+                                   "9" * 400])
+def test_unicode_and_odd_levels_get_a_400(server, level):
+    c = Client(server, "127.0.0.16")
+    before = len(answers(server))
+    resp = c.post({"csrf": c.csrf(), "lang": "fr", "level": level})
+    assert resp.status == 400, resp.text
+    assert "niveau de satisfaction" in resp.text
+    assert len(answers(server)) == before
+
+
+def test_odd_cookies_and_fields_never_give_a_500(server):
+    c = Client(server, "127.0.0.17")
+    token = c.csrf()
+    c.cookies[guard.device_cookie_name(SITE)] = "³"
+    assert c.get(c.form_path()).status == 200
+    assert c.post({"csrf": "①." + token.partition(".")[2], "level": "1"}).status == 400
+    assert c.post({"csrf": token, "level": "1"}).status == 303
 
 
 def test_csrf_token_is_required_and_bound_to_the_browser(server):
