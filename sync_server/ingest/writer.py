@@ -241,11 +241,17 @@ class Ingest:
         if have:
             rows = [r for r in rows if r[1] not in have]
         if rows:
+            n = 0
+            if undatable:  # flagged, and counted once: only new rows
+                marked = []
+                for r in rows:
+                    if r[5] is None and (not r[8] & w.F_CLOCK_UNKNOWN or anchor is not None):
+                        r = r[:8] + (r[8] | votes.F_UNDATABLE, r[9])
+                        n += 1
+                    marked.append(r)
+                rows = marked
             votes.insert_votes(c, rows)
-            if undatable:
-                # Counted once: only new rows (duplicates were counted before).
-                n = sum(1 for r in rows if r[5] is None and (
-                    not r[8] & w.F_CLOCK_UNKNOWN or anchor is not None))
+            if n:
                 votes.count_undatable(c, dev, n)
                 out.undatable += n
             if have or None in utcs:

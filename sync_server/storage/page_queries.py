@@ -2,6 +2,7 @@
 module serves: kiosk health rows of a site and pages of raw votes."""
 from sync_server.storage.access_queries import Store
 from sync_server.storage.connection import raw_conn, row_dicts
+from sync_server.storage.votes import F_UNDATABLE
 
 VOTE_COLUMNS = ("device_id", "seq", "utc_ms", "level", "scale", "flags", "boot", "received_ms")
 
@@ -36,6 +37,8 @@ def dated_votes(db: Store, site_id: str, start: int | None, end: int | None,
 
 
 def undated_votes(db: Store, site_id: str) -> int:
-    """Votes of a site still waiting for their boot's time anchor."""
+    """Votes of a site still waiting for their boot's time anchor (not
+    those flagged undatable: no anchor will ever date them)."""
     return raw_conn(db).execute("SELECT count(*) FROM votes WHERE site_id = ?"
-                                " AND utc_ms IS NULL", (site_id,)).fetchone()[0]
+                                " AND utc_ms IS NULL AND flags & ? = 0",
+                                (site_id, F_UNDATABLE)).fetchone()[0]

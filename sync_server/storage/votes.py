@@ -13,6 +13,9 @@ _VOTE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _ROWS_PER_INSERT = 64  # at most 64 distinct statements, well within sqlite3's cache
 _insert_sql: dict[int, str] = {}
 DATED_KEYS = ("site_id", "utc_ms", "level", "scale", "flags", "device_id", "seq")
+# Set by the server on a stored vote no time in 2000..2100 can be given to:
+# never counted, never dated later. Never on the wire (bits 3..7 are 0 there).
+F_UNDATABLE = 0x80
 
 
 def insert_votes(c: sqlite3.Connection, rows: Sequence[tuple]) -> None:
@@ -57,8 +60,8 @@ def add_anchor(c: sqlite3.Connection, device_id: str, boot: int, boot_ms: int, u
         " RETURNING site_id, utc_ms, level, scale, flags, device_id, seq",
         (utc_ms, boot_ms, device_id, boot, utc_ms, boot_ms, min_utc_ms,
          max_utc_ms - 1)).fetchall()
-    left = c.execute("SELECT count(*) FROM votes WHERE device_id = ? AND boot = ?"
-                     " AND utc_ms IS NULL AND flags & 1", (device_id, boot)).fetchone()[0]
+    left = c.execute("UPDATE votes SET flags = flags | ? WHERE device_id = ? AND boot = ?"
+                     " AND utc_ms IS NULL AND flags & 1", (F_UNDATABLE, device_id, boot)).rowcount
     if left:
         count_undatable(c, device_id, left)
     return [dict(zip(DATED_KEYS, r)) for r in rows]

@@ -7,7 +7,7 @@ import pytest
 
 from protocol import server_wire as w
 from sync_server.ingest.writer import MAX_UTC_MS, Ingest
-from sync_server.storage import registry
+from sync_server.storage import page_queries, registry, votes
 from sync_server.storage.connection import connect
 from tests.server_support import T0, make_registry
 
@@ -49,8 +49,11 @@ def test_a_vote_past_year_9999_is_acked_with_the_valid_ones_behind_it(kiosk):
         acks += out.acks
     assert acks == [(w.topic(dev, "ack"), w.encode_ack(dev, n)) for n in (2, 3, 5)]
     with sqlite3.connect(db) as c:
-        stored = c.execute("SELECT seq, utc_ms FROM votes ORDER BY seq").fetchall()
-    assert stored == [(1, None), (2, T0), (3, None), (4, T0 + 1), (5, T0 + 2)]
+        stored = c.execute("SELECT seq, utc_ms, flags FROM votes ORDER BY seq").fetchall()
+    flag = votes.F_UNDATABLE
+    assert stored == [(1, None, flag), (2, T0, 0), (3, None, flag), (4, T0 + 1, 0),
+                      (5, T0 + 2, 0)]
+    assert page_queries.undated_votes(connect(db), "mairie-centre") == 0  # none pending
     assert counted(db) == 3  # the valid ones only
     assert undatable(db, dev) == 2  # the others, where a manager sees them
     # Resending a batch (a lost ack) neither counts its votes twice nor
@@ -84,5 +87,7 @@ def test_pending_votes_the_anchor_cannot_place_are_counted_undatable(kiosk):
     assert undatable(db, dev) == 0  # still waiting for the anchor
     tel = w.encode_json({"boot": 4, "uptime_s": 70, "journal": 0, "clock": "server",
                          "anchor": [4, 0, T0]})
+    assert page_queries.undated_votes(connect(db), "mairie-centre") == 2
     ing.process([(w.topic(dev, "telemetry"), tel, False)])
     assert counted(db) == 1 and undatable(db, dev) == 1
+    assert page_queries.undated_votes(connect(db), "mairie-centre") == 0
