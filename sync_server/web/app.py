@@ -55,8 +55,9 @@ async def healthz(request: web.Request) -> web.Response:
         out["mqtt"] = {"connected": link.connected,
                        "url": "mqtt://%s:%d" % (link.host, link.port), **link.stats,
                        "refused": dict(link.refused)}
-    if feedback.REFUSED in request.app:  # QR form posts refused, per reason
-        out["qr"] = {"refused": dict(request.app[feedback.REFUSED])}
+    refused = request.app.get(feedback.REFUSED)
+    if refused is not None:  # QR form posts refused, per reason
+        out["qr"] = {"refused": dict(refused)}
     return web.json_response(out)
 
 
