@@ -66,6 +66,10 @@ OPENAPI: dict[str, Any] = {
              "description": "Sites, kiosks and their health, and the votes kiosks sent."},
     "paths": {
         "/healthz": {"get": {"summary": "Liveness, with MQTT ingest counters",
+                             "description": "`mqtt.connected` is the broker session now (false"
+                                            " within 1.5 keepalives of an outage);"
+                                            " `mqtt.refused` and `qr.refused` count refused"
+                                            " messages and QR posts per reason.",
                              "responses": {"200": {"description": "The server runs"}}}},
         "/api/v1/openapi.json": {"get": {"summary": "This description",
                                          "responses": {"200": {"description": "OpenAPI 3"}}}},
