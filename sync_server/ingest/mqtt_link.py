@@ -41,7 +41,7 @@ log = logging.getLogger("borne.mqtt")
 MAX_BATCH = 200  # messages per transaction: small enough to overlap arrival and commit
 ACK_TIMEOUT_S = 10  # a QoS 0 publish not written by then means the connection is gone
 SHARE_GROUP = "borne-ingest"
-KEEPALIVE_S = 30  # a silent broker is found dead after at most 1.5 times this
+KEEPALIVE_S = 30  # paho drops a silent broker after an unanswered ping: two of these at most
 REFUSAL_LOG_S = 10.0  # refusals are logged as counts per interval of this length
 
 

@@ -67,7 +67,8 @@ OPENAPI: dict[str, Any] = {
     "paths": {
         "/healthz": {"get": {"summary": "Liveness, with MQTT ingest counters",
                              "description": "`mqtt.connected` is the broker session now (false"
-                                            " within 1.5 keepalives of an outage);"
+                                            " as soon as the connection closes, within"
+                                            " two keepalives of a silent broker);"
                                             " `mqtt.refused` and `qr.refused` count refused"
                                             " messages and QR posts per reason.",
                              "responses": {"200": {"description": "The server runs"}}}},
