@@ -3,6 +3,7 @@ broker link shows down during an outage, refusals are counted per reason in
 /healthz and logged as counts per interval while a burst goes on."""
 import json
 import re
+import signal
 import time
 import urllib.request
 
@@ -37,6 +38,27 @@ def test_healthz_shows_the_broker_down_during_an_outage(tmp_path):
         time.sleep(1.0)
         assert not health(server)["connected"]
         broker.start()
+        assert wait_until(lambda: health(server)["connected"], 30)
+    finally:
+        server.stop()
+        broker.stop()
+
+
+def test_healthz_shows_a_silent_broker_down_within_two_keepalives(tmp_path):
+    """A broker that stops answering without closing the connection (a
+    frozen host, a cut link): paho's unanswered ping ends the session."""
+    db = tmp_path / "b.db"
+    make_registry(db, 1)
+    broker, server = secured_server(db)
+    try:
+        assert wait_until(lambda: health(server)["connected"], 10)
+        broker.proc.send_signal(signal.SIGSTOP)
+        frozen_at = time.monotonic()
+        try:
+            assert wait_until(lambda: not health(server)["connected"], 2 * KEEPALIVE_S + 5)
+            assert time.monotonic() - frozen_at <= 2 * KEEPALIVE_S + 5
+        finally:
+            broker.proc.send_signal(signal.SIGCONT)
         assert wait_until(lambda: health(server)["connected"], 30)
     finally:
         server.stop()
