@@ -93,7 +93,8 @@ class Firmware:
     def read_file(self, name):
         """A file of the stopped kiosk's flash, as text (mounted as its board does)."""
         script = ("import sys\nsys.path.insert(0, %r)\nfrom flash import mount\n"
-                  "mount('/flash')\nprint(open('/flash/%s').read())" % (os.path.dirname(KIOSK), name))
+                  "mount('/flash')\nprint(open('/flash/%s').read())"
+                  % (os.path.dirname(KIOSK), name))
         out = subprocess.run([self.cmd[0], "-c", script], capture_output=True, text=True,
                              env=self.env, timeout=30)
         assert out.returncode == 0, out.stdout + out.stderr
