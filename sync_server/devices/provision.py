@@ -264,13 +264,18 @@ def provision(con: KioskConsole, args: argparse.Namespace, out: Out = print) -> 
                 "with Mosquitto: rerun `borne broker-config` and reload the broker)"
                 % (dev, args.site, args.db))
         try:
-            shown = commit(con, expect)
-        except (ConsoleError, CliError) as e:
-            if not args.secret and conn is not None:
-                with transaction(conn):
-                    registry.forget_unused_kiosk(conn, dev)
+            shown = con.command("commit")
+        except ConsoleError as e:  # the kiosk refused: it kept its old files
+            if not args.secret:
+                unregister(conn, dev)
             raise CliError("%s; the kiosk on %s is unchanged%s" % (
                 e, con.port, "" if args.secret else " and kiosk %s unregistered" % dev)) from None
+        except CliError as e:  # no answer: the kiosk may have committed or not
+            retry = "" if args.secret else (
+                " Kiosk %s is registered: rerun with --device-id %s --secret=%s"
+                % (dev, dev, secret))
+            raise CliError("%s.%s" % (e, retry)) from None
+        compare(con.port, shown, expect)
         old = before.get("device")
         if conn is not None and old and old != dev:
             rec = registry.kiosk_record(conn, old)
@@ -297,6 +302,12 @@ def register(conn: sqlite3.Connection | None, con: KioskConsole, site: str, dev:
     except (ValueError, sqlite3.Error) as e:
         abort(con)
         raise CliError("%s; the kiosk on %s is unchanged" % (e, con.port)) from None
+
+
+def unregister(conn: sqlite3.Connection | None, dev: str) -> None:
+    assert conn is not None
+    with transaction(conn):
+        registry.forget_unused_kiosk(conn, dev)
 
 
 def reconfigure(con: KioskConsole, args: argparse.Namespace, before: dict[str, Any],
