@@ -178,7 +178,14 @@ def abort(con: KioskConsole) -> None:
 
 
 def commit(con: KioskConsole, expect: dict[str, Any]) -> dict[str, Any]:
-    shown = con.command("commit")
+    """`commit`, its answer compared with `expect`. A refusal (ConsoleError)
+    leaves the kiosk's files as they were and drops the staged values; a
+    CliError (no answer) leaves it unknown whether the kiosk committed."""
+    try:
+        shown = con.command("commit")
+    except ConsoleError:
+        abort(con)
+        raise
     compare(con.port, shown, expect)
     return shown
 
@@ -264,7 +271,7 @@ def provision(con: KioskConsole, args: argparse.Namespace, out: Out = print) -> 
                 "with Mosquitto: rerun `borne broker-config` and reload the broker)"
                 % (dev, args.site, args.db))
         try:
-            shown = con.command("commit")
+            shown = commit(con, expect)
         except ConsoleError as e:  # the kiosk refused: it kept its old files
             if not args.secret:
                 unregister(conn, dev)
@@ -275,7 +282,6 @@ def provision(con: KioskConsole, args: argparse.Namespace, out: Out = print) -> 
                 " Kiosk %s is registered: rerun with --device-id %s --secret=%s"
                 % (dev, dev, secret))
             raise CliError("%s.%s" % (e, retry)) from None
-        compare(con.port, shown, expect)
         old = before.get("device")
         if conn is not None and old and old != dev:
             rec = registry.kiosk_record(conn, old)
@@ -331,7 +337,7 @@ def reconfigure(con: KioskConsole, args: argparse.Namespace, before: dict[str, A
     stage(con, lines, expect)
     try:
         shown = commit(con, expect)
-    except (ConsoleError, CliError) as e:
+    except ConsoleError as e:
         raise CliError("%s; the kiosk on %s is unchanged" % (e, con.port)) from None
     out("configuration changed, identity kept: device %s, site %s, broker %s%s%s"
         % (dev, shown.get("site"), shown.get("broker"),

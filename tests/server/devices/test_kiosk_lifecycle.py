@@ -357,3 +357,56 @@ def test_a_provisioning_cut_at_any_command_leaves_the_kiosk_as_it_was(server, tl
     assert shown["wifi_ssid"] == "Nouveau" and shown["device"] == before["device"]
     assert shown["broker"] == "mqtts://broker.test:8883" and shown["ca"]
     assert ask(kiosk, "journal")["pending"] == 1
+
+
+class CommitTrouble(KioskConsole):
+    """`commit` refused by the kiosk (as on a flash error), or sent and then
+    no answer (the cable pulled at that very moment)."""
+
+    def __init__(self, port, sent):
+        super().__init__(port, timeout=3)
+        self.sent = sent
+
+    def command(self, line, timeout=None):
+        if line != "commit":
+            return super().command(line, timeout)
+        if not self.sent:
+            from sync_server.devices.console import ConsoleError
+            raise ConsoleError("commit", "state", "flash error")
+        self.ser.write(b"commit\n")
+        self.ser.flush()
+        raise CliError("serial port %s stopped working: cable pulled" % self.port)
+
+
+def test_a_refused_or_unanswered_commit(server, kiosk):
+    args = argparse.Namespace(
+        site=SITE, db=str(server["db"]), keep_identity=False, device_id=None, secret=None,
+        broker=nowhere(), ca=None, lab_plain_tcp=True, wifi=None, wifi_pass=None,
+        wait_online=0)
+    prov.check_args(args)
+    con = CommitTrouble(kiosk.serial.path, sent=False)
+    try:
+        with pytest.raises(CliError) as refused:
+            prov.provision(con, args, out=lambda line: None)
+    finally:
+        con.close()
+    assert str(refused.value).endswith("the kiosk on %s is unchanged and kiosk k0001 "
+                                       "unregistered" % kiosk.serial.path)
+    assert kiosks(server["db"]) == {}
+    assert ask(kiosk, "show config")["device"] is None
+    con = CommitTrouble(kiosk.serial.path, sent=True)
+    try:
+        with pytest.raises(CliError) as cut:
+            prov.provision(con, args, out=lambda line: None)
+    finally:
+        con.close()
+    secret = str(cut.value).split("--secret=")[1]
+    assert str(cut.value).endswith(
+        "Kiosk k0001 is registered: rerun with --device-id k0001 --secret=" + secret)
+    assert kiosks(server["db"]) == {"k0001": False}
+    poll(lambda: ask(kiosk, "show config")["device"] == "k0001" or None, 10, "the commit")
+    out = borne("provision", "--port", kiosk.serial.path, "--site", SITE, "--broker",
+                server["broker"], "--lab-plain-tcp", "--device-id", "k0001",
+                "--secret=" + secret, "--db", server["db"], "--wait-online", "20")
+    assert out.returncode == 0, out.stderr
+    assert "mqtt up" in out.stdout

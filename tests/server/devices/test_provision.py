@@ -53,7 +53,7 @@ def test_provision_end_to_end_then_votes_reach_server(server, kiosk):
     assert [level for _, level in got] == [2, 0, 1]
 
 
-def test_given_credentials_and_wrong_secret_spaces(server, kiosk):
+def test_given_credentials_and_an_empty_secret(server, kiosk):
     conn = connect(server["db"])
     dev, secret = registry.add_kiosk(conn, SITE, "accueil-1")
     conn.close()
