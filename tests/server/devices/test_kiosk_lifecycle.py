@@ -410,3 +410,36 @@ def test_a_refused_or_unanswered_commit(server, kiosk):
                 "--secret=" + secret, "--db", server["db"], "--wait-online", "20")
     assert out.returncode == 0, out.stderr
     assert "mqtt up" in out.stdout
+
+
+@pytest.mark.parametrize("extra, message", [
+    (("--site", SITE, "--wifi", "W", "--wifi-pass", "p"),
+     "--keep-identity keeps the kiosk's id, secret and site: do not give --site"),
+    ((), "--keep-identity changes --wifi/--wifi-pass, --broker or --ca: give at least one"),
+])
+def test_keep_identity_options(tmp_path, extra, message):
+    out = borne("provision", "--port", tmp_path / "ttyUSB0", "--keep-identity", *extra)
+    assert out.returncode == 2
+    assert out.stderr.strip() == "borne: error: " + message
+
+
+def test_decommission_a_lost_kiosk_revokes_it(tmp_path):
+    db = tmp_path / "borne.db"
+    conn = connect(db)
+    registry.add_site(conn, SITE, "Mairie")
+    registry.add_kiosk(conn, SITE, "hall-1")
+    conn.close()
+    out = borne("kiosk", "decommission", "hall-1", "--db", db)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "kiosk hall-1 revoked (its 0 stored vote(s) stay counted); with Mosquitto: rerun "
+        "`borne broker-config` and reload the broker",
+        "the device itself was not wiped; if it turns up holding votes, `borne kiosk recover "
+        "hall-1 --port PORT` brings them in"]
+    assert kiosks(db) == {"hall-1": True}
+    unknown = borne("kiosk", "decommission", "hall-9", "--db", db)
+    assert unknown.returncode == 2 and unknown.stderr.strip() == (
+        "borne: error: unknown kiosk 'hall-9'")
+    missing = borne("kiosk", "decommission", "hall-1", "--db", tmp_path / "none.db")
+    assert missing.returncode == 2 and "none.db not found" in missing.stderr
+    assert not (tmp_path / "none.db").exists()
