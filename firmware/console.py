@@ -1,5 +1,7 @@
 # Serial console: one command per line, one answer per line,
 # "OK {json}" or "ERR code message". Log lines start with "LOG ".
+# Provisioning lines (begin, commit, wipe, quoted values) live in staging.py,
+# loaded only when one comes.
 import asyncio
 import json
 
@@ -7,6 +9,7 @@ from version import FW
 
 import kiosk_wire as w
 
+STAGING = ("begin", "commit", "abort", "wipe")
 SET_KEYS = {"broker": "broker", "device": "device", "secret": "secret", "site": "site",
             "user": "user", "buttons": "buttons"}
 
@@ -35,7 +38,12 @@ class Console:
 
     def handle(self, line):
         try:
-            return "OK " + json.dumps(self.command(line.split()))
+            if '"' in line:
+                import staging
+                words = staging.split_words(line)
+            else:
+                words = line.split()
+            return "OK " + json.dumps(self.command(words))
         except CommandError as e:
             return "ERR %s %s" % (e.code, e.msg)
         except ValueError as e:
@@ -54,6 +62,9 @@ class Console:
             return {"fw": FW, "proto": w.VERSION, "board": self.board.name}
         if cmd == "status":
             return k.status()
+        if cmd in STAGING or cmd == "show" and args == ["staged"]:
+            import staging
+            return staging.command(k, cmd, args)
         if cmd == "show":
             if args != ["config"]:
                 raise CommandError("usage", "show config")
@@ -77,7 +88,8 @@ class Console:
             self.board.request_reboot()
             return {}
         raise CommandError("unknown", "command %s (version, status, show config, journal, "
-                           "set, press, reboot)" % cmd)
+                           "set, begin, show staged, commit, abort, press, wipe, "
+                           "reboot)" % cmd)
 
     def set(self, args):
         s = self.k.settings
@@ -86,6 +98,9 @@ class Console:
                                "set wifi|broker|device|user|secret|site|buttons|ca VALUE")
         what = args[0]
         if what == "ca" and len(args) == 2:
+            if s.staged is not None:
+                import staging
+                return staging.stage_ca(s, args[1])
             import tlsca  # the broker's CA, DER in base64; "-" removes it
             return {"ca": tlsca.pin(s.base, args[1])}
         if what == "wifi":
@@ -102,7 +117,7 @@ class Console:
         s.set_prov(key, args[1])
         if key == "secret":
             return {"secret_set": True}
-        return {key: s.prov[key]}
+        return {key: (s.prov if s.staged is None else s.staged[0])[key]}
 
 
 class CommandError(Exception):

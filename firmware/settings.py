@@ -48,6 +48,7 @@ class Settings:
         self.prov = {}
         self.config = dict(DEFAULT_CONFIG)
         self.config_raw = b""
+        self.staged = None  # staging.py: values set after `begin`, kept until `commit`
 
     def load(self):
         try:
@@ -107,9 +108,15 @@ class Settings:
         elif key == "user":
             if not w.valid_device_id(value):
                 raise ValueError("user: 1..32 of A-Z a-z 0-9 - _")
+        elif key == "wifi_ssid" or key == "wifi_pass":
+            if len(value.encode()) > 64 or not value and key == "wifi_ssid":
+                raise ValueError("Wi-Fi name: 1..32 bytes, password: at most 64")
         elif key == "site":
             if not 0 < len(value) <= 64:
                 raise ValueError("site: 1..64 characters")
+        if self.staged is not None:
+            self.staged[0][key] = value
+            return
         self.prov[key] = value
         self.save_prov()
         self._apply_prov_defaults()

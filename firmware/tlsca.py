@@ -31,16 +31,22 @@ def pin(base, b64):
         except OSError:
             pass
         return None
+    der = parse(b64)
+    with open(path + ".new", "wb") as f:
+        f.write(der)
+    os.rename(path + ".new", path)  # the old CA or the new one, never half
+    return fingerprint(der)
+
+
+def parse(b64):
+    """The CA given in base64 (DER) as bytes, once mbedTLS has parsed it."""
     import binascii
     try:
         der = binascii.a2b_base64(b64)
     except ValueError:
         raise ValueError("CA: not base64") from None
     context(der)  # refuses what mbedTLS cannot parse
-    with open(path + ".new", "wb") as f:
-        f.write(der)
-    os.rename(path + ".new", path)  # the old CA or the new one, never half
-    return fingerprint(der)
+    return der
 
 
 def context(der):

@@ -90,6 +90,16 @@ class Firmware:
             time.sleep(step)
         raise TimeoutError("status never matched; last %r; logs: %s" % (st, self.logs[-8:]))
 
+    def read_file(self, name):
+        """A file of the stopped kiosk's flash, as text (mounted as its board does)."""
+        script = ("import sys\nsys.path.insert(0, %r)\nfrom flash import mount\n"
+                  "mount('/flash')\nprint(open('/flash/%s').read())"
+                  % (os.path.dirname(KIOSK), name))
+        out = subprocess.run([self.cmd[0], "-c", script], capture_output=True, text=True,
+                             env=self.env, timeout=30)
+        assert out.returncode == 0, out.stdout + out.stderr
+        return out.stdout[:-1]
+
     def wait_exit(self, timeout=30):
         return self.proc.wait(timeout)
 

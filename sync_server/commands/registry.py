@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 
-from sync_server.commands.common import Subparsers, data_command, print_rows
+from sync_server.commands.common import Subparsers, add_db_argument, data_command, print_rows
+from sync_server.commands.provision import add_console_arguments, add_network_arguments
+from sync_server.devices import lifecycle
+from sync_server.devices.console import ConsoleError
 from sync_server.errors import CliError
 from sync_server.storage import registry
 from sync_server.storage.connection import connect, utc_text
@@ -47,6 +51,61 @@ def add_commands(sub: Subparsers) -> None:
     r = data_command(ksub, "revoke", kiosk_revoke,
                      help="stop trusting a kiosk (regenerate broker-config)")
     r.add_argument("id")
+    add_device_commands(ksub)
+
+
+def add_device_commands(ksub: Subparsers) -> None:
+    """The kiosk commands that also talk to the device over its serial console."""
+    def journal_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
+                       help="time the kiosk is given to deliver its pending votes (default 30)")
+        p.add_argument("--discard-votes", type=int, dest="discard_votes", metavar="N",
+                       help="drop the N votes still pending: N must be the number printed")
+
+    p = ksub.add_parser("reset", help="wipe the kiosk on --port back to blank (its votes "
+                        "delivered first, or discarded with --discard-votes N)")
+    add_console_arguments(p)
+    journal_options(p)
+    p.set_defaults(func=on_console(lifecycle.reset))
+
+    p = ksub.add_parser("decommission", help="take a kiosk out of service: votes delivered, "
+                        "credentials revoked, device wiped (without --port: revoked only)")
+    p.add_argument("id")
+    p.add_argument("--port", help="serial port of the kiosk (omit if the device is lost)")
+    p.add_argument("--timeout", type=float, default=5.0,
+                   help="seconds to wait for each answer of the kiosk (default 5)")
+    journal_options(p)
+    add_db_argument(p)
+    p.set_defaults(func=on_console(lifecycle.decommission))
+
+    p = ksub.add_parser("replace", help="provision a new device on --port at the site of "
+                        "kiosk ID, under a new id, and revoke ID")
+    p.add_argument("id", help="the kiosk replaced")
+    add_console_arguments(p)
+    add_network_arguments(p)
+    add_db_argument(p)
+    p.add_argument("--wait-online", type=float, default=10.0, metavar="SECONDS",
+                   help="wait up to this long for the new kiosk's broker connection")
+    p.set_defaults(func=on_console(lifecycle.replace))
+
+    p = ksub.add_parser("recover", help="re-enable a revoked kiosk on --port under a new "
+                        "secret so that it delivers the votes it holds")
+    p.add_argument("id")
+    add_console_arguments(p)
+    add_db_argument(p)
+    p.add_argument("--wait-online", type=float, default=20.0, metavar="SECONDS",
+                   help="wait up to this long for it to connect and deliver (default 20)")
+    p.set_defaults(func=on_console(lifecycle.recover))
+
+
+def on_console(fn: Callable[[argparse.Namespace], None]) -> Callable[[argparse.Namespace], None]:
+    """`fn`, with the kiosk's console refusals reported as command errors."""
+    def run(args: argparse.Namespace) -> None:
+        try:
+            fn(args)
+        except ConsoleError as e:
+            raise CliError(str(e)) from None
+    return run
 
 
 def _run(fn, *args, **kwargs):

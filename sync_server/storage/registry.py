@@ -126,25 +126,68 @@ def site_zones(conn: Db, site_ids: Iterable[str] | None = None) -> dict[str, str
     return zones
 
 
-def add_kiosk(conn: Db, site_id: str, device_id: str | None = None) -> tuple[str, str]:
-    """Register a kiosk; return (device_id, secret). Only the secret's hash
-    is kept: it cannot be shown again."""
+def next_kiosk_id(conn: Db) -> str:
+    """The first free id of the k0001, k0002, ... series."""
+    n = conn.execute("SELECT count(*) FROM kiosks").fetchone()[0] + 1
+    while True:
+        device_id = "k%04d" % n
+        if not conn.execute("SELECT 1 FROM kiosks WHERE id = ?", (device_id,)).fetchone():
+            return device_id
+        n += 1
+
+
+def add_kiosk(conn: Db, site_id: str, device_id: str | None = None,
+              secret: str | None = None) -> tuple[str, str]:
+    """Register a kiosk; return (device_id, secret), the secret made here
+    unless given. Only the secret's hash is kept: it cannot be shown again."""
     get_site(conn, site_id)
     if device_id is None:
-        n = conn.execute("SELECT count(*) FROM kiosks").fetchone()[0] + 1
-        while True:
-            device_id = "k%04d" % n
-            if not conn.execute("SELECT 1 FROM kiosks WHERE id = ?", (device_id,)).fetchone():
-                break
-            n += 1
+        device_id = next_kiosk_id(conn)
+    check_new_kiosk_id(conn, device_id)
+    secret = secret or passwords.new_secret()
+    conn.execute("INSERT INTO kiosks (id, site_id, secret_hash, created_ms) VALUES (?, ?, ?, ?)",
+                 (device_id, site_id, passwords.hash_secret(secret), now_ms()))
+    return device_id, secret
+
+
+def check_new_kiosk_id(conn: Db, device_id: str) -> None:
+    """ValueError unless `device_id` may be given to a new kiosk."""
     if not w.valid_device_id(device_id) or device_id == passwords.SERVER_USER:
         raise ValueError("kiosk id %r: use 1 to 32 letters, digits, '-' and '_'" % device_id)
     if conn.execute("SELECT 1 FROM kiosks WHERE id = ?", (device_id,)).fetchone():
         raise ValueError("kiosk %r already exists (ids are never reused)" % device_id)
-    secret = passwords.new_secret()
-    conn.execute("INSERT INTO kiosks (id, site_id, secret_hash, created_ms) VALUES (?, ?, ?, ?)",
-                 (device_id, site_id, passwords.hash_secret(secret), now_ms()))
-    return device_id, secret
+
+
+def forget_unused_kiosk(conn: Db, device_id: str) -> bool:
+    """Undo a registration no kiosk ever used (no vote, no status): True if
+    it was removed."""
+    cur = conn.execute(
+        "DELETE FROM kiosks WHERE id = ? AND NOT EXISTS (SELECT 1 FROM votes WHERE device_id = ?)"
+        " AND NOT EXISTS (SELECT 1 FROM kiosk_status WHERE device_id = ?)",
+        (device_id, device_id, device_id))
+    return bool(cur.rowcount)
+
+
+def reenable_kiosk(conn: Db, device_id: str, secret: str) -> None:
+    """Trust a revoked kiosk again, under a new secret (the old one may
+    have leaked)."""
+    cur = conn.execute("UPDATE kiosks SET revoked_ms = NULL, secret_hash = ? WHERE id = ?"
+                       " AND revoked_ms IS NOT NULL", (passwords.hash_secret(secret), device_id))
+    if not cur.rowcount:
+        if conn.execute("SELECT 1 FROM kiosks WHERE id = ?", (device_id,)).fetchone():
+            raise ValueError("kiosk %r is not revoked" % device_id)
+        raise ValueError("unknown kiosk %r" % device_id)
+
+
+def kiosk_record(conn: Db, device_id: str) -> dict | None:
+    """A registered kiosk's site, revocation, last known state and the
+    highest seq the server stored from it (0 for none); None if unknown."""
+    rows = row_dicts(raw_conn(conn).execute(
+        "SELECT k.id, k.site_id, k.revoked_ms, s.state, s.last_seen_ms,"
+        " COALESCE((SELECT max(seq) FROM votes v WHERE v.device_id = k.id), 0) AS last_seq"
+        " FROM kiosks k LEFT JOIN kiosk_status s ON s.device_id = k.id WHERE k.id = ?",
+        (device_id,)))
+    return rows[0] if rows else None
 
 
 def revoke_kiosk(conn: Db, device_id: str) -> None:

@@ -130,3 +130,65 @@ def test_control_lines(micropython, tmp_path):
     finally:
         fw.stop()
         srv.close()
+
+
+def test_staged_values_are_written_together_at_commit(fw):
+    """begin, set..., show staged, commit: nothing reaches the flash before
+    commit, so a console cut half-way leaves the kiosk as it was."""
+    fw.start()
+    assert fw.ask("set device kiosk-1") == {"device": "kiosk-1"}
+    assert fw.ask("set broker mqtt://10.0.0.5:1884") == {"broker": "mqtt://10.0.0.5:1884"}
+    assert fw.ask("begin") == {}
+    assert fw.ask("set device kiosk-2") == {"device": "kiosk-2"}
+    assert fw.ask("set site mairie-sud") == {"site": "mairie-sud"}
+    staged = fw.ask("show staged")
+    assert staged["device"] == "kiosk-2" and staged["site"] == "mairie-sud"
+    assert fw.ask("show config")["device"] == "kiosk-1"
+    fw.stop()  # the console (and the kiosk) cut before commit
+    fw.start()
+    cfg = fw.ask("show config")
+    assert cfg["device"] == "kiosk-1" and cfg["broker"] == "mqtt://10.0.0.5:1884"
+    assert fw.ask("show staged")[0] == "ERR"  # nothing staged after a restart
+    assert fw.ask("commit")[0] == "ERR"
+    assert fw.ask("begin") == {}
+    assert fw.ask("set device kiosk-3") == {"device": "kiosk-3"}
+    assert fw.ask("abort") == {}
+    assert fw.ask("show config")["device"] == "kiosk-1"
+    assert fw.ask("begin") == {}
+    assert fw.ask("set device kiosk-3") == {"device": "kiosk-3"}
+    assert fw.ask("commit")["device"] == "kiosk-3"
+    fw.stop()
+    fw.start()
+    assert fw.ask("show config")["device"] == "kiosk-3"
+
+
+@pytest.mark.parametrize("ssid, password", [
+    ("Mairie Wifi", "pass with spaces"),
+    (' "quoted" \\ back', "tab\there \u00e9t\u00e9 {json} 'single' ;$`"),
+    ("x", "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
+])
+def test_wifi_values_as_json_strings_keep_every_character(fw, ssid, password):
+    fw.start()
+    line = "set wifi %s %s" % (json.dumps(ssid), json.dumps(password))
+    assert fw.ask(line) == {"wifi_ssid": ssid}
+    assert fw.ask("show config")["wifi_ssid"] == ssid
+    fw.stop()
+    prov = json.loads(fw.read_file("prov.json"))
+    assert prov["wifi_ssid"] == ssid and prov["wifi_pass"] == password
+
+
+def test_wipe_needs_the_pending_count_and_keeps_seqs_going(fw):
+    fw.start()
+    assert fw.ask("set device kiosk-1") == {"device": "kiosk-1"}
+    assert fw.ask("press 0") == {"seq": 1}
+    time.sleep(5.1)  # the press lockout
+    assert fw.ask("press 1") == {"seq": 2}
+    assert fw.ask("wipe 0") == ("ERR", "state 2 vote(s) pending, not 0")
+    assert fw.ask("wipe")[0] == "ERR"
+    assert fw.ask("wipe 2") == {"discarded": 2}
+    assert fw.wait_exit() == 0  # it restarts blank
+    fw.start()
+    cfg = fw.ask("show config")
+    assert cfg["device"] is None and cfg["broker"] is None and cfg["ca"] is None
+    assert fw.ask("journal")["pending"] == 0
+    assert fw.ask("press 0") == {"seq": 3}  # a seq is never given twice
