@@ -42,6 +42,10 @@ MAX_BATCH = 200  # messages per transaction: small enough to overlap arrival and
 ACK_TIMEOUT_S = 10  # a QoS 0 publish not written by then means the connection is gone
 SHARE_GROUP = "borne-ingest"
 KEEPALIVE_S = 30  # paho drops a silent broker after an unanswered ping: two of these at most
+# A QoS 1 probe on the link's own topic (nobody reads it) every PROBE_S: a
+# broker that has not acknowledged one after another PROBE_S is reported
+# down, well within KEEPALIVE_S, while paho takes up to two keepalives.
+PROBE_S = 10
 REFUSAL_LOG_S = 10.0  # refusals are logged as counts per interval of this length
 
 
@@ -143,6 +147,7 @@ class Link:
             votes = "$share/%s/%s" % (SHARE_GROUP, votes)
         await client.subscribe(votes, qos=1)
         side = None
+        probe = asyncio.ensure_future(self._probe(client))
         if not self.ingest_only:
             await client.subscribe(w.TOPIC_ROOT + "+/status", qos=1)
             await client.subscribe(w.TOPIC_ROOT + "+/telemetry", qos=1)
@@ -157,9 +162,27 @@ class Link:
         try:
             await self._consume(client)
         finally:
-            if side:
-                side.cancel()
-                await asyncio.gather(side, return_exceptions=True)
+            for task in (side, probe):
+                if task:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+
+    async def _probe(self, client):
+        """Keep `connected` true only while the broker answers."""
+        topic = "%s%s/probe" % (w.TOPIC_ROOT, self.user)
+        while True:
+            started = time.monotonic()
+            try:
+                await asyncio.wait_for(client.publish(topic, b"", qos=1), PROBE_S)
+            except asyncio.TimeoutError:
+                if self.connected:
+                    log.warning("broker %s:%d silent for %d s", self.host, self.port, PROBE_S)
+                self.connected = False
+                continue  # paho ends the session if the silence lasts
+            if not self.connected:
+                log.info("broker %s:%d answers again", self.host, self.port)
+            self.connected = True
+            await asyncio.sleep(max(0.0, PROBE_S - (time.monotonic() - started)))
 
     async def _consume(self, client):
         """Take batches of messages and store them, pipelined: each batch is

@@ -51,7 +51,7 @@ async def healthz(request: web.Request) -> web.Response:
     if link is not None:
         # The broker's address (never its credentials): simulators find it here.
         # `connected` is the session now: down from the moment it drops (at
-        # most two keepalives after a silent broker), not once connected ever.
+        # most 20 s after a broker falls silent), not once connected ever.
         out["mqtt"] = {"connected": link.connected,
                        "url": "mqtt://%s:%d" % (link.host, link.port), **link.stats,
                        "refused": dict(link.refused)}

@@ -68,7 +68,7 @@ OPENAPI: dict[str, Any] = {
         "/healthz": {"get": {"summary": "Liveness, with MQTT ingest counters",
                              "description": "`mqtt.connected` is the broker session now (false"
                                             " as soon as the connection closes, within"
-                                            " two keepalives of a silent broker);"
+                                            " 20 s of a silent broker, within the 30 s keepalive);"
                                             " `mqtt.refused` and `qr.refused` count refused"
                                             " messages and QR posts per reason.",
                              "responses": {"200": {"description": "The server runs"}}}},

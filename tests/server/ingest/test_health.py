@@ -44,9 +44,9 @@ def test_healthz_shows_the_broker_down_during_an_outage(tmp_path):
         broker.stop()
 
 
-def test_healthz_shows_a_silent_broker_down_within_two_keepalives(tmp_path):
+def test_healthz_shows_a_silent_broker_down_within_the_keepalive(tmp_path):
     """A broker that stops answering without closing the connection (a
-    frozen host, a cut link): paho's unanswered ping ends the session."""
+    frozen host, a cut link): the link's probe sees it before the keepalive."""
     db = tmp_path / "b.db"
     make_registry(db, 1)
     broker, server = secured_server(db)
@@ -55,8 +55,8 @@ def test_healthz_shows_a_silent_broker_down_within_two_keepalives(tmp_path):
         broker.proc.send_signal(signal.SIGSTOP)
         frozen_at = time.monotonic()
         try:
-            assert wait_until(lambda: not health(server)["connected"], 2 * KEEPALIVE_S + 5)
-            assert time.monotonic() - frozen_at <= 2 * KEEPALIVE_S + 5
+            assert wait_until(lambda: not health(server)["connected"], KEEPALIVE_S)
+            assert time.monotonic() - frozen_at <= KEEPALIVE_S
         finally:
             broker.proc.send_signal(signal.SIGCONT)
         assert wait_until(lambda: health(server)["connected"], 30)
