@@ -3,7 +3,6 @@
 # Ticks and RTC behave as a board's: ticks wrap every 2^30 ms, the RTC keeps
 # UTC across a reset but not across a power cut, and a test can fast-forward
 # idle time (`sim idle SECONDS` on the console).
-import asyncio
 import json
 import os
 import time
