@@ -62,14 +62,6 @@ class TruncatedError(WireError):
     pass
 
 
-class LevelError(WireError):
-    pass
-
-
-class SeqOrderError(WireError):
-    pass
-
-
 class FormatError(WireError):
     pass
 

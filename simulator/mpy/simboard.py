@@ -3,7 +3,6 @@
 # Ticks and RTC behave as a board's: ticks wrap every 2^30 ms, the RTC keeps
 # UTC across a reset but not across a power cut, and a test can fast-forward
 # idle time (`sim idle SECONDS` on the console).
-import asyncio
 import json
 import os
 import time
@@ -157,13 +156,9 @@ class SimBoard(board_base.Board):
         self.emit({"ev": "suppressed", "button": button, "count": count})
 
     def state_changed(self, kiosk):
-        s = kiosk.status()
-        st = {"ev": "state", "mqtt": s["mqtt"], "journal": s["journal"], "clock": s["clock"],
-              "acked": s["acked"], "seq": s["seq"], "dropped": s["dropped"],
-              "suppressed": s["suppressed"]}
-        if st != self.last_state:
-            self.last_state = st
-            self.emit(st)
+        if self.writer is not None:  # a simulator listens (simctl.py)
+            import simctl
+            simctl.state(self, kiosk)
         if self.leds.get("thanks"):
             self.indicator("thanks", False)
 
@@ -213,9 +208,14 @@ class SimBoard(board_base.Board):
 
     def console_reader(self):
         # Ctrl-C on the USB serial stops the firmware for the REPL (usb_repl.py).
+        import asyncio
         import gc
 
         import usb_tap
+        # asyncio's stream classes, loaded on first use, are the firmware's
+        # (the MQTT client and a board's console reader use them): loaded
+        # before measuring so they do not count in the board's share.
+        asyncio.StreamReader  # noqa: B018
         gc.collect()
         before = gc.mem_alloc()
         tap = usb_tap.ConsoleTap(self)
@@ -223,7 +223,7 @@ class SimBoard(board_base.Board):
         self.share += gc.mem_alloc() - before
         return tap
 
-    # -- control channel -------------------------------------------------------
+    # -- control channel (simctl.py, loaded only with a simulator) ---------
     def tasks(self, kiosk):
         self.kiosk = kiosk
         out = []
@@ -232,66 +232,6 @@ class SimBoard(board_base.Board):
             out.append(net.ntp_task(self, kiosk, self.ntp_server))
         ctl = env("BORNE_SIM_CTL")
         if ctl:
-            out += [self.control(ctl), self.flusher()]
+            import simctl
+            out += [simctl.control(self, ctl), simctl.flusher(self)]
         return out
-
-    async def flusher(self):
-        while True:
-            await asyncio.sleep_ms(10)
-            if self.dirty and self.writer is not None:
-                self.dirty = False
-                try:
-                    await asyncio.wait_for(self.writer.drain(), 5)
-                except Exception:  # noqa: BLE001 - simulator gone
-                    self.writer = None
-
-    async def control(self, addr):
-        host, port = addr.rsplit(":", 1)
-        k = self.kiosk
-        try:
-            reader, self.writer = await asyncio.open_connection(host, int(port))
-        except OSError as e:
-            self.log("simulator control %s unreachable: %s" % (addr, e))
-            return
-        self.emit({"ev": "hello", "device": k.device, "fw": board_base_fw(), "boot": k.journal.boot,
-                   "buttons": k.settings.config["buttons"], "journal": k.journal.pending()})
-        self.last_state = None
-        self.state_changed(k)
-        while True:
-            line = await reader.readline()
-            if not line:
-                self.writer = None
-                self.log("simulator control closed")
-                return
-            self.command(line)
-
-    def command(self, line):
-        try:
-            m = json.loads(line)
-            cmd = m["cmd"]
-        except (ValueError, KeyError, TypeError):
-            self.emit({"ev": "error", "msg": "bad control line"})
-            return
-        if cmd == "press":
-            b = m.get("button")
-            if not isinstance(b, int):
-                self.emit({"ev": "error", "msg": "press needs an integer button"})
-                return
-            self.queue.append(b)
-        elif cmd == "net":
-            up = bool(m.get("up"))
-            if up != self._net:
-                self._net = up
-                self._net_changed = True
-        elif cmd == "battery":
-            self.mv = m.get("mv", self.mv)
-            self.pct = m.get("pct", self.pct)
-        elif cmd == "rssi":
-            self.dbm = m.get("dbm", self.dbm)
-        else:
-            self.emit({"ev": "error", "msg": "unknown command %s" % cmd})
-
-
-def board_base_fw():
-    from version import FW
-    return FW

@@ -3,13 +3,19 @@ the real firmware under the MicroPython unix port with a given heap, a real
 Mosquitto with the generated ACL and the real `borne serve`. Boot, connect
 (config and time from the server), a 1,000-vote backlog built offline and
 drained, presses while online, a second connection (config and time again)."""
+import base64
 import os
 import sqlite3
 import time
 
+from sync_server.broker import mosquitto, tls
+from sync_server.storage.connection import connect
 from tests import realparts
 from tests import server_support as ss
+from tests.firmware.net_support import DnsServer
 from tests.firmware_support import Firmware
+
+TLS_HOST = "broker.test"
 
 
 def stored(db, dev):
@@ -31,22 +37,53 @@ def press(fw, n, start=0):
     return seqs
 
 
-def run(workdir, heap, backlog=1000, online=20, timeout=180, env=None, mpy=True):
+def tls_broker(db, workdir):
+    """Mosquitto from `borne broker-config` with its TLS listener (certificates
+    from `borne tls init`): (broker, kiosk URL, the CA's DER to pin)."""
+    tlsdir = os.path.join(workdir, "tls")
+    tls.init(tlsdir, [TLS_HOST])
+    broker = realparts.Mosquitto(conf="")
+    port = realparts.free_port()
+    conn = connect(db)
+    out = mosquitto.write(conn, os.path.join(broker.dir, "borne"), workers=2, tls=tlsdir,
+                          tls_listener="127.0.0.1:%d" % port)
+    conn.close()
+    with open(os.path.join(out, "mosquitto.conf")) as f:
+        broker.conf = f.read()
+    der = tls.load_ca(tlsdir)[0].public_bytes(tls.serialization.Encoding.DER)
+    return broker.start(), "mqtts://%s:%d" % (TLS_HOST, port), der
+
+
+def run(workdir, heap, backlog=1000, online=20, timeout=180, env=None, mpy=True,
+        use_tls=False):
     """Run the scenario; return a dict of figures (heap_peak, the board's own
     share, votes stored) or raise with the firmware's last logs. env: more
     of the simulated board's environment (simulator/mpy/CONTROL.md); mpy:
-    the .mpy build a board gets (False: the source, compiled at import)."""
+    the .mpy build a board gets (False: the source, compiled at import);
+    use_tls: MQTT over TLS to Mosquitto's TLS listener, the CA pinned first."""
     workdir = str(workdir)
     db = os.path.join(workdir, "borne.db")
     keys = ss.make_registry(db, kiosks=1, lockout_s=0, sync_s=5)
     dev, secret = next(iter(keys.items()))
-    broker, server = ss.secured_server(db)
+    dns = None
+    if use_tls:
+        broker, url, ca = tls_broker(db, workdir)
+        server = ss.Server(db, "--http", "127.0.0.1:0", "--mqtt", broker.url).start()
+        dns = DnsServer({TLS_HOST: "127.0.0.1"})
+        env = dict(env or {}, BORNE_DNS=dns.addr)
+    else:
+        broker, server = ss.secured_server(db)
+        url = broker.url
     fw = Firmware(realparts.need_binary("micropython"), os.path.join(workdir, "flash.img"),
-                  env=dict(BORNE_DEVICE=dev, BORNE_BROKER=broker.url, BORNE_PASS=secret,
+                  env=dict(BORNE_DEVICE=dev, BORNE_BROKER=url, BORNE_PASS=secret,
                            **(env or {})),
                   heap=heap, mpy=mpy)
     try:
         fw.start()
+        if use_tls:
+            got = fw.ask("set ca " + base64.b64encode(ca).decode())
+            if got != {"ca": tls.fingerprint(ca)}:
+                raise AssertionError("set ca: %r; logs %s" % (got, fw.logs[-5:]))
         fw.wait_status(lambda s: s["mqtt"] == "up" and s["clock"] == "server", timeout=60)
         deadline = time.monotonic() + 30
         while True:
@@ -79,3 +116,5 @@ def run(workdir, heap, backlog=1000, online=20, timeout=180, env=None, mpy=True)
         fw.stop()
         server.stop()
         broker.stop()
+        if dns:
+            dns.close()

@@ -18,8 +18,17 @@ def test_full_scenario_in_the_simulator_heap(micropython, tmp_path):
     assert 0 < r["board_share"] < r["heap_peak"] <= 104 * 1024
 
 
-@pytest.mark.xfail(strict=True, reason="the firmware's own live peak is about 87 KiB on the "
-                   "64-bit unix port, its code about 60 KiB of it; the scenario needs 100 KiB")
+def test_full_scenario_over_tls(micropython, tmp_path):
+    # Over Mosquitto's TLS listener, the CA pinned through the console: the
+    # scenario passes in 108 to 116 KiB depending on the run
+    # (bench/bench_firmware.py); 128 KiB leaves margin.
+    r = scenario.run(tmp_path, "128k", use_tls=True)
+    assert r["stored"] == 1020
+    assert 0 < r["board_share"] < r["heap_peak"] <= 128 * 1024
+
+
+@pytest.mark.xfail(strict=True, reason="the firmware's own live peak is 85.4 KiB on the "
+                   "64-bit unix port, its code 56.8 KiB of it; the scenario needs 96 to 100 KiB")
 def test_full_scenario_in_64k_without_tls(micropython, tmp_path):
     r = scenario.run(tmp_path, "64k")
     assert r["stored"] == 1020
