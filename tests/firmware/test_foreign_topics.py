@@ -6,7 +6,6 @@ under the MicroPython unix port."""
 import socket
 import struct
 import threading
-import time
 
 import pytest
 
@@ -88,8 +87,13 @@ class RogueBroker:
     def send(self, topic, payload):
         t = topic.encode()
         body = struct.pack(">H", len(t)) + t + payload
-        assert len(body) < 128
-        self._write(bytes([0x30, len(body)]) + body)
+        n, length = len(body), b""
+        while True:  # MQTT's variable-length remaining length
+            n, digit = n >> 7, n & 0x7F
+            length += bytes([digit | (0x80 if n else 0)])
+            if not n:
+                break
+        self._write(b"\x30" + length + body)
 
     def close(self):
         for s in (self.conn, self.srv):
@@ -125,4 +129,3 @@ def test_kiosk_ignores_messages_on_topics_not_its_own(micropython, tmp_path):
     finally:
         fw.stop()
         broker.close()
-        time.sleep(0)
