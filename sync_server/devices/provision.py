@@ -5,11 +5,13 @@ import argparse
 import base64
 import re
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 from protocol import server_wire as w
+from sync_server.broker import dynsec
 from sync_server.broker import tls as broker_tls
 from sync_server.broker.url import parse_broker_url
 from sync_server.devices.console import ConsoleError, KioskConsole
@@ -76,6 +78,7 @@ def register(args: argparse.Namespace) -> tuple[str, str, int | None]:
     try:
         site = registry.get_site(conn, args.site)
         dev, secret = registry.add_kiosk(conn, args.site, args.device_id)
+        print(dynsec.tell_running(conn, dev, secret), file=sys.stderr)
     except ValueError as e:
         raise CliError(str(e)) from None
     finally:
@@ -115,8 +118,7 @@ def provision(con: KioskConsole, args: argparse.Namespace,
     check_pending(con, before, args)
     dev, secret, buttons = register(args)
     if not args.secret:
-        out("registered kiosk %s at site %s (with Mosquitto: rerun `borne broker-config` "
-            "and reload the broker)" % (dev, args.site))
+        out("registered kiosk %s at site %s" % (dev, args.site))
     lines, expect = settings_for(args, dev, secret, buttons)
     try:
         for line in lines:
