@@ -26,7 +26,9 @@ log = logging.getLogger("borne.broker")
 class KioskAuthPlugin(BaseAuthPlugin):
     """A client logs in with user name = client id and either a trusted
     kiosk's secret (checked against the registry at each connection, so a
-    revocation applies at once) or the server's secret."""
+    revocation applies at once) or the server's secret. A last will on a
+    topic the client may not publish to is refused with the connection, as
+    Mosquitto does."""
 
     @dataclass
     class Config:
@@ -47,6 +49,10 @@ class KioskAuthPlugin(BaseAuthPlugin):
                 stored = registry.kiosk_secret_hash(self._conn, user)
                 if stored:
                     ok = passwords.verify_secret(session.password, stored)
+        if ok and session.will_flag and not broker_rules.allowed(
+                user, session.will_topic or "", True):
+            log.warning("refused connection: %r's last will on %r", user, session.will_topic)
+            return False
         if not ok:
             log.warning("refused connection: user %r, client id %r", user, client_id)
         return ok
@@ -55,13 +61,92 @@ class KioskAuthPlugin(BaseAuthPlugin):
         self._conn.close()
 
 
+def topic_matches(topic: str, topic_filter: str) -> bool:
+    """MQTT filter matching (`+` one level, `#` the rest); `$` topics only
+    match filters that name their first level."""
+    t, f = topic.split("/"), topic_filter.split("/")
+    if topic.startswith("$") and f[0] in ("+", "#"):
+        return False
+    for i, level in enumerate(f):
+        if level == "#":
+            return True
+        if i >= len(t) or (level != "+" and level != t[i]):
+            return False
+    return len(t) == len(f)
+
+
 class KioskTopicPlugin(BaseTopicPlugin):
-    """`broker_rules.allowed` for publish, subscribe and delivery."""
+    """`broker_rules.allowed` for publish, subscribe and delivery; a revoked
+    kiosk still connected can no longer publish or subscribe.
+
+    Retained messages are kept here, not in amqtt's store: amqtt 0.12 hands
+    every retained message matching anyone's subscription to each client that
+    connects, unchecked. Here a retained message is given only to a client
+    that subscribes to it and may read it, as Mosquitto does. Keeping amqtt's
+    store empty also keeps its connect-time replay from awaiting while it walks
+    the broker's subscriptions, one way another client's SUBSCRIBE changed
+    that dictionary under it (`dictionary changed size during iteration`)."""
+
+    @dataclass
+    class Config:
+        db_path: str = "borne.db"
+
+    def __init__(self, context: BaseContext) -> None:
+        super().__init__(context)
+        self._conn = connect(self.config.db_path)
+        self._retained: dict[str, tuple[bytes, int]] = {}
+
+    def _trusted(self, user: str | None) -> bool:
+        return (broker_rules.is_server_user(user)
+                or registry.kiosk_secret_hash(self._conn, user or "") is not None)
 
     async def topic_filtering(self, *, session: Session | None = None, topic: str | None = None,
                               action: Action | None = None) -> bool:
         user = session.username if session else None
-        return broker_rules.allowed(user, topic or "", action == Action.PUBLISH)
+        if not broker_rules.allowed(user, topic or "", action == Action.PUBLISH):
+            return False
+        return action == Action.RECEIVE or self._trusted(user)
+
+    def _keep(self, topic: str, data: bytes, qos: int | None) -> None:
+        if data:
+            self._retained[topic] = (bytes(data), qos or 0)
+        else:  # an empty retained message clears the topic
+            self._retained.pop(topic, None)
+
+    async def on_broker_message_received(self, *, client_id: str, message: Any) -> None:
+        # Runs before amqtt's own topic check of this message (its task is
+        # scheduled first), so the retain flag is taken off in time; nothing
+        # here may await before that.
+        packet = getattr(message, "publish_packet", None)
+        if message is None or packet is None or not packet.retain_flag:
+            return
+        packet.retain_flag = False
+        session = self.context.get_session(client_id)
+        user = session.username if session else None
+        if broker_rules.allowed(user, message.topic, True) and self._trusted(user):
+            self._keep(message.topic, message.data, message.qos)
+
+    async def on_broker_retained_message(self, *, client_id: str | None,
+                                         retained_message: Any) -> None:
+        # What still reaches amqtt's store (a retained last will) moves here.
+        topic = retained_message.topic
+        self._keep(topic, retained_message.data, retained_message.qos)
+        store = self.context.retained_messages
+        if store.get(topic) is retained_message:
+            del store[topic]
+
+    async def on_broker_client_subscribed(self, *, client_id: str, topic: str,
+                                          qos: int) -> None:
+        # The subscription was allowed; hand over what it may read. (Sent as
+        # a fresh publication: it reaches any reader of that exact topic.)
+        session = self.context.get_session(client_id)
+        user = session.username if session else None
+        for t, (data, q) in list(self._retained.items()):
+            if topic_matches(t, topic) and broker_rules.allowed(user, t, False):
+                await self.context.broadcast_message(t, data, min(q, qos))
+
+    async def close(self) -> None:
+        self._conn.close()
 
 
 def broker_config(db_path: str | os.PathLike[str], host: str, port: int,
@@ -75,7 +160,7 @@ def broker_config(db_path: str | os.PathLike[str], host: str, port: int,
         "listeners": listeners,
         "plugins": {
             "sync_server.broker.embedded.KioskAuthPlugin": {"db_path": str(db_path)},
-            "sync_server.broker.embedded.KioskTopicPlugin": {},
+            "sync_server.broker.embedded.KioskTopicPlugin": {"db_path": str(db_path)},
         },
     }
 
