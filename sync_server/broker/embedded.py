@@ -7,13 +7,14 @@ nothing is lost, but production deployments use Mosquitto."""
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from amqtt.broker import Broker
+from amqtt.broker import Broker, BrokerContext
 from amqtt.contexts import Action, BaseContext
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
 
+from protocol import server_wire as w
 from sync_server.broker import rules as broker_rules
 from sync_server.broker import tls as broker_tls
 from sync_server.storage import credentials as passwords
@@ -21,6 +22,7 @@ from sync_server.storage import registry
 from sync_server.storage.connection import connect, get_setting
 
 log = logging.getLogger("borne.broker")
+PINS = "borne:pins"  # never a device id (no colon there), so no client can be it
 
 
 class KioskAuthPlugin(BaseAuthPlugin):
@@ -84,8 +86,15 @@ class KioskTopicPlugin(BaseTopicPlugin):
     connects, unchecked. Here a retained message is given only to a client
     that subscribes to it and may read it, as Mosquitto does. Keeping amqtt's
     store empty also keeps its connect-time replay from awaiting while it walks
-    the broker's subscriptions, one way another client's SUBSCRIBE changed
-    that dictionary under it (`dictionary changed size during iteration`)."""
+    the broker's subscriptions.
+
+    amqtt walks its dictionary of subscription filters while awaiting each
+    topic check of a delivery (`Broker._run_broadcast`); a filter added or
+    dropped meanwhile, as each kiosk's connection with a clean session does,
+    stopped that message's delivery halfway with `dictionary changed size
+    during iteration`. So the filters kiosks and the server use are pinned, once,
+    by a session of the broker's own (PINS) that never connects and is never
+    given a message: their entries then stay for the broker's life."""
 
     @dataclass
     class Config:
@@ -95,6 +104,31 @@ class KioskTopicPlugin(BaseTopicPlugin):
         super().__init__(context)
         self._conn = connect(self.config.db_path)
         self._retained: dict[str, tuple[bytes, int]] = {}
+        self._pinned: set[str] = set()
+
+    async def _pin(self, topic_filters: list[str]) -> None:
+        for f in topic_filters:
+            if f not in self._pinned:
+                self._pinned.add(f)
+                await self._broker.add_subscription(PINS, f, 1)
+
+    async def _pin_kiosk(self, device_id: str) -> None:
+        await self._pin([w.topic(device_id, n) for n in broker_rules.KIOSK_READ])
+
+    async def on_broker_post_start(self) -> None:
+        # Before any client: the server's filters and each trusted kiosk's.
+        await self._pin([w.TOPIC_ROOT + "+/" + n for n in broker_rules.KIOSK_WRITE])
+        for dev, _site, _h in registry.trusted_kiosks(self._conn):
+            await self._pin_kiosk(dev)
+
+    async def on_broker_client_connected(self, *, client_id: str, client_session: Session) -> None:
+        # A kiosk added since the start: pinned before it usually subscribes.
+        if not broker_rules.is_server_user(client_session.username):
+            await self._pin_kiosk(client_id)
+
+    @property
+    def _broker(self) -> BrokerContext:
+        return cast(BrokerContext, self.context)
 
     def _trusted(self, user: str | None) -> bool:
         return (broker_rules.is_server_user(user)
@@ -102,6 +136,8 @@ class KioskTopicPlugin(BaseTopicPlugin):
 
     async def topic_filtering(self, *, session: Session | None = None, topic: str | None = None,
                               action: Action | None = None) -> bool:
+        if session is not None and session.client_id == PINS:
+            return action == Action.SUBSCRIBE  # it holds filters, never reads
         user = session.username if session else None
         if not broker_rules.allowed(user, topic or "", action == Action.PUBLISH):
             return False
@@ -121,7 +157,7 @@ class KioskTopicPlugin(BaseTopicPlugin):
         if message is None or packet is None or not packet.retain_flag:
             return
         packet.retain_flag = False
-        session = self.context.get_session(client_id)
+        session = self._broker.get_session(client_id)
         user = session.username if session else None
         if broker_rules.allowed(user, message.topic, True) and self._trusted(user):
             self._keep(message.topic, message.data, message.qos)
@@ -131,7 +167,7 @@ class KioskTopicPlugin(BaseTopicPlugin):
         # What still reaches amqtt's store (a retained last will) moves here.
         topic = retained_message.topic
         self._keep(topic, retained_message.data, retained_message.qos)
-        store = self.context.retained_messages
+        store = self._broker.retained_messages
         if store.get(topic) is retained_message:
             del store[topic]
 
@@ -139,11 +175,11 @@ class KioskTopicPlugin(BaseTopicPlugin):
                                           qos: int) -> None:
         # The subscription was allowed; hand over what it may read. (Sent as
         # a fresh publication: it reaches any reader of that exact topic.)
-        session = self.context.get_session(client_id)
+        session = self._broker.get_session(client_id)
         user = session.username if session else None
         for t, (data, q) in list(self._retained.items()):
             if topic_matches(t, topic) and broker_rules.allowed(user, t, False):
-                await self.context.broadcast_message(t, data, min(q, qos))
+                await self._broker.broadcast_message(t, data, min(q, qos))
 
     async def close(self) -> None:
         self._conn.close()
