@@ -29,8 +29,7 @@ class KioskAuthPlugin(BaseAuthPlugin):
     """A client logs in with user name = client id and either a trusted
     kiosk's secret (checked against the registry at each connection, so a
     revocation applies at once) or the server's secret. A last will on a
-    topic the client may not publish to is refused with the connection, as
-    Mosquitto does."""
+    topic the client may not publish to is dropped, as Mosquitto does."""
 
     @dataclass
     class Config:
@@ -53,8 +52,9 @@ class KioskAuthPlugin(BaseAuthPlugin):
                     ok = passwords.verify_secret(session.password, stored)
         if ok and session.will_flag and not broker_rules.allowed(
                 user, session.will_topic or "", True):
-            log.warning("refused connection: %r's last will on %r", user, session.will_topic)
-            return False
+            # As Mosquitto: the client connects, its will is never published.
+            log.warning("dropped %r's last will on %r", user, session.will_topic)
+            session.will_flag = False
         if not ok:
             log.warning("refused connection: user %r, client id %r", user, client_id)
         return ok

@@ -180,10 +180,6 @@ def case_server_account(world):
     return world.probe(WORKER, world.secret).connected
 
 
-def case_kiosk_secret_as_server(world):
-    return world.probe(WORKER, world.a[1]).connected
-
-
 def case_revoked_before_start(world):
     return world.probe(*world.v).connected
 
@@ -285,6 +281,30 @@ def case_own_retained_config_on_subscribe(world):
     return json.loads(a.got[0][1])["site"]
 
 
+def case_foreign_last_will_is_never_published(world):
+    # A connects with a last will on B's config, then vanishes without a
+    # DISCONNECT: B gets only the server's marker after it.
+    b = world.probe(*world.b)
+    assert b.subscribe(w.topic(world.b[0], "config"))
+    settle()
+    b.got.clear()
+    a = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=world.a[0])
+    a.username_pw_set(*world.a)
+    a.will_set(w.topic(world.b[0], "config"), b"forged will", qos=1, retain=True)
+    answer = {}
+    a.on_connect = lambda c, u, f, rc, p=None: answer.setdefault("ok", not rc.is_failure)
+    a.connect("127.0.0.1", world.port)
+    a.loop_start()
+    realparts.poll(lambda: answer, timeout=5, what="CONNACK")
+    a.socket().close()  # gone without a DISCONNECT: the broker's turn to send the will
+    a.loop_stop()
+    time.sleep(1.5)
+    world.server_probe().publish(w.topic(world.b[0], "config"), b"marker")
+    realparts.poll(lambda: b.got, timeout=10, what="the marker")
+    settle()
+    return (answer["ok"], [p for _t, p, _r in b.got])
+
+
 # --- server topics and revocation ----------------------------------------------------
 
 def case_kiosk_cannot_reach_broker_control(world):
@@ -314,7 +334,6 @@ CASES = [
     (case_anonymous, False),
     (case_kiosk_secret_for_another_kiosk, False),
     (case_server_account, True),
-    (case_kiosk_secret_as_server, False),
     (case_revoked_before_start, False),
     (case_own_votes_reach_the_server, True),
     (case_foreign_votes_are_dropped, False),
@@ -330,6 +349,7 @@ CASES = [
     (case_no_foreign_retained_message_on_connect, None),
     (case_retained_status_reaches_the_server, True),
     (case_own_retained_config_on_subscribe, "s1"),
+    (case_foreign_last_will_is_never_published, (True, [b"marker"])),
     (case_kiosk_cannot_reach_broker_control, False),
     (case_revoked_while_connected, (False, False)),
 ]
