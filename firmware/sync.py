@@ -40,6 +40,8 @@ class Sync:
         self.batches_sent = 0
         self.progress = 0  # bumped by each loop turn, watched by the supervisor
         self.batch = None  # BatchBuffer of the current connection
+        self.ignored = 0  # messages on topics that are not this kiosk's own
+        self.own = None  # (device, {topic: name}) of the topics it reads
 
     def log(self, msg):
         self.k.log(msg)
@@ -202,8 +204,21 @@ class Sync:
             "heap_free": b.heap_free(), "refused": self.refused,
         })
 
+    def own_topics(self):
+        # Built once per device id: the exact topics this kiosk reads.
+        dev = self.k.device
+        if self.own is None or self.own[0] != dev:
+            self.own = (dev, {w.topic(dev, n): n for n in ("ack", "config", "time")})
+        return self.own[1]
+
     async def on_message(self, topic, payload):
-        name = topic.rsplit("/", 1)[-1]
+        # The whole topic must be one of its own: another kiosk's config or
+        # ack, whatever a broker delivers, is never applied here.
+        name = self.own_topics().get(topic)
+        if name is None:
+            self.ignored += 1
+            self.log("ignored a message on topic %s" % topic)
+            return
         try:
             if name == "ack":
                 self.on_ack(payload)

@@ -103,6 +103,7 @@ class Mosquitto:
         self.dir = workdir or tempfile.mkdtemp(prefix="borne-mosq-")
         os.chmod(self.dir, 0o777)
         self.proc = None
+        self.own_listener = True  # False: the conf lines bring the listener
 
     @property
     def url(self):
@@ -111,7 +112,8 @@ class Mosquitto:
     def start(self):
         path = os.path.join(self.dir, "mosquitto.conf")
         with open(path, "w") as f:
-            f.write("listener %d 127.0.0.1\n" % self.port)
+            if self.own_listener:
+                f.write("listener %d 127.0.0.1\n" % self.port)
             f.write("persistence true\npersistence_location %s/\n" % self.dir)
             f.write("max_queued_messages 1000000\nmax_inflight_messages 100\n")
             f.write(self.conf)

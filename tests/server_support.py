@@ -70,12 +70,17 @@ def secured_mosquitto(db):
     return broker.start()
 
 
-def write_broker_config(db, broker):
+def write_broker_config(db, broker, **options):
+    """The drop-in of `borne broker-config` as the broker's configuration
+    (its listener on the broker's port); options: those of mosquitto.write."""
     conn = connect(db)
-    out = broker_config.write(conn, os.path.join(broker.dir, "borne"), workers=2)
+    conf = broker_config.write(conn, os.path.join(broker.dir, "conf.d"), workers=2,
+                               listener="127.0.0.1:%d" % broker.port, **options)
     conn.close()
-    with open(os.path.join(out, "mosquitto.conf")) as f:
+    with open(conf) as f:
         broker.conf = f.read()
+    broker.own_listener = False
+    return conf
 
 
 def server_secret(db):

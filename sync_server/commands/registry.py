@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 
+from sync_server.broker import dynsec
 from sync_server.commands.common import Subparsers, add_db_argument, data_command, print_rows
 from sync_server.commands.provision import add_console_arguments, add_network_arguments
 from sync_server.devices import lifecycle
@@ -49,7 +51,7 @@ def add_commands(sub: Subparsers) -> None:
     ls.add_argument("--site")
     ls.add_argument("--json", action="store_true", help="one JSON array")
     r = data_command(ksub, "revoke", kiosk_revoke,
-                     help="stop trusting a kiosk (regenerate broker-config)")
+                     help="stop trusting a kiosk (a running Mosquitto disconnects it)")
     r.add_argument("id")
     add_device_commands(ksub)
 
@@ -142,7 +144,8 @@ def kiosk_add(args: argparse.Namespace) -> None:
         print(json.dumps({"device_id": dev, "secret": secret}))
     else:
         print("kiosk %s\nsecret %s" % (dev, secret))
-        print("(the secret is shown only once; run `borne broker-config` to publish it)")
+        print("(the secret is shown only once)")
+    print(dynsec.tell_running(conn, dev, secret), file=sys.stderr)
 
 
 def kiosk_list(args: argparse.Namespace) -> None:
@@ -157,5 +160,7 @@ def kiosk_list(args: argparse.Namespace) -> None:
 
 
 def kiosk_revoke(args: argparse.Namespace) -> None:
-    _run(registry.revoke_kiosk, connect(args.db), args.id)
-    print("kiosk %s revoked; regenerate broker-config and reload the broker" % args.id)
+    conn = connect(args.db)
+    _run(registry.revoke_kiosk, conn, args.id)
+    print("kiosk %s revoked" % args.id)
+    print(dynsec.tell_running(conn, args.id, None), file=sys.stderr)

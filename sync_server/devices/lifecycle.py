@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sync_server.broker import dynsec
 from sync_server.devices import provision as prov
 from sync_server.devices.console import ConsoleError, KioskConsole
 from sync_server.errors import CliError
@@ -111,8 +112,9 @@ def revoke(conn: sqlite3.Connection, rec: dict[str, Any], out: Out) -> None:
         return
     with transaction(conn):
         registry.revoke_kiosk(conn, rec["id"])
-    out("kiosk %s revoked (its %s stored vote(s) stay counted); with Mosquitto: rerun "
-        "`borne broker-config` and reload the broker" % (rec["id"], stored_votes(conn, rec)))
+    out("kiosk %s revoked (its %s stored vote(s) stay counted)"
+        % (rec["id"], stored_votes(conn, rec)))
+    out(dynsec.tell_running(conn, rec["id"], None))
 
 
 def stored_votes(conn: sqlite3.Connection, rec: dict[str, Any]) -> int:
@@ -168,15 +170,16 @@ def recover(args: argparse.Namespace, out: Out = print) -> None:
             prov.stage(con, ["set secret " + prov.value(secret)], expect)
             with transaction(conn):
                 registry.reenable_kiosk(conn, args.id, secret)
+            out(dynsec.tell_running(conn, args.id, secret))
             try:
                 prov.commit(con, expect)
             except (ConsoleError, CliError) as e:
                 with transaction(conn):
                     registry.revoke_kiosk(conn, args.id)
+                out(dynsec.tell_running(conn, args.id, None))
                 raise CliError("%s; the kiosk on %s is unchanged and %s revoked again"
                                % (e, con.port, args.id)) from None
-            out("kiosk %s re-enabled with a new secret (with Mosquitto: rerun `borne "
-                "broker-config` and reload the broker); it holds %d vote(s) to deliver"
+            out("kiosk %s re-enabled with a new secret; it holds %d vote(s) to deliver"
                 % (args.id, pending))
             status = prov.restart(con, args.wait_online, out)
             if status.get("mqtt") == "up":

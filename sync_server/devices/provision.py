@@ -10,11 +10,13 @@ import base64
 import json
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 from protocol import server_wire as w
+from sync_server.broker import dynsec
 from sync_server.broker import tls as broker_tls
 from sync_server.broker.url import parse_broker_url
 from sync_server.devices.console import ConsoleError, KioskConsole
@@ -267,8 +269,7 @@ def provision(con: KioskConsole, args: argparse.Namespace, out: Out = print) -> 
         stage(con, lines, expect)
         if not args.secret:
             register(conn, con, args.site, dev, secret)
-            out("registered kiosk %s at site %s in %s (its secret goes only to the kiosk; "
-                "with Mosquitto: rerun `borne broker-config` and reload the broker)"
+            out("registered kiosk %s at site %s in %s (its secret goes only to the kiosk)"
                 % (dev, args.site, args.db))
         try:
             shown = commit(con, expect)
@@ -289,6 +290,7 @@ def provision(con: KioskConsole, args: argparse.Namespace, out: Out = print) -> 
                 with transaction(conn):
                     registry.revoke_kiosk(conn, old)
                 out("kiosk %s revoked: this device is now kiosk %s" % (old, dev))
+                out(dynsec.tell_running(conn, old, None))
     finally:
         if conn is not None:
             conn.close()
@@ -308,12 +310,14 @@ def register(conn: sqlite3.Connection | None, con: KioskConsole, site: str, dev:
     except (ValueError, sqlite3.Error) as e:
         abort(con)
         raise CliError("%s; the kiosk on %s is unchanged" % (e, con.port)) from None
+    print(dynsec.tell_running(conn, dev, secret), file=sys.stderr)
 
 
 def unregister(conn: sqlite3.Connection | None, dev: str) -> None:
     assert conn is not None
     with transaction(conn):
         registry.forget_unused_kiosk(conn, dev)
+    print(dynsec.tell_running(conn, dev, None), file=sys.stderr)
 
 
 def reconfigure(con: KioskConsole, args: argparse.Namespace, before: dict[str, Any],

@@ -2,7 +2,6 @@
 Mosquitto with the generated ACL, and the real `borne serve` with SQLite.
 Power cuts, broker outages, lost acks and repeated batches: every confirmed
 vote is stored exactly once."""
-import os
 import signal
 import sqlite3
 import time
@@ -11,7 +10,9 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from protocol import server_wire as w
+from sync_server.broker import dynsec
 from sync_server.broker.rules import INGEST_PREFIX
+from sync_server.storage.connection import connect
 from tests import server_support as ss
 from tests.firmware_support import POWER_CUT, Firmware
 
@@ -137,17 +138,17 @@ def server_side_client(rig):
 
 
 def _set_ack_readable(rig, readable):
-    # Mosquitto re-reads the ACL on SIGHUP: without read access to its ack
-    # topic the kiosk never sees the server's acks (they are dropped).
-    acl = os.path.join(rig.broker.dir, "borne", "acl")
-    with open(acl) as f:
-        text = f.read()
-    line = "pattern read borne/v1/%u/ack"
-    off = "# ack withheld by the test"
-    text = text.replace(off, line) if readable else text.replace(line, off)
-    with open(acl, "w") as f:
-        f.write(text)
-    rig.broker.proc.send_signal(signal.SIGHUP)
+    # Through Mosquitto's control topic, as `borne kiosk` commands do: without
+    # read access to its ack topic the kiosk never sees the server's acks.
+    role = dynsec.kiosk_role(rig.dev)["rolename"]
+    acl = {"rolename": role, "acltype": "publishClientReceive", "topic": w.topic(rig.dev, "ack")}
+    command = (dict(acl, command="addRoleACL", priority=0, allow=True) if readable
+               else dict(acl, command="removeRoleACL"))
+    conn = connect(rig.db)
+    try:
+        assert not [r for r in dynsec.send(conn, [command]) if r.get("error")]
+    finally:
+        conn.close()
     time.sleep(0.5)
 
 

@@ -5,14 +5,12 @@ connects and votes are stored once each; a wrong CA, an expired certificate
 and a wrong host name are refused with a clear message."""
 import base64
 import datetime
-import os
 import pathlib
 import sqlite3
 
 import pytest
 
-from sync_server.broker import mosquitto, tls
-from sync_server.storage.connection import connect
+from sync_server.broker import tls
 from tests import realparts
 from tests import server_support as ss
 from tests.firmware.net_support import DnsServer
@@ -63,14 +61,10 @@ def test_right_ca_votes_flow_exactly_once_and_dns_at_each_connection(micropython
     dev, secret = next(iter(keys.items()))
     broker = realparts.Mosquitto(conf="")
     tls_port = realparts.free_port()
-    conn = connect(db)
     # In the broker's own folder: Mosquitto drops to a user that cannot
     # enter pytest's private temporary folders.
-    out = mosquitto.write(conn, os.path.join(broker.dir, "borne"), workers=2,
-                              tls=str(tlsdir), tls_listener="127.0.0.1:%d" % tls_port)
-    conn.close()
-    with open(os.path.join(out, "mosquitto.conf")) as f:
-        broker.conf = f.read()
+    ss.write_broker_config(db, broker, tls=str(tlsdir),
+                           tls_listener="127.0.0.1:%d" % tls_port)
     assert "listener %d 127.0.0.1" % tls_port in broker.conf
     broker.start()
     server = ss.Server(db, "--http", "127.0.0.1:0", "--mqtt", broker.url).start()

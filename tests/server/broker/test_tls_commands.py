@@ -54,10 +54,11 @@ def test_broker_config_tls_listener(tmp_path):
     out = borne("broker-config", "--db", db, "--out", tmp_path / "mosq", "--tls",
                 tmp_path / "tls", "--tls-listener", "0.0.0.0:8883")
     assert out.returncode == 0, out.stderr
-    conf = (tmp_path / "mosq" / "mosquitto.conf").read_text()
+    conf = (tmp_path / "mosq" / "borne.conf").read_text()
+    files = tmp_path / "mosq" / "borne"
     assert "listener 8883 0.0.0.0\ncertfile %s/broker.crt\nkeyfile %s/broker.key\n" % (
-        tmp_path / "mosq", tmp_path / "mosq") in conf
-    assert (tmp_path / "mosq" / "broker.crt").read_bytes() == (
+        files, files) in conf
+    assert (files / "broker.crt").read_bytes() == (
         tmp_path / "tls" / "broker.crt").read_bytes()
     missing = borne("broker-config", "--db", db, "--out", tmp_path / "m2", "--tls",
                     tmp_path / "none")

@@ -128,7 +128,7 @@ def test_first_install_with_the_readme_command_as_written(tmp_path, tls_kiosk):
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith(
         "registered kiosk k0001 at site mairie-centre in borne.db (its secret goes only to "
-        "the kiosk; ")
+        "the kiosk)\n")
     assert "read back: device k0001, site mairie-centre, broker mqtts://borne.example.fr:8883, "\
         "wifi SSID, ca " in out.stdout
     assert kiosks(tmp_path / "borne.db") == {"k0001": False}
@@ -432,8 +432,8 @@ def test_decommission_a_lost_kiosk_revokes_it(tmp_path):
     out = borne("kiosk", "decommission", "hall-1", "--db", db)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
-        "kiosk hall-1 revoked (its 0 stored vote(s) stay counted); with Mosquitto: rerun "
-        "`borne broker-config` and reload the broker",
+        "kiosk hall-1 revoked (its 0 stored vote(s) stay counted)",
+        "(no Mosquitto configured: the embedded broker of `borne serve` applies it)",
         "the device itself was not wiped; if it turns up holding votes, `borne kiosk recover "
         "hall-1 --port PORT` brings them in"]
     assert kiosks(db) == {"hall-1": True}

@@ -64,12 +64,14 @@ def test_bad_registry_input_is_one_clear_line(tmp_path, capsys, argv, message):
     assert err.startswith("borne: error:") and message in err and err.count("\n") == 1
 
 
-def test_password_file_is_mosquitto_format(tmp_path, capsys):
+def test_dynamic_security_file_holds_mosquitto_hashes(tmp_path, capsys):
     db = str(tmp_path / "b.db")
     borne(capsys, "site", "add", "s1", "--name", "S", "--db", db)
     made = json.loads(borne(capsys, "kiosk", "add", "--site", "s1", "--json", "--db", db)[1])
     assert borne(capsys, "broker-config", "--out", str(tmp_path / "mq"), "--db", db)[0] == 0
-    lines = dict(line.split(":", 1) for line in open(tmp_path / "mq" / "passwd").read().split())
+    clients = json.load(open(tmp_path / "mq" / "borne" / "dynamic-security.json"))["clients"]
+    lines = {c["username"]: "$7$%d$%s$%s" % (c["iterations"], c["salt"], c["password"])
+             for c in clients}
     assert passwords.verify_secret(made["secret"], lines[made["device_id"]])
     assert not passwords.verify_secret("wrong", lines[made["device_id"]])
     assert passwords.verify_secret(server_secret(db), lines["borne-server"])
