@@ -13,7 +13,8 @@ from sync_server.storage.connection import connect, utc_text
 def add_commands(sub: Subparsers) -> None:
     p = sub.add_parser("site", help="add, change and list sites")
     ssub = p.add_subparsers(dest="site_command", metavar="ACTION", required=True)
-    a = data_command(ssub, "add", site_add, help="add a site")
+    a = data_command(ssub, "add", site_add, help="add a site (makes the database if needed)",
+                     creates=True)
     a.add_argument("id", help="site id, e.g. mairie-centre")
     a.add_argument("--name", required=True)
     a.add_argument("--timezone", default="Europe/Paris")

@@ -1,11 +1,13 @@
-"""Opening the SQLite database: WAL mode, migrations from `schema.py`, and
-the small key/value settings table."""
+"""Opening the SQLite database: WAL mode, migrations from `schema.py`, the
+small key/value settings table, the file's permissions and the lock that
+keeps one server per database."""
+import fcntl
 import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeAlias
+from typing import TextIO, TypeAlias
 
 import sqlite_utils
 
@@ -43,6 +45,7 @@ def connect(path: "str | os.PathLike[str]") -> sqlite3.Connection:
     """A raw sqlite3 connection in autocommit mode (explicit BEGIN/COMMIT),
     WAL, migrated. Ingest uses one of its own; the web app wraps one in
     sqlite-utils (`open_db`)."""
+    create_private(path)
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None,
                            check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -51,6 +54,50 @@ def connect(path: "str | os.PathLike[str]") -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=30000")
     migrate(conn)
     return conn
+
+
+def create_private(path: "str | os.PathLike[str]") -> None:
+    """Create the database file readable and writable by its owner only
+    (0600) if it does not exist: it holds the server's broker password and
+    the kiosks' secret hashes. SQLite gives its -wal and -shm files the mode
+    of the database file."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+class ServerRunning(Exception):
+    """Another process serves this database; `holder` is its pid as it wrote it."""
+
+    def __init__(self, lock_path: str, holder: str) -> None:
+        super().__init__("%s is locked by process %s" % (lock_path, holder or "?"))
+        self.lock_path = lock_path
+        self.holder = holder
+
+
+def server_lock(path: "str | os.PathLike[str]") -> TextIO:
+    """Take the lock of the one server of the database at `path` (a file
+    DB.lock beside it, holding the server's pid) and return the open lock
+    file: the lock lasts as long as it stays open, and the system releases
+    it when the process ends, however it ends. ServerRunning if another
+    process holds it."""
+    lock_path = os.path.realpath(str(path)) + ".lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    f = os.fdopen(fd, "r+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip()
+        f.close()
+        raise ServerRunning(lock_path, holder) from None
+    f.seek(0)
+    f.truncate()
+    f.write("%d\n" % os.getpid())
+    f.flush()
+    return f
 
 
 def open_db(path: "str | os.PathLike[str]") -> sqlite_utils.Database:
