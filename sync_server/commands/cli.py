@@ -10,6 +10,7 @@ from importlib.metadata import entry_points
 
 from sync_server import __version__
 from sync_server.commands import (
+    backup,
     broker,
     feedback,
     firmware,
@@ -27,7 +28,7 @@ from sync_server.errors import CliError
 # Modules that contribute subcommands, in the order `borne --help` lists them
 # (the `borne.commands` entry points come after them).
 COMMAND_MODULES = (serve, registry, broker, tls, feedback, mystery, screen, rollup, provision,
-                   firmware, wire)
+                   firmware, wire, backup)
 PLUGIN_GROUP = "borne.commands"
 
 

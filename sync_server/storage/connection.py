@@ -100,6 +100,46 @@ def server_lock(path: "str | os.PathLike[str]") -> TextIO:
     return f
 
 
+def copy_database(src: sqlite3.Connection, dest_path: str) -> None:
+    """Copy the database of `src` into `dest_path` with SQLite's online backup
+    API: a consistent copy while the server writes (a WAL reader never
+    blocks the writer), made in one step so nothing it copies can change
+    under it. A new file is created 0600; the copy is one self-contained
+    file (journal mode DELETE, no -wal beside it)."""
+    create_private(dest_path)
+    dest = sqlite3.connect(dest_path, isolation_level=None)
+    try:
+        src.backup(dest)
+        dest.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        dest.close()
+
+
+def check_copy(path: str) -> tuple[int, int]:
+    """(schema version, votes) of a database copy after SQLite's integrity
+    check; ValueError saying what is wrong if it is no sound Borne database."""
+    try:
+        conn = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+    except sqlite3.Error as e:
+        raise ValueError("cannot open %s: %s" % (path, e)) from None
+    try:
+        ok = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        if ok != "ok":
+            raise ValueError("%s fails SQLite's integrity check: %s" % (path, ok))
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if not version:
+            raise ValueError("%s is not a Borne database" % path)
+        if version > MIGRATIONS[-1][0]:
+            raise ValueError("%s was made by a newer version of Borne (schema %d, this one knows"
+                             " %d)" % (path, version, MIGRATIONS[-1][0]))
+        votes = conn.execute("SELECT COUNT(*) FROM votes").fetchone()[0]
+    except sqlite3.DatabaseError as e:
+        raise ValueError("%s is not a sound database: %s" % (path, e)) from None
+    finally:
+        conn.close()
+    return version, votes
+
+
 def open_db(path: "str | os.PathLike[str]") -> sqlite_utils.Database:
     """Open (creating if needed) and migrate the database at `path`."""
     return sqlite_utils.Database(connect(path))
