@@ -208,9 +208,15 @@ CREATE TABLE mystery_results (
 ) WITHOUT ROWID;
 """
 
+# A site closed or merged away: its history stays, it leaves the rankings.
+ARCHIVE = """
+ALTER TABLE sites ADD COLUMN archived_ms INTEGER;  -- NULL while the site is in service
+"""
+
 # (version, name, SQL script). Append only.
 MIGRATIONS = [
     (1, "core: sites, kiosks, votes, anchors, kiosk health", CORE),
     (2, "citizen QR feedback and mystery surveys", FEEDBACK_MYSTERY),
     (3, "satisfaction: rollups, screen links, managers", SATISFACTION),
+    (4, "archived sites", ARCHIVE),
 ]
