@@ -1,6 +1,8 @@
 """Running for real: file permissions, one server per database, commands
 that refuse a missing database, log lines fit for the systemd journal."""
 import os
+import re
+import shlex
 import stat
 import subprocess
 import sys
@@ -105,3 +107,38 @@ def test_log_lines_carry_no_time_when_stderr_is_the_journal(tmp_path):
     assert logged(True) == "INFO borne: hello"
     plain = logged(False)
     assert plain.endswith("INFO borne: hello") and plain[:4].isdigit()  # 2026-...
+
+
+DEPLOY = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))), "docs", "DEPLOY.md")
+
+
+def deploy_blocks(lang):
+    with open(DEPLOY) as f:
+        text = f.read()
+    return re.findall(r"```%s\n(.*?)```" % lang, text, re.S)
+
+
+def test_deploy_guide_units_and_settings_are_what_borne_accepts(tmp_path):
+    from sync_server.commands.cli import build_parser
+    from sync_server.settings import read_file
+    (toml,) = deploy_blocks("toml")
+    (tmp_path / "serve.toml").write_text(toml)
+    settings = read_file(str(tmp_path / "serve.toml"))
+    assert settings["public_url"].startswith("https://") and settings["trust_proxy"] is True
+    units = deploy_blocks("ini")
+    commands = []
+    for unit in units:
+        for line in unit.splitlines():
+            if line.startswith("ExecStart="):
+                argv = shlex.split(line[len("ExecStart="):].replace("%i", "1"))
+                if argv[0] == "/bin/sh":  # the backup: sh -c 'exec borne backup FILE'
+                    argv = shlex.split(re.sub(r"\$\([^)]*\)", "DATE", argv[2]))[1:]
+                assert argv[0] == "/opt/borne/bin/borne", line
+                args = build_parser().parse_args(argv[1:])
+                commands.append(args.command)
+                if args.command == "serve" and args.ingest_only:
+                    assert args.mqtt.startswith("mqtt://borne-ingest-1@127.0.0.1:")
+            if line.startswith("User="):
+                assert line == "User=borne"
+    assert sorted(commands) == ["backup", "serve", "serve"]
