@@ -151,3 +151,21 @@ def test_a_database_of_the_previous_release_opens_migrated_with_its_data(tmp_pat
     assert "qualite" in borne("manager", "list", "--db", str(db)).stdout
     made = borne("backup", str(tmp_path / "copy.db"), "--db", str(db))
     assert "200 votes" in made.stdout
+
+
+def test_restoring_an_older_copy_migrates_it_and_a_newer_one_is_refused(tmp_path):
+    old = os.path.join(DATA, "borne-0.1.0-schema3.db")
+    restored = tmp_path / "r.db"
+    out = borne("restore", old, "--db", str(restored))
+    assert "schema 3, 200 votes" in out.stdout
+    conn = sqlite3.connect(restored)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == MIGRATIONS[-1][0]
+    conn.close()
+    newer = tmp_path / "newer.db"
+    shutil.copyfile(restored, newer)
+    conn = sqlite3.connect(newer)
+    conn.execute("PRAGMA user_version = %d" % (MIGRATIONS[-1][0] + 1))
+    conn.close()
+    refused = borne("restore", str(newer), "--db", str(tmp_path / "x.db"), check=False)
+    assert refused.returncode == 2 and "made by a newer version" in refused.stderr
+    assert not (tmp_path / "x.db").exists()
