@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sqlite3
 import sys
 
 from sync_server.commands.common import Subparsers, data_command, print_rows
+from sync_server.commands.serve import PUBLIC_URL
 from sync_server.errors import CliError
 from sync_server.settings import SettingsError
 from sync_server.settings import load as load_settings
 from sync_server.storage import registry
-from sync_server.storage.connection import connect, utc_text
+from sync_server.storage.connection import connect, get_setting, utc_text
 from sync_server.web import access as screen_access
 
 
@@ -26,7 +28,8 @@ def add_commands(sub: Subparsers) -> None:
     a.add_argument("--label", default="", help="where the screen hangs, e.g. 'accueil RDC'")
     a.add_argument("--base-url", metavar="URL",
                    help="the server's public address, e.g. https://avis.example.fr (default:"
-                        " public_url of the settings file)")
+                        " public_url of the settings file, else the --public-url the server"
+                        " last started with)")
     a.add_argument("--config", metavar="FILE",
                    help="settings file of `borne serve` (default: $BORNE_CONFIG)")
     a.add_argument("--json", action="store_true", help='one line {"id", "url", "key"}')
@@ -66,13 +69,15 @@ def _run(fn, *args):
         raise CliError(str(e)) from None
 
 
-def public_base(args: argparse.Namespace) -> str:
-    """--base-url, else public_url of the settings file: the address the
-    screens reach the server at (never guessed: a wrong link is useless)."""
+def public_base(args: argparse.Namespace, conn: sqlite3.Connection) -> str:
+    """--base-url, else public_url of the settings file, else the public
+    address `borne serve` last started with: the address the screens reach
+    the server at (never guessed: a wrong link is useless)."""
     try:
         base = load_settings(args.config, public_url=args.base_url).public_url
     except SettingsError as e:
         raise CliError(str(e).replace("command line: public_url", "--base-url")) from None
+    base = base or get_setting(conn, PUBLIC_URL)
     if not base:
         raise CliError("give --base-url https://... (the address screens reach the server at),"
                        " or set public_url in the settings file (--config or $BORNE_CONFIG)")
@@ -82,7 +87,7 @@ def public_base(args: argparse.Namespace) -> str:
 def link_add(args: argparse.Namespace) -> None:
     conn = connect(args.db)
     _run(registry.get_site, conn, args.site)
-    base = public_base(args)
+    base = public_base(args, conn)
     link_id, key = _run(screen_access.add_link, conn, args.site, args.label)
     url = "%s/screen/%s?key=%s" % (base, args.site, key)
     if args.json:

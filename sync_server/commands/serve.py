@@ -18,7 +18,7 @@ from sync_server.errors import CliError
 from sync_server.settings import FIELDS as SETTING_NAMES
 from sync_server.settings import SettingsError
 from sync_server.settings import load as load_settings
-from sync_server.storage.connection import ServerRunning, server_lock
+from sync_server.storage.connection import ServerRunning, connect, server_lock, set_setting
 from sync_server.web.app import make_app
 from sync_server.web.keys import LINK, SETTINGS
 
@@ -90,6 +90,11 @@ def run(args: argparse.Namespace) -> int:
     # each other off the broker. Ingest workers share the database by design.
     lock = None if settings.ingest_only else _lock(settings.db)
     try:
+        if settings.public_url and not settings.ingest_only:
+            # Commands that print links (`borne screen link add`) build them on it.
+            conn = connect(settings.db)
+            set_setting(conn, PUBLIC_URL, settings.public_url)
+            conn.close()
         try:
             app = make_app(settings.db, **settings.app_options(), tls=tls)
         except ValueError as e:
@@ -99,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
         if lock:
             lock.close()
     return 0
+
+
+# The settings-table key of the public address the server last started with.
+PUBLIC_URL = "public_url"
 
 
 def _lock(db):
