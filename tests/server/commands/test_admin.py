@@ -145,5 +145,11 @@ def test_screen_links_use_the_public_address_and_refuse_one_without_scheme(tmp_p
         assert out.returncode == 0, out.stderr
         url = out.stdout.splitlines()[1]
         assert url.startswith("https://borne.mairie.example/screen/mairie?key=")
+    # Without either, the public address the server last started with.
+    server = Server(db, "--http", "127.0.0.1:0", "--broker-port", "0", "--public-url",
+                    "https://avis.mairie.example/").start()
+    server.terminate()
+    out = borne("screen", "link", "add", "mairie", "--db", db)
+    assert out.stdout.splitlines()[1].startswith("https://avis.mairie.example/screen/mairie?key=")
     # The links made before the refusals are the only ones.
-    assert len(json.loads(borne("screen", "link", "list", "--json", "--db", db).stdout)) == 3
+    assert len(json.loads(borne("screen", "link", "list", "--json", "--db", db).stdout)) == 4
