@@ -35,6 +35,13 @@ def test_database_and_its_wal_files_are_readable_by_their_owner_only(tmp_path):
         out = borne_in(tmp_path, "site", "add", "s1", "--name", "S", "--db", "made-by-cli.db")
         assert out.returncode == 0, out.stderr
         assert mode(tmp_path / "made-by-cli.db") == 0o600
+        served = Server(tmp_path / "made-by-serve.db", "--http", "127.0.0.1:0",
+                        "--broker-port", "0").start()
+        try:
+            for suffix in ("", "-wal", "-shm", ".lock"):
+                assert mode(str(tmp_path / "made-by-serve.db") + suffix) == 0o600, suffix
+        finally:
+            served.stop()
     finally:
         os.umask(old)
 
