@@ -121,7 +121,7 @@ def test_running_it_for_real_as_written_brings_a_vote_to_the_screen(place):
                 try:
                     realparts.wait_port(mqtt_port, proc=broker)
                     realparts.wait_port(mqtts_port, proc=broker)
-                except RuntimeError:
+                except (RuntimeError, TimeoutError):
                     with open(os.path.join(place, "mq.log")) as f:
                         raise AssertionError("Mosquitto did not start: %s\nconf.d: %s" % (
                             f.read(), sorted(os.listdir(conf_d)))) from None
