@@ -4,11 +4,13 @@ installed packages (the simulator) add theirs through the `borne.commands`
 entry point group, so the server never imports them."""
 import argparse
 import logging
+import os
 import sys
 from importlib.metadata import entry_points
 
 from sync_server import __version__
 from sync_server.commands import (
+    backup,
     broker,
     feedback,
     firmware,
@@ -26,7 +28,7 @@ from sync_server.errors import CliError
 # Modules that contribute subcommands, in the order `borne --help` lists them
 # (the `borne.commands` entry points come after them).
 COMMAND_MODULES = (serve, registry, broker, tls, feedback, mystery, screen, rollup, provision,
-                   firmware, wire)
+                   firmware, wire, backup)
 PLUGIN_GROUP = "borne.commands"
 
 
@@ -45,13 +47,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def log_format() -> str:
+    """Log lines with their time, except when stderr goes to the systemd
+    journal (JOURNAL_STREAM names its device:inode), which stamps each line."""
+    stream = os.environ.get("JOURNAL_STREAM", "")
+    try:
+        st = os.fstat(sys.stderr.fileno())
+        journal = stream == "%d:%d" % (st.st_dev, st.st_ino)
+    except (OSError, ValueError):  # stderr closed or not a file
+        journal = False
+    return ("" if journal else "%(asctime)s ") + "%(levelname)s %(name)s: %(message)s"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format=log_format())
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -7,6 +7,8 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
+from sync_server.errors import CliError
+
 # The object add_subparsers() returns (typeshed's name for it; a string, so
 # nothing private is touched at run time).
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -18,12 +20,30 @@ def add_db_argument(parser: argparse.ArgumentParser) -> None:
                         help="SQLite database (default: $BORNE_DB or borne.db)")
 
 
+def existing_db(path: str, create: bool = False) -> str:
+    """`path` if a database is there; else a CliError saying so, unless
+    `create` (the first `site add`, or --create): a command run from another
+    folder must not make an empty database beside it."""
+    if not create and not os.path.exists(path):
+        raise CliError("no database at %s (give --db PATH or set BORNE_DB; `borne site add` "
+                       "or --create makes a new one)" % os.path.abspath(path))
+    return path
+
+
 def data_command(subparsers: Subparsers, name: str, func: Callable[[argparse.Namespace], Any],
-                 help: str, **kwargs: Any) -> argparse.ArgumentParser:
-    """A subcommand that works on the database: its parser, with --db, run by `func`."""
+                 help: str, creates: bool = False, **kwargs: Any) -> argparse.ArgumentParser:
+    """A subcommand that works on an existing database: its parser, with --db
+    and --create, run by `func`. `creates`: the command may make the
+    database (`site add`)."""
     parser = subparsers.add_parser(name, help=help, **kwargs)
     add_db_argument(parser)
-    parser.set_defaults(func=func)
+    parser.add_argument("--create", action="store_true", default=creates,
+                        help="make the database if it does not exist")
+
+    def checked(args: argparse.Namespace) -> Any:
+        existing_db(args.db, args.create)
+        return func(args)
+    parser.set_defaults(func=checked)
     return parser
 
 

@@ -11,7 +11,8 @@ def add_commands(sub: Subparsers) -> None:
     b = fsub.add_parser("build", help="compile the firmware with mpy-cross, with a manifest")
     b.add_argument("--out", required=True, help="output folder")
     b.add_argument("--src", default=firmware.REPO,
-                   help="source tree holding firmware/ and protocol/")
+                   help="source tree holding firmware/ and protocol/ (default: the"
+                        " firmware installed with this command)")
     b.set_defaults(func=firmware.cmd_build)
     d = fsub.add_parser("deploy", help="copy a build onto a kiosk with mpremote and restart it")
     d.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")

@@ -19,7 +19,8 @@ from sync_server.storage.connection import connect, utc_text
 def add_commands(sub: Subparsers) -> None:
     p = sub.add_parser("site", help="add, change and list sites")
     ssub = p.add_subparsers(dest="site_command", metavar="ACTION", required=True)
-    a = data_command(ssub, "add", site_add, help="add a site")
+    a = data_command(ssub, "add", site_add, help="add a site (makes the database if needed)",
+                     creates=True)
     a.add_argument("id", help="site id, e.g. mairie-centre")
     a.add_argument("--name", required=True)
     a.add_argument("--timezone", default="Europe/Paris")
@@ -36,6 +37,12 @@ def add_commands(sub: Subparsers) -> None:
     s.add_argument("--lockout-s", type=int, dest="lockout_s")
     s.add_argument("--sync-s", type=int, dest="sync_s")
     s.add_argument("--telemetry-s", type=int, dest="telemetry_s")
+    ar = data_command(ssub, "archive", site_archive,
+                      help="take a site out of service: its history stays, it leaves the"
+                           " rankings (revoke its kiosks first)")
+    ar.add_argument("id")
+    un = data_command(ssub, "unarchive", site_unarchive, help="put an archived site back")
+    un.add_argument("id")
     ls = data_command(ssub, "list", site_list, help="list sites")
     ls.add_argument("--json", action="store_true", help="one JSON array")
 
@@ -131,10 +138,21 @@ def site_set(args: argparse.Namespace) -> None:
     print("site %s updated" % args.id)
 
 
+def site_archive(args: argparse.Namespace) -> None:
+    _run(registry.archive_site, connect(args.db), args.id)
+    print("site %s archived: its history is kept, it is out of the rankings" % args.id)
+
+
+def site_unarchive(args: argparse.Namespace) -> None:
+    _run(registry.archive_site, connect(args.db), args.id, False)
+    print("site %s back in service" % args.id)
+
+
 def site_list(args: argparse.Namespace) -> None:
     print_rows(registry.list_sites(connect(args.db)), args.json,
-               lambda r: "%-24s %-32s %-16s %d buttons, %d kiosks" % (
-                   r["id"], r["name"], r["timezone"], r["buttons"], r["kiosks"]))
+               lambda r: "%-24s %-32s %-16s %d buttons, %d kiosks%s" % (
+                   r["id"], r["name"], r["timezone"], r["buttons"], r["kiosks"],
+                   ", archived " + utc_text(r["archived_ms"]) if r["archived_ms"] else ""))
 
 
 def kiosk_add(args: argparse.Namespace) -> None:

@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sqlite3
 import sys
 
 from sync_server.commands.common import Subparsers, data_command, print_rows
+from sync_server.commands.serve import PUBLIC_URL
 from sync_server.errors import CliError
-from sync_server.storage.connection import connect, utc_text
+from sync_server.settings import SettingsError
+from sync_server.settings import load as load_settings
+from sync_server.storage import registry
+from sync_server.storage.connection import connect, get_setting, utc_text
 from sync_server.web import access as screen_access
 
 
@@ -21,8 +26,12 @@ def add_commands(sub: Subparsers) -> None:
     a = data_command(lsub, "add", link_add, help="make a link for a site; prints it once")
     a.add_argument("site")
     a.add_argument("--label", default="", help="where the screen hangs, e.g. 'accueil RDC'")
-    a.add_argument("--base-url", default="http://127.0.0.1:8080",
-                   help="the server's public address (default http://127.0.0.1:8080)")
+    a.add_argument("--base-url", metavar="URL",
+                   help="the server's public address, e.g. https://avis.example.fr (default:"
+                        " public_url of the settings file, else the --public-url the server"
+                        " last started with)")
+    a.add_argument("--config", metavar="FILE",
+                   help="settings file of `borne serve` (default: $BORNE_CONFIG)")
     a.add_argument("--json", action="store_true", help='one line {"id", "url", "key"}')
     ls = data_command(lsub, "list", link_list,
                       help="list screen links (their secrets are not kept)")
@@ -41,6 +50,16 @@ def add_commands(sub: Subparsers) -> None:
     d = data_command(msub, "disable", manager_disable,
                      help="disable a manager and end their sessions")
     d.add_argument("username")
+    e = data_command(msub, "enable", manager_enable, help="let a disabled manager log in again")
+    e.add_argument("username")
+    r = data_command(msub, "reset", manager_reset,
+                     help="set a manager's new password (asked, or read from stdin); their"
+                          " sessions end")
+    r.add_argument("username")
+    r.add_argument("--password-stdin", action="store_true",
+                   help="read the password from the first line of stdin")
+    ls = data_command(msub, "list", manager_list, help="list manager accounts")
+    ls.add_argument("--json", action="store_true", help="one JSON array")
 
 
 def _run(fn, *args):
@@ -50,10 +69,27 @@ def _run(fn, *args):
         raise CliError(str(e)) from None
 
 
+def public_base(args: argparse.Namespace, conn: sqlite3.Connection) -> str:
+    """--base-url, else public_url of the settings file, else the public
+    address `borne serve` last started with: the address the screens reach
+    the server at (never guessed: a wrong link is useless)."""
+    try:
+        base = load_settings(args.config, public_url=args.base_url).public_url
+    except SettingsError as e:
+        raise CliError(str(e).replace("command line: public_url", "--base-url")) from None
+    base = base or get_setting(conn, PUBLIC_URL)
+    if not base:
+        raise CliError("give --base-url https://... (the address screens reach the server at),"
+                       " or set public_url in the settings file (--config or $BORNE_CONFIG)")
+    return base
+
+
 def link_add(args: argparse.Namespace) -> None:
     conn = connect(args.db)
+    _run(registry.get_site, conn, args.site)
+    base = public_base(args, conn)
     link_id, key = _run(screen_access.add_link, conn, args.site, args.label)
-    url = "%s/screen/%s?key=%s" % (args.base_url.rstrip("/"), args.site, key)
+    url = "%s/screen/%s?key=%s" % (base, args.site, key)
     if args.json:
         print(json.dumps({"id": link_id, "url": url, "key": key}))
     else:
@@ -73,15 +109,35 @@ def link_revoke(args: argparse.Namespace) -> None:
     print("screen link %d revoked" % args.id)
 
 
-def manager_add(args: argparse.Namespace) -> None:
+def _password(args: argparse.Namespace) -> str:
     if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = getpass.getpass("password for %s: " % args.username)
-        if getpass.getpass("again: ") != password:
-            raise CliError("the two passwords differ")
-    _run(screen_access.add_manager, connect(args.db), args.username, password)
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("password for %s: " % args.username)
+    if getpass.getpass("again: ") != password:
+        raise CliError("the two passwords differ")
+    return password
+
+
+def manager_add(args: argparse.Namespace) -> None:
+    _run(screen_access.add_manager, connect(args.db), args.username, _password(args))
     print("manager %s added" % args.username)
+
+
+def manager_reset(args: argparse.Namespace) -> None:
+    _run(screen_access.reset_manager, connect(args.db), args.username, _password(args))
+    print("manager %s has a new password; their open sessions ended" % args.username)
+
+
+def manager_enable(args: argparse.Namespace) -> None:
+    _run(screen_access.enable_manager, connect(args.db), args.username)
+    print("manager %s enabled" % args.username)
+
+
+def manager_list(args: argparse.Namespace) -> None:
+    print_rows(screen_access.list_managers(connect(args.db)), args.json,
+               lambda r: "%-24s created %s  %s" % (
+                   r["username"], utc_text(r["created_ms"]),
+                   "disabled " + utc_text(r["disabled_ms"]) if r["disabled_ms"] else "active"))
 
 
 def manager_disable(args: argparse.Namespace) -> None:

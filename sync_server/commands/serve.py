@@ -18,6 +18,7 @@ from sync_server.errors import CliError
 from sync_server.settings import FIELDS as SETTING_NAMES
 from sync_server.settings import SettingsError
 from sync_server.settings import load as load_settings
+from sync_server.storage.connection import ServerRunning, connect, server_lock, set_setting
 from sync_server.web.app import make_app
 from sync_server.web.keys import LINK, SETTINGS
 
@@ -86,12 +87,39 @@ def run(args: argparse.Namespace) -> int:
                            "listener to Mosquitto (`borne broker-config --tls`)")
         tls = (settings.tls, *broker_tls.parse_listener(settings.tls_listener, "0.0.0.0"))
         broker_tls.broker_files(settings.tls)
+    # One server per database: two would answer the same kiosks and knock
+    # each other off the broker. Ingest workers share the database by design.
+    lock = None if settings.ingest_only else _lock(settings.db)
     try:
-        app = make_app(settings.db, **settings.app_options(), tls=tls)
-    except ValueError as e:
-        raise CliError(str(e)) from None
-    asyncio.run(_serve(app, host_port))
+        if settings.public_url and not settings.ingest_only:
+            # Commands that print links (`borne screen link add`) build them on it.
+            conn = connect(settings.db)
+            set_setting(conn, PUBLIC_URL, settings.public_url)
+            conn.close()
+        try:
+            app = make_app(settings.db, **settings.app_options(), tls=tls)
+        except ValueError as e:
+            raise CliError(str(e)) from None
+        asyncio.run(_serve(app, host_port))
+    finally:
+        if lock:
+            lock.close()
     return 0
+
+
+# The settings-table key of the public address the server last started with.
+PUBLIC_URL = "public_url"
+
+
+def _lock(db):
+    try:
+        return server_lock(db)
+    except ServerRunning as e:
+        raise CliError("%s is already served by process %s (lock %s); stop it first, or start "
+                       "an ingest worker with --ingest-only" % (db, e.holder or "?", e.lock_path)
+                       ) from None
+    except OSError as e:
+        raise CliError("cannot lock %s: %s" % (db, e)) from None
 
 
 async def _serve(app, host_port):

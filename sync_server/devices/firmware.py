@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from sync_server.errors import CliError
@@ -34,7 +35,17 @@ if TYPE_CHECKING:  # imported when used: `firmware build` needs neither
 
     from sync_server.devices.console import KioskConsole
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _source_root() -> str:
+    """The folder holding firmware/ and protocol/: the checkout in a
+    development install, site-packages in an installed wheel (the firmware
+    files travel as the `firmware` package, kiosk_wire.py with `protocol`)."""
+    with resources.as_file(resources.files("protocol")) as protocol_dir:
+        return os.path.dirname(str(protocol_dir))
+
+
+REPO = _source_root()
 MANIFEST = "manifest.json"
 # Files and folders on the kiosk's flash that hold its data, not its code.
 DEVICE_DATA = ("j", "jstate0", "jstate1", "prov.json", "cfg.json")
@@ -116,6 +127,15 @@ SIM_DIR = os.path.join(REPO, "simulator", "mpy")
 SIM_SCRIPT = "kiosk.py"
 
 
+def default_cache(src: str) -> str:
+    """build/firmware-mpy in a checkout; the user's cache folder for an
+    installed package (site-packages is not for writing)."""
+    if os.path.isfile(os.path.join(src, "pyproject.toml")):
+        return os.path.join(src, "build", "firmware-mpy")
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "borne", "firmware-mpy")
+
+
 def compiled(src: str = REPO, cache: str | None = None) -> str:
     """The firmware as `build` makes it, plus the simulated board's modules
     in sim/, cached under build/firmware-mpy/ by a digest of the sources and
@@ -130,7 +150,7 @@ def compiled(src: str = REPO, cache: str | None = None) -> str:
     for path in [p for p, _ in sources(src)] + [os.path.join(SIM_DIR, n) for n in sim]:
         h.update(path.encode())
         h.update(sha256_file(path).encode())
-    cache = cache or os.path.join(src, "build", "firmware-mpy")
+    cache = cache or default_cache(src)
     folder = os.path.join(cache, h.hexdigest()[:16])
     if os.path.isdir(folder):
         return folder

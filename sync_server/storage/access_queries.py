@@ -71,6 +71,29 @@ def disable_manager(db: Store, username: str) -> bool:
     return True
 
 
+def enable_manager(db: Store, username: str) -> bool:
+    """Let a disabled manager log in again; False if there is none."""
+    return raw_conn(db).execute("UPDATE managers SET disabled_ms = NULL WHERE username = ?"
+                                " AND disabled_ms IS NOT NULL", (username,)).rowcount > 0
+
+
+def reset_manager(db: Store, username: str, password_hash: str) -> bool:
+    """A new password for a manager, whose sessions end; False if none."""
+    c = raw_conn(db)
+    if not c.execute("UPDATE managers SET password_hash = ? WHERE username = ?",
+                     (password_hash, username)).rowcount:
+        return False
+    c.execute("DELETE FROM manager_sessions WHERE manager_id IN"
+              " (SELECT id FROM managers WHERE username = ?)", (username,))
+    return True
+
+
+def list_managers(db: Store) -> list[dict]:
+    """Every manager account, by name."""
+    return row_dicts(raw_conn(db).execute(
+        "SELECT username, created_ms, disabled_ms FROM managers ORDER BY username"))
+
+
 def active_manager(db: Store, username: str) -> tuple[int, str] | None:
     """(id, password hash) of an active manager."""
     row = raw_conn(db).execute("SELECT id, password_hash FROM managers WHERE username = ?"

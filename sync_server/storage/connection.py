@@ -1,11 +1,13 @@
-"""Opening the SQLite database: WAL mode, migrations from `schema.py`, and
-the small key/value settings table."""
+"""Opening the SQLite database: WAL mode, migrations from `schema.py`, the
+small key/value settings table, the file's permissions and the lock that
+keeps one server per database."""
+import fcntl
 import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeAlias
+from typing import TextIO, TypeAlias
 
 import sqlite_utils
 
@@ -43,6 +45,7 @@ def connect(path: "str | os.PathLike[str]") -> sqlite3.Connection:
     """A raw sqlite3 connection in autocommit mode (explicit BEGIN/COMMIT),
     WAL, migrated. Ingest uses one of its own; the web app wraps one in
     sqlite-utils (`open_db`)."""
+    create_private(path)
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None,
                            check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -51,6 +54,90 @@ def connect(path: "str | os.PathLike[str]") -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=30000")
     migrate(conn)
     return conn
+
+
+def create_private(path: "str | os.PathLike[str]") -> None:
+    """Create the database file readable and writable by its owner only
+    (0600) if it does not exist: it holds the server's broker password and
+    the kiosks' secret hashes. SQLite gives its -wal and -shm files the mode
+    of the database file."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+class ServerRunning(Exception):
+    """Another process serves this database; `holder` is its pid as it wrote it."""
+
+    def __init__(self, lock_path: str, holder: str) -> None:
+        super().__init__("%s is locked by process %s" % (lock_path, holder or "?"))
+        self.lock_path = lock_path
+        self.holder = holder
+
+
+def server_lock(path: "str | os.PathLike[str]") -> TextIO:
+    """Take the lock of the one server of the database at `path` (a file
+    DB.lock beside it, holding the server's pid) and return the open lock
+    file: the lock lasts as long as it stays open, and the system releases
+    it when the process ends, however it ends. ServerRunning if another
+    process holds it."""
+    lock_path = os.path.realpath(str(path)) + ".lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    f = os.fdopen(fd, "r+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip()
+        f.close()
+        raise ServerRunning(lock_path, holder) from None
+    f.seek(0)
+    f.truncate()
+    f.write("%d\n" % os.getpid())
+    f.flush()
+    return f
+
+
+def copy_database(src: sqlite3.Connection, dest_path: str) -> None:
+    """Copy the database of `src` into `dest_path` with SQLite's online backup
+    API: a consistent copy while the server writes (a WAL reader never
+    blocks the writer), made in one step so nothing it copies can change
+    under it. A new file is created 0600; the copy is one self-contained
+    file (journal mode DELETE, no -wal beside it)."""
+    create_private(dest_path)
+    dest = sqlite3.connect(dest_path, isolation_level=None)
+    try:
+        src.backup(dest)
+        dest.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        dest.close()
+
+
+def check_copy(path: str) -> tuple[int, int]:
+    """(schema version, votes) of a database copy after SQLite's integrity
+    check; ValueError saying what is wrong if it is no sound Borne database."""
+    try:
+        conn = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+    except sqlite3.Error as e:
+        raise ValueError("cannot open %s: %s" % (path, e)) from None
+    try:
+        ok = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        if ok != "ok":
+            raise ValueError("%s fails SQLite's integrity check: %s" % (path, ok))
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if not version:
+            raise ValueError("%s is not a Borne database" % path)
+        if version > MIGRATIONS[-1][0]:
+            raise ValueError("%s was made by a newer version of Borne (schema %d, this one knows"
+                             " %d)" % (path, version, MIGRATIONS[-1][0]))
+        votes = conn.execute("SELECT COUNT(*) FROM votes").fetchone()[0]
+    except sqlite3.DatabaseError as e:
+        raise ValueError("%s is not a sound database: %s" % (path, e)) from None
+    finally:
+        conn.close()
+    return version, votes
 
 
 def open_db(path: "str | os.PathLike[str]") -> sqlite_utils.Database:

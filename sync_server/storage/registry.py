@@ -106,9 +106,30 @@ def list_sites(conn: Db) -> list[dict]:
 
 
 def site_names(conn: Db) -> list[tuple[str, str]]:
-    """(id, name) of every site, by name."""
+    """(id, name) of every site in service (not archived), by name."""
     return [tuple(r) for r in raw_conn(conn).execute(
-        "SELECT id, name FROM sites ORDER BY name, id")]
+        "SELECT id, name FROM sites WHERE archived_ms IS NULL ORDER BY name, id")]
+
+
+def archive_site(conn: Db, site_id: str, archived: bool = True) -> None:
+    """Take a site out of service (its votes, answers and audits stay, it
+    leaves the rankings), or back into service. Its kiosks must be revoked
+    first: an archived site collects nothing more."""
+    site = get_site(conn, site_id)
+    if archived:
+        kiosks = [r[0] for r in raw_conn(conn).execute(
+            "SELECT id FROM kiosks WHERE site_id = ? AND revoked_ms IS NULL ORDER BY id",
+            (site_id,))]
+        if kiosks:
+            raise ValueError("site %r still has kiosks in service (%s): revoke them first "
+                             "(`borne kiosk revoke ID`)" % (site_id, ", ".join(kiosks)))
+        if site["archived_ms"]:
+            raise ValueError("site %r is already archived" % site_id)
+    elif not site["archived_ms"]:
+        raise ValueError("site %r is not archived" % site_id)
+    t = now_ms()
+    raw_conn(conn).execute("UPDATE sites SET archived_ms = ?, updated_ms = ? WHERE id = ?",
+                           (t if archived else None, t, site_id))
 
 
 def site_zones(conn: Db, site_ids: Iterable[str] | None = None) -> dict[str, str]:
@@ -140,7 +161,9 @@ def add_kiosk(conn: Db, site_id: str, device_id: str | None = None,
               secret: str | None = None) -> tuple[str, str]:
     """Register a kiosk; return (device_id, secret), the secret made here
     unless given. Only the secret's hash is kept: it cannot be shown again."""
-    get_site(conn, site_id)
+    if get_site(conn, site_id)["archived_ms"]:
+        raise ValueError("site %r is archived: `borne site unarchive %s` first"
+                         % (site_id, site_id))
     if device_id is None:
         device_id = next_kiosk_id(conn)
     check_new_kiosk_id(conn, device_id)

@@ -226,6 +226,11 @@ CREATE TABLE qr_address_budget (
 ) WITHOUT ROWID;
 """
 
+# A site closed or merged away: its history stays, it leaves the rankings.
+ARCHIVE = """
+ALTER TABLE sites ADD COLUMN archived_ms INTEGER;  -- NULL while the site is in service
+"""
+
 # (version, name, SQL script). Append only.
 MIGRATIONS = [
     (1, "core: sites, kiosks, votes, anchors, kiosk health", CORE),
@@ -233,4 +238,5 @@ MIGRATIONS = [
     (3, "satisfaction: rollups, screen links, managers", SATISFACTION),
     (4, "undatable votes counted per kiosk; single-use QR forms, per-address budgets",
      ABUSE_AND_UNDATABLE),
+    (5, "archived sites", ARCHIVE),
 ]

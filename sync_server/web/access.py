@@ -95,12 +95,16 @@ def hash_password(password: str) -> str:
     return PASSWORDS.hash(password)
 
 
+def _check_password(password: str) -> None:
+    if len(password) < 10:
+        raise ValueError("the password must have at least 10 characters")
+
+
 def add_manager(db: Store, username: str, password: str) -> None:
     username = (username or "").strip()
     if not username or len(username) > 64:
         raise ValueError("a manager name is 1 to 64 characters")
-    if len(password) < 10:
-        raise ValueError("the password must have at least 10 characters")
+    _check_password(password)
     if q.manager_exists(db, username):
         raise ValueError("manager %s already exists" % username)
     q.insert_manager(db, username, hash_password(password))
@@ -109,6 +113,22 @@ def add_manager(db: Store, username: str, password: str) -> None:
 def disable_manager(db: Store, username: str) -> None:
     if not q.disable_manager(db, username):
         raise ValueError("no active manager named %s" % username)
+
+
+def enable_manager(db: Store, username: str) -> None:
+    if not q.enable_manager(db, username):
+        raise ValueError("no disabled manager named %s" % username)
+
+
+def reset_manager(db: Store, username: str, password: str) -> None:
+    """A new password; the manager's open sessions end."""
+    _check_password(password)
+    if not q.reset_manager(db, username, hash_password(password)):
+        raise ValueError("no manager named %s" % username)
+
+
+def list_managers(db: Store) -> list[dict]:
+    return q.list_managers(db)
 
 
 async def login(db: Store, username: str, password: str) -> str | None:

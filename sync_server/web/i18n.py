@@ -34,6 +34,9 @@ TEXTS: dict[str, tuple[Any, Any]] = {
     "colon": ("\u00a0: ", ": "),
     "switch": ("English", "Français"),
     "screen_title": ("Satisfaction des usagers", "User satisfaction"),
+    "site_archived": ("Site archivé : il ne recueille plus d'avis, son historique reste "
+                      "consultable.",
+                      "Archived site: it collects no more opinions, its history stays available."),
     "today": ("Aujourd'hui", "Today"),
     "kiosk": ("Borne", "Kiosk"),
     "qr": ("QR code", "QR code"),

@@ -115,6 +115,7 @@ OPENAPI: dict[str, Any] = {
             "timezone": {"type": "string"}, "buttons": {"type": "integer"},
             "hours": {"type": "object"}, "lockout_s": {"type": "integer"},
             "sync_s": {"type": "integer"}, "telemetry_s": {"type": "integer"},
+            "archived_ms": {"type": "integer", "nullable": True},  # out of service since
             "kiosks": {"type": "integer"}}},
         "Kiosk": {"type": "object", "properties": {
             "id": {"type": "string"}, "site_id": {"type": "string"},

@@ -17,12 +17,12 @@ STALE_TELEMETRY = 3    # missed telemetry periods before a kiosk counts as offli
 
 
 def site_row(db: Store, site_id: str) -> dict | None:
-    """The site's id, name, time zone and telemetry period, or None."""
+    """The site's id, name, time zone, telemetry period and archiving time, or None."""
     try:
         site = registry.get_site(db, site_id)
     except registry.UnknownSite:
         return None
-    return {k: site[k] for k in ("id", "name", "timezone", "telemetry_s")}
+    return {k: site[k] for k in ("id", "name", "timezone", "telemetry_s", "archived_ms")}
 
 
 def kiosk_health(db: Store, site_id: str, telemetry_s: int = 300,
