@@ -44,7 +44,7 @@ def test_readme_commands_are_what_borne_accepts():
         if argv[0] == "borne":
             build_parser().parse_args(argv[1:])  # exits on an unknown option
         else:
-            assert argv[:2] == ["systemctl", "reload"], line
+            assert argv[0] == "systemctl" and argv[1] in ("reload", "restart"), line
 
 
 @pytest.fixture
@@ -90,19 +90,6 @@ def test_running_it_for_real_as_written_brings_a_vote_to_the_screen(place):
             line = line.replace(a, b)
         return line
 
-    def local_ports():
-        """The drop-in as generated names the standard ports: this machine's are free ones."""
-        for root, _dirs, files in os.walk(conf_d):
-            for name in files:
-                path = os.path.join(root, name)
-                if name.endswith(".conf"):
-                    with open(path) as f:
-                        text = f.read()
-                    text = re.sub(r"\b1883\b", str(mqtt_port), text)
-                    text = re.sub(r"\b8883\b", str(mqtts_port), text)
-                    with open(path, "w") as f:
-                        f.write(text)
-
     env = {k: v for k, v in os.environ.items() if k not in ("BORNE_DB", "BORNE_CONFIG")}
     env["PATH"] = os.path.dirname(BORNE) + os.pathsep + env["PATH"]
     broker = server = None
@@ -110,8 +97,11 @@ def test_running_it_for_real_as_written_brings_a_vote_to_the_screen(place):
     try:
         for line in readme_commands():
             argv = shlex.split(local(line).rstrip().rstrip("&"), comments=True)
-            if argv[:2] == ["systemctl", "reload"]:
-                local_ports()
+            if argv[0] == "systemctl":
+                if broker is not None and argv[1] == "restart":
+                    broker.terminate()
+                    broker.wait(10)
+                    broker = None
                 if broker is None:
                     broker = subprocess.Popen([mosquitto_bin, "-c", main_conf],
                                               stdout=open(os.path.join(place, "mq.log"), "ab"),
