@@ -208,9 +208,21 @@ CREATE TABLE mystery_results (
 ) WITHOUT ROWID;
 """
 
+API_TOKENS = """
+CREATE TABLE api_tokens (
+    id INTEGER PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,           -- SHA-256 of the token, shown once at creation
+    scope TEXT NOT NULL CHECK (scope IN ('read', 'admin')),
+    label TEXT NOT NULL DEFAULT '',
+    created_ms INTEGER NOT NULL,
+    revoked_ms INTEGER                         -- NULL while the token is accepted
+);
+"""
+
 # (version, name, SQL script). Append only.
 MIGRATIONS = [
     (1, "core: sites, kiosks, votes, anchors, kiosk health", CORE),
     (2, "citizen QR feedback and mystery surveys", FEEDBACK_MYSTERY),
     (3, "satisfaction: rollups, screen links, managers", SATISFACTION),
+    (4, "API tokens", API_TOKENS),
 ]

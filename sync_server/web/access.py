@@ -1,14 +1,14 @@
-"""Who may see a site's figures: a per-site secret screen link (revocable),
-or a logged-in manager. Only SHA-256 hashes of link secrets and session
-tokens are stored. Manager passwords are argon2 hashes (pwdlib), computed in
-a worker thread so that a login never stalls the event loop; a PBKDF2 hash
-written by earlier versions is still accepted and replaced by an argon2 one
-at the next successful login."""
+"""The credentials of the pages: per-site secret screen links (revocable)
+and manager logins (who may use which route is `audience`'s table). Only
+SHA-256 hashes of link secrets and session tokens are stored. Manager
+passwords are argon2 hashes (pwdlib), computed in a worker thread so that a
+login never stalls the event loop; a PBKDF2 hash written by earlier versions
+is still accepted and replaced by an argon2 one at the next successful
+login."""
 import asyncio
 import hashlib
 import hmac
 import secrets
-from urllib.parse import urlencode
 
 from aiohttp import web
 from pwdlib import PasswordHash
@@ -17,7 +17,6 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sync_server.storage import access_queries as q
 from sync_server.storage.access_queries import Store
 from sync_server.storage.connection import now_ms
-from sync_server.web.i18n import lang_of
 from sync_server.web.keys import DB
 
 SESSION_COOKIE = "borne_manager"
@@ -152,25 +151,9 @@ def request_manager(request: web.Request) -> str | None:
     return session_manager(request.app[DB], request.cookies.get(SESSION_COOKIE))
 
 
-def may_see_site(request: web.Request, site_id: str) -> bool:
-    """A manager sees every site; a screen link (`key=`) sees its own site."""
-    return bool(request_manager(request)) or link_ok(request.app[DB], site_id,
-                                                     request.query.get("key"))
-
-
 def safe_next(value: str | None) -> str:
     """Where to go after logging in: only manager pages of this server,
     never an absolute URL or //host."""
     if value and value.startswith("/manager") and not value.startswith("//"):
         return value
     return "/manager"
-
-
-def require_manager(request: web.Request) -> str:
-    """The logged-in manager; anyone else is sent to the login page, which
-    brings them back here."""
-    name = request_manager(request)
-    if name:
-        return name
-    raise web.HTTPFound("/manager/login?" + urlencode({"next": request.path_qs,
-                                                        "lang": lang_of(request)}))

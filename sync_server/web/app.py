@@ -27,6 +27,7 @@ from sync_server.ingest import mqtt_link
 from sync_server.storage.connection import open_db
 from sync_server.web import (
     api,
+    audience,
     csrf,
     feedback,
     manager_pages,
@@ -41,8 +42,10 @@ log = logging.getLogger("borne.app")
 
 __all__ = ["DB", "LINK", "SETTINGS", "make_app"]
 
-# Each with `setup(app)`: page rendering and form protection first, then the features.
-FEATURES = (render, csrf, api, openapi, feedback, scoring_api, screen_pages, manager_pages)
+# Each with `setup(app)`: page rendering and form protection first, then JSON
+# errors and access control (middlewares in this order), then the features.
+FEATURES = (render, csrf, api, audience, openapi, feedback, scoring_api, screen_pages,
+            manager_pages)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -21,7 +21,7 @@ from aiohttp import web
 from sync_server.storage import rollup
 from sync_server.storage.access_queries import Store
 from sync_server.web import render, screen_data
-from sync_server.web.access import may_see_site
+from sync_server.web.audience import still_allowed
 from sync_server.web.i18n import TEXT, lang_of
 from sync_server.web.keys import DB
 
@@ -149,14 +149,12 @@ def panel_context(data: dict) -> dict:
 
 
 def _allowed(request):
-    """The site's screen data, or an error response."""
+    """The site's screen data, or an error response (who may see it is
+    `audience`'s business)."""
     db = request.app[DB]
     site_id = request.match_info["site_id"]
     if screen_data.site_row(db, site_id) is None:
         return None, message(request, 404, "notfound_title", TEXT[lang_of(request)]["notfound"])
-    if not may_see_site(request, site_id):
-        return None, message(request, 403, "forbidden_title",
-                             TEXT[lang_of(request)]["forbidden"])
     return site_id, None
 
 
@@ -214,7 +212,7 @@ async def screen_events(request: web.Request) -> web.StreamResponse:
     try:
         await resp.write(b"retry: 2000\n\n")
         while not live.closing:
-            if not may_see_site(request, site_id):
+            if not still_allowed(request):
                 break  # the link was revoked or the session ended
             html = live.panel(request, site_id, ev, lang, shrink)
             if html is None:

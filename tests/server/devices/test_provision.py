@@ -2,12 +2,10 @@
 MicroPython, console on its pseudo-terminal) is registered, configured and
 verified, then its votes reach the real `borne serve`; each failure at the
 USB port gives its one-line message."""
-import json
 import os
 import subprocess
 import threading
 import time
-import urllib.request
 
 import pytest
 
@@ -15,7 +13,7 @@ from sync_server.storage import registry
 from sync_server.storage.connection import connect
 from tests import realparts
 from tests.realparts import poll
-from tests.server_support import BORNE, Server
+from tests.server_support import BORNE, Server, api_get, api_headers
 
 SITE = "mairie-nord"
 
@@ -81,10 +79,11 @@ def test_provision_end_to_end_then_votes_reach_server(server, kiosk):
         assert kiosk.press(level)
         time.sleep(0.05)
 
+    headers = api_headers(server["db"])
+
     def votes():
         url = "%s/api/v1/sites/%s/votes?limit=100" % (server["http"], SITE)
-        with urllib.request.urlopen(url, timeout=10) as r:
-            body = json.load(r)
+        status, body = api_get(url, headers)
         got = sorted((v["seq"], v["level"]) for v in body["votes"] if v["device_id"] == "k0001")
         return got if len(got) == 3 else None
     got = poll(votes, 30, "three votes in the API")
