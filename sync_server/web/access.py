@@ -8,7 +8,9 @@ login."""
 import asyncio
 import hashlib
 import hmac
+import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 from pwdlib import PasswordHash
@@ -17,7 +19,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sync_server.storage import access_queries as q
 from sync_server.storage.access_queries import Store
 from sync_server.storage.connection import now_ms
-from sync_server.web.keys import DB
+from sync_server.web.keys import DB, SETTINGS
 
 SESSION_COOKIE = "borne_manager"
 SESSION_DAYS = 7
@@ -88,6 +90,27 @@ class LegacyPBKDF2:
 PASSWORDS = PasswordHash((Argon2Hasher(), LegacyPBKDF2()))
 # Checked when the user name is unknown, so that the answer takes as long.
 _NOBODY = PASSWORDS.hash(secrets.token_urlsafe(16))
+HASHING_NICE = 10
+
+
+def _lower_priority() -> None:
+    """Run this worker (and the lane threads argon2 starts from it, which
+    inherit it) below the event loop: on Linux a nice value is per thread."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, os.gettid(), HASHING_NICE)
+    except (AttributeError, OSError):  # not Linux: the thread count alone limits
+        pass
+
+
+# Argon2 is meant to be costly (64 MiB, several lanes): logins hash in their
+# own few threads at a lower priority, so that the event loop answers at
+# once however many logins arrive together; the logins queue.
+_HASHING = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) // 2),
+                              thread_name_prefix="argon2", initializer=_lower_priority)
+
+
+async def _hashing(fn, *args):
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, fn, *args)
 
 
 def hash_password(password: str) -> str:
@@ -115,11 +138,11 @@ async def login(db: Store, username: str, password: str) -> str | None:
     checked in a worker thread; an old-format hash is upgraded on success."""
     row = q.active_manager(db, username)
     if row is None:
-        await asyncio.to_thread(PASSWORDS.verify, password, _NOBODY)
+        await _hashing(PASSWORDS.verify, password, _NOBODY)
         return None
     manager_id, stored = row
     try:
-        valid, upgraded = await asyncio.to_thread(PASSWORDS.verify_and_update, password, stored)
+        valid, upgraded = await _hashing(PASSWORDS.verify_and_update, password, stored)
     except Exception:  # an unreadable stored hash is a refused login, not a 500
         return None
     if not valid:
@@ -149,6 +172,13 @@ def session_manager(db: Store, token: str | None) -> str | None:
 def request_manager(request: web.Request) -> str | None:
     """The logged-in manager of a request, else None."""
     return session_manager(request.app[DB], request.cookies.get(SESSION_COOKIE))
+
+
+def secure_cookies(request: web.Request) -> bool:
+    """Cookies are `Secure` when the server's public address is https (behind
+    a reverse proxy that ends TLS the request itself is plain http)."""
+    public_url = request.app[SETTINGS].get("public_url") or ""
+    return request.secure or public_url.lower().startswith("https://")
 
 
 def safe_next(value: str | None) -> str:

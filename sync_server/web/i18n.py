@@ -96,6 +96,8 @@ TEXTS: dict[str, tuple[Any, Any]] = {
     "login": ("Se connecter", "Log in"),
     "logout": ("Se déconnecter", "Log out"),
     "login_failed": ("Identifiant ou mot de passe incorrect.", "Wrong user name or password."),
+    "login_wait": ("Trop de tentatives : réessayez dans %d s.",
+                   "Too many attempts: try again in %d s."),
     "from": ("Du", "From"),
     "to": ("au", "to"),
     "show": ("Afficher", "Show"),
