@@ -10,6 +10,8 @@ import hashlib
 import hmac
 import os
 import secrets
+import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
@@ -96,9 +98,11 @@ HASHING_NICE = 10
 def _lower_priority() -> None:
     """Run this worker (and the lane threads argon2 starts from it, which
     inherit it) below the event loop: on Linux a nice value is per thread."""
+    if not sys.platform.startswith("linux"):
+        return  # elsewhere a thread id is no process id: the thread count alone limits
     try:
-        os.setpriority(os.PRIO_PROCESS, os.gettid(), HASHING_NICE)
-    except (AttributeError, OSError):  # not Linux: the thread count alone limits
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICE)
+    except OSError:  # not allowed here: the thread count alone limits
         pass
 
 

@@ -175,10 +175,11 @@ OPENAPI: dict[str, Any] = {
 
 
 # Who may call an operation, as OpenAPI security requirements (any one).
-SECURITY = {audience.PUBLIC: [],
-            audience.SITE: [{"token": []}, {"manager": []}, {"screenKey": []}],
-            audience.READ: [{"token": []}, {"manager": []}],
-            audience.ADMIN: [{"token": []}]}
+SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    audience.PUBLIC: [],
+    audience.SITE: [{"token": []}, {"manager": []}, {"screenKey": []}],
+    audience.READ: [{"token": []}, {"manager": []}],
+    audience.ADMIN: [{"token": []}]}
 REFUSALS = {"401": _err("No credentials, or an unknown or revoked token"),
             "403": _err("Credentials that do not reach this operation")}
 

@@ -157,3 +157,19 @@ def test_a_manager_session_reads_but_never_writes(env):
         r = await client.post("/api/v1/sites/bibli/screen-links")
         assert r.status == 403 and "admin API token" in (await r.json())["error"]["message"]
     run(env, scenario)
+
+
+def test_a_route_without_an_audience_is_refused(env):
+    async def scenario(client):
+        r = await client.get("/api/v1/undeclared")
+        assert r.status == 403 and "declares no audience" in (await r.json())["error"]["message"]
+
+    async def main():
+        app = make_app(env["path"])
+
+        async def handler(request):
+            raise AssertionError("reached a route that declares no audience")
+        app.router.add_get("/api/v1/undeclared", handler)
+        async with TestClient(TestServer(app)) as client:
+            await scenario(client)
+    asyncio.run(main())

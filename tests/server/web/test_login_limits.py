@@ -105,6 +105,17 @@ def test_an_unknown_name_takes_as_long_as_a_known_one(db_path):
     assert unknown > known / 2, (known, unknown)
 
 
+def test_delays_are_capped_and_forgotten():
+    throttle = login_limits.Throttle(base_s=1.0, max_s=900.0, forget_s=0.2)
+    keys = login_limits.keys_of("qualite", "192.0.2.1")
+    for _ in range(40):
+        throttle.attempt(keys)
+    assert throttle.wait_s(keys) == 900  # 2^35 s, held to 15 minutes
+    time.sleep(0.25)
+    assert throttle.wait_s(keys) == 0  # forgotten after forget_s
+    assert throttle.failures == {}
+
+
 # Fifty wrong logins at once, sent from another process (so that its threads
 # do not slow the measuring one): prints their statuses as JSON.
 BURST = """
