@@ -71,6 +71,7 @@ class Demo:
         self.db = os.path.join(self.dir, "borne.db")
         self.rng = random.Random(args.seed)
         self.server = None
+        self.api_token = ""  # a read token for the API, made with the links
         self.http = self.mqtt = None
         self.fleet = None
         self.replays = {}       # site id -> (ReplayKiosk, next seq)
@@ -239,6 +240,9 @@ class Demo:
             register.borne("manager", "add", MANAGER, "--password-stdin", "--db", self.db)
         finally:
             sys.stdin = stdin
+        out = register.borne("token", "add", "--scope", "read", "--label", "démo", "--json",
+                             "--db", self.db)
+        self.api_token = json.loads(out.strip().splitlines()[-1])["token"]
         return urls, password
 
     def start_firmware(self, creds):
@@ -338,7 +342,8 @@ class Demo:
             say("", "Formulaire QR / QR form:")
             for site in demo_sites.SITES:
                 say("  %-38s %s/f/%s" % (site["name"], self.http, tokens[site["id"]]))
-        say("", "API: %s/api/v1/kiosks" % self.http)
+        say("", "API: %s/api/v1/kiosks  (Authorization: Bearer %s)"
+            % (self.http, self.api_token))
         if kiosks:
             say("", "Bornes avec le vrai micrologiciel / kiosks running the real firmware "
                     "(console série / serial console):")

@@ -4,6 +4,7 @@ application ack), `borne serve` as a subprocess (alone, or with one site and
 its QR token), and a small HTTP client that can speak from a chosen loopback
 address (Linux routes all of 127.0.0.0/8 to lo), with its own cookies."""
 import http.client
+import json
 import os
 import queue
 import re
@@ -11,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from urllib.parse import urlencode, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -18,7 +21,7 @@ import pytest
 
 from protocol import server_wire as w
 from sync_server.broker import mosquitto as broker_config
-from sync_server.storage import registry
+from sync_server.storage import registry, tokens
 from sync_server.storage.connection import connect
 from tests import realparts
 
@@ -34,6 +37,25 @@ def borne(*args, check=True):
     if check and out.returncode != 0:
         raise AssertionError("borne %s failed: %s" % (" ".join(args), out.stderr))
     return out
+
+
+def api_headers(db, scope="read"):
+    """The header of a new API token on the database `db` (as `borne token add`)."""
+    conn = connect(db)
+    try:
+        return {"Authorization": "Bearer " + tokens.add_token(conn, scope)[1]}
+    finally:
+        conn.close()
+
+
+def api_get(url, headers, timeout=10):
+    """GET a JSON API address with these headers: (status, body)."""
+    req = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
 
 
 def make_registry(db, kiosks=2, site="mairie-centre", buttons=4, **columns):

@@ -21,14 +21,15 @@ from sync_server.commands import (
     screen,
     serve,
     tls,
+    token,
     wire,
 )
 from sync_server.errors import CliError
 
 # Modules that contribute subcommands, in the order `borne --help` lists them
 # (the `borne.commands` entry points come after them).
-COMMAND_MODULES = (serve, registry, broker, tls, feedback, mystery, screen, rollup, provision,
-                   firmware, wire, backup)
+COMMAND_MODULES = (serve, registry, broker, tls, feedback, mystery, screen, token, rollup,
+                   provision, firmware, wire, backup)
 PLUGIN_GROUP = "borne.commands"
 
 

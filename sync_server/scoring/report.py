@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 LEVEL_SOURCES = ("kiosk", "qr")
 SOURCES = LEVEL_SOURCES + ("mystery",)
 MAX_DAYS = 800
+# Days a period may name: the years votes can have (PROTOCOL.md); farther
+# dates would overflow the previous period's arithmetic.
+FIRST_DAY, LAST_DAY = datetime.date(2000, 1, 1), datetime.date(2100, 12, 31)
 
 
 class PeriodError(ValueError):
@@ -33,9 +36,13 @@ class PeriodError(ValueError):
 
 def parse_day(text: str, name: str) -> datetime.date:
     try:
-        return datetime.date.fromisoformat(text)
+        day = datetime.date.fromisoformat(text)
     except (TypeError, ValueError):
         raise PeriodError("%s must be a date YYYY-MM-DD" % name, "bad_date", name) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise PeriodError("%s must be between %s and %s" % (name, FIRST_DAY, LAST_DAY),
+                          "out_of_range", name, FIRST_DAY.year, LAST_DAY.year)
+    return day
 
 
 def period(from_text: str | None, to_text: str | None,

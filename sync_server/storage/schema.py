@@ -231,6 +231,17 @@ ARCHIVE = """
 ALTER TABLE sites ADD COLUMN archived_ms INTEGER;  -- NULL while the site is in service
 """
 
+API_TOKENS = """
+CREATE TABLE api_tokens (
+    id INTEGER PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,           -- SHA-256 of the token, shown once at creation
+    scope TEXT NOT NULL CHECK (scope IN ('read', 'admin')),
+    label TEXT NOT NULL DEFAULT '',
+    created_ms INTEGER NOT NULL,
+    revoked_ms INTEGER                         -- NULL while the token is accepted
+);
+"""
+
 # (version, name, SQL script). Append only.
 MIGRATIONS = [
     (1, "core: sites, kiosks, votes, anchors, kiosk health", CORE),
@@ -239,4 +250,5 @@ MIGRATIONS = [
     (4, "undatable votes counted per kiosk; single-use QR forms, per-address budgets",
      ABUSE_AND_UNDATABLE),
     (5, "archived sites", ARCHIVE),
+    (6, "API tokens", API_TOKENS),
 ]

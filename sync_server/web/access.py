@@ -1,14 +1,18 @@
-"""Who may see a site's figures: a per-site secret screen link (revocable),
-or a logged-in manager. Only SHA-256 hashes of link secrets and session
-tokens are stored. Manager passwords are argon2 hashes (pwdlib), computed in
-a worker thread so that a login never stalls the event loop; a PBKDF2 hash
-written by earlier versions is still accepted and replaced by an argon2 one
-at the next successful login."""
+"""The credentials of the pages: per-site secret screen links (revocable)
+and manager logins (who may use which route is `audience`'s table). Only
+SHA-256 hashes of link secrets and session tokens are stored. Manager
+passwords are argon2 hashes (pwdlib), computed in a worker thread so that a
+login never stalls the event loop; a PBKDF2 hash written by earlier versions
+is still accepted and replaced by an argon2 one at the next successful
+login."""
 import asyncio
 import hashlib
 import hmac
+import os
 import secrets
-from urllib.parse import urlencode
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 from pwdlib import PasswordHash
@@ -17,8 +21,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sync_server.storage import access_queries as q
 from sync_server.storage.access_queries import Store
 from sync_server.storage.connection import now_ms
-from sync_server.web.i18n import lang_of
-from sync_server.web.keys import DB
+from sync_server.web.keys import DB, SETTINGS
 
 SESSION_COOKIE = "borne_manager"
 SESSION_DAYS = 7
@@ -89,6 +92,29 @@ class LegacyPBKDF2:
 PASSWORDS = PasswordHash((Argon2Hasher(), LegacyPBKDF2()))
 # Checked when the user name is unknown, so that the answer takes as long.
 _NOBODY = PASSWORDS.hash(secrets.token_urlsafe(16))
+HASHING_NICE = 10
+
+
+def _lower_priority() -> None:
+    """Run this worker (and the lane threads argon2 starts from it, which
+    inherit it) below the event loop: on Linux a nice value is per thread."""
+    if not sys.platform.startswith("linux"):
+        return  # elsewhere a thread id is no process id: the thread count alone limits
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICE)
+    except OSError:  # not allowed here: the thread count alone limits
+        pass
+
+
+# Argon2 is meant to be costly (64 MiB, several lanes): logins hash in their
+# own few threads at a lower priority, so that the event loop answers at
+# once however many logins arrive together; the logins queue.
+_HASHING = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) // 2),
+                              thread_name_prefix="argon2", initializer=_lower_priority)
+
+
+async def _hashing(fn, *args):
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, fn, *args)
 
 
 def hash_password(password: str) -> str:
@@ -136,11 +162,11 @@ async def login(db: Store, username: str, password: str) -> str | None:
     checked in a worker thread; an old-format hash is upgraded on success."""
     row = q.active_manager(db, username)
     if row is None:
-        await asyncio.to_thread(PASSWORDS.verify, password, _NOBODY)
+        await _hashing(PASSWORDS.verify, password, _NOBODY)
         return None
     manager_id, stored = row
     try:
-        valid, upgraded = await asyncio.to_thread(PASSWORDS.verify_and_update, password, stored)
+        valid, upgraded = await _hashing(PASSWORDS.verify_and_update, password, stored)
     except Exception:  # an unreadable stored hash is a refused login, not a 500
         return None
     if not valid:
@@ -172,10 +198,11 @@ def request_manager(request: web.Request) -> str | None:
     return session_manager(request.app[DB], request.cookies.get(SESSION_COOKIE))
 
 
-def may_see_site(request: web.Request, site_id: str) -> bool:
-    """A manager sees every site; a screen link (`key=`) sees its own site."""
-    return bool(request_manager(request)) or link_ok(request.app[DB], site_id,
-                                                     request.query.get("key"))
+def secure_cookies(request: web.Request) -> bool:
+    """Cookies are `Secure` when the server's public address is https (behind
+    a reverse proxy that ends TLS the request itself is plain http)."""
+    public_url = request.app[SETTINGS].get("public_url") or ""
+    return request.secure or public_url.lower().startswith("https://")
 
 
 def safe_next(value: str | None) -> str:
@@ -184,13 +211,3 @@ def safe_next(value: str | None) -> str:
     if value and value.startswith("/manager") and not value.startswith("//"):
         return value
     return "/manager"
-
-
-def require_manager(request: web.Request) -> str:
-    """The logged-in manager; anyone else is sent to the login page, which
-    brings them back here."""
-    name = request_manager(request)
-    if name:
-        return name
-    raise web.HTTPFound("/manager/login?" + urlencode({"next": request.path_qs,
-                                                        "lang": lang_of(request)}))

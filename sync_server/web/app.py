@@ -26,9 +26,12 @@ from sync_server.broker import embedded
 from sync_server.ingest import mqtt_link
 from sync_server.storage.connection import open_db
 from sync_server.web import (
+    access_log,
     api,
+    audience,
     csrf,
     feedback,
+    headers,
     manager_pages,
     openapi,
     render,
@@ -41,8 +44,11 @@ log = logging.getLogger("borne.app")
 
 __all__ = ["DB", "LINK", "SETTINGS", "make_app"]
 
-# Each with `setup(app)`: page rendering and form protection first, then the features.
-FEATURES = (render, csrf, api, openapi, feedback, scoring_api, screen_pages, manager_pages)
+# Each with `setup(app)`: security headers, page rendering and form protection
+# first, then JSON errors and access control (middlewares in this order), then
+# the features.
+FEATURES = (headers, render, csrf, api, audience, openapi, feedback, scoring_api,
+            screen_pages, manager_pages)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -95,9 +101,8 @@ async def mqtt_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def make_app(db_path: str | os.PathLike, **settings: Any) -> web.Application:
-    # The access log never carries the client's address (%a): citizens' QR
-    # answers must not be traceable to an IP address, even in logs.
-    app = web.Application(handler_args={"access_log_format": '%t "%r" %s %b %Tf'})
+    # The access log carries neither the client's address nor secrets.
+    app = web.Application(handler_args={"access_log_class": access_log.AccessLogger})
     app[SETTINGS] = dict(settings, db_path=str(db_path))
     app[DB] = open_db(db_path)
     app.router.add_get("/healthz", healthz)

@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler
 from markupsafe import Markup, escape
 
 from sync_server.storage.connection import now_ms, raw_conn, setting_once
+from sync_server.web.access import secure_cookies
 from sync_server.web.keys import DB
 
 COOKIE = "borne_csrf"
@@ -76,5 +77,5 @@ async def set_cookie(request: web.Request, handler: Handler) -> web.StreamRespon
     nonce = request.get(_NEW_NONCE)
     if nonce and isinstance(resp, web.StreamResponse) and not resp.prepared:
         resp.set_cookie(COOKIE, nonce, path="/", httponly=True, samesite="Lax",
-                        secure=request.secure)
+                        secure=secure_cookies(request))
     return resp

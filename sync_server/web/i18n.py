@@ -99,6 +99,8 @@ TEXTS: dict[str, tuple[Any, Any]] = {
     "login": ("Se connecter", "Log in"),
     "logout": ("Se déconnecter", "Log out"),
     "login_failed": ("Identifiant ou mot de passe incorrect.", "Wrong user name or password."),
+    "login_wait": ("Trop de tentatives : réessayez dans %d s.",
+                   "Too many attempts: try again in %d s."),
     "from": ("Du", "From"),
     "to": ("au", "to"),
     "show": ("Afficher", "Show"),
@@ -216,10 +218,12 @@ TEXT: dict[str, dict[str, Any]] = {
 PERIOD_ERRORS = {
     "fr": {"bad_date": "La date de %s doit s'écrire AAAA-MM-JJ.",
            "order": "La date de début doit précéder la date de fin.",
-           "too_long": "La période doit faire moins de %d jours."},
+           "too_long": "La période doit faire moins de %d jours.",
+           "out_of_range": "La date de %s doit être comprise entre %d et %d."},
     "en": {"bad_date": "The %s date must be written YYYY-MM-DD.",
            "order": "The start date must not be after the end date.",
-           "too_long": "The period must be shorter than %d days."},
+           "too_long": "The period must be shorter than %d days.",
+           "out_of_range": "The %s date must be between %d and %d."},
 }
 PERIOD_FIELDS = {"fr": {"from": "début", "to": "fin"}, "en": {"from": "start", "to": "end"}}
 

@@ -1,7 +1,8 @@
 """The quality managers' view: login, every site ranked over a date range,
 drill-down to one site, CSV exports. French by default, `lang=en` in English.
-Who may come in is `access`'s business, the figures `scoring.report`'s, the
-markup the templates `manager_*.html`'; forms carry the `csrf` field."""
+Who may come in is `audience`'s business (logins are `access`'s), the
+figures `scoring.report`'s, the markup the templates `manager_*.html`';
+forms carry the `csrf` field."""
 import datetime
 from typing import NoReturn
 from urllib.parse import urlencode
@@ -11,7 +12,7 @@ from aiohttp import web
 from sync_server.scoring import report as scoring_report
 from sync_server.scoring import stats as scoring
 from sync_server.storage import registry
-from sync_server.web import access, csrf, csv_export, render
+from sync_server.web import access, csrf, csv_export, login_limits, render
 from sync_server.web.i18n import TEXT, lang_of, period_error
 from sync_server.web.keys import DB
 from sync_server.web.screen_pages import message
@@ -21,7 +22,11 @@ RANKING_COLUMNS = ("rank", "site_id", "site_name", "source", "from", "to", "n", 
                    "filtered", "filtered_share")
 
 
+THROTTLE = web.AppKey("login_throttle", login_limits.Throttle)
+
+
 def setup(app: web.Application) -> None:
+    app[THROTTLE] = login_limits.Throttle()
     r = app.router
     r.add_get("/manager", ranking_page)
     r.add_get("/manager/login", login_page)
@@ -36,9 +41,14 @@ def _page(request: web.Request, name: str, status: int = 200, **context) -> web.
     return render.page(request, name, lang_of(request), status=status, **context)
 
 
-async def login_page(request: web.Request, failed: bool = False) -> web.Response:
-    return _page(request, "manager_login.html", status=401 if failed else 200, failed=failed,
-                 next=access.safe_next(request.query.get("next")))
+async def login_page(request: web.Request, failed: bool = False,
+                     retry_after: int = 0) -> web.Response:
+    status = 429 if retry_after else 401 if failed else 200
+    resp = _page(request, "manager_login.html", status=status, failed=failed,
+                 retry_after=retry_after, next=access.safe_next(request.query.get("next")))
+    if retry_after:
+        resp.headers["Retry-After"] = str(retry_after)
+    return resp
 
 
 def _abort(request: web.Request, error: type[web.HTTPError], title_key: str,
@@ -57,13 +67,21 @@ async def _checked_form(request: web.Request):
 
 async def login_post(request: web.Request) -> web.StreamResponse:
     form = await _checked_form(request)
-    token = await access.login(request.app[DB], str(form.get("username", ""))[:64],
-                               str(form.get("password", ""))[:200])
+    username = str(form.get("username", ""))[:64]
+    throttle = request.app[THROTTLE]
+    keys = login_limits.keys_of(username, request.remote)
+    wait = throttle.wait_s(keys)
+    if wait:
+        return await login_page(request, retry_after=wait)
+    throttle.attempt(keys)
+    token = await access.login(request.app[DB], username, str(form.get("password", ""))[:200])
     if not token:
         return await login_page(request, failed=True)
+    throttle.succeeded(keys)
     resp = web.HTTPFound(access.safe_next(str(form.get("next", ""))))
     resp.set_cookie(access.SESSION_COOKIE, token, httponly=True, samesite="Strict",
-                    max_age=access.SESSION_DAYS * 86400, path="/")
+                    max_age=access.SESSION_DAYS * 86400, path="/",
+                    secure=access.secure_cookies(request))
     raise resp
 
 
@@ -102,7 +120,6 @@ def _period_query(from_day, to_day, **more) -> str:
 
 
 async def ranking_page(request: web.Request) -> web.Response:
-    access.require_manager(request)
     lang = lang_of(request)
     from_day, to_day = _period(request)
     source = _source(request)
@@ -114,7 +131,6 @@ async def ranking_page(request: web.Request) -> web.Response:
 
 
 async def site_page(request: web.Request) -> web.Response:
-    access.require_manager(request)
     site = _site(request)
     from_day, to_day = _period(request)
     db = request.app[DB]
@@ -129,7 +145,6 @@ async def site_page(request: web.Request) -> web.Response:
 
 
 async def ranking_csv(request: web.Request) -> web.Response:
-    access.require_manager(request)
     from_day, to_day = _period(request)
     source = _source(request)
     rank = scoring_report.ranking(request.app[DB], from_day, to_day, source)
@@ -144,7 +159,6 @@ async def ranking_csv(request: web.Request) -> web.Response:
 
 
 async def daily_csv(request: web.Request) -> web.Response:
-    access.require_manager(request)
     site_id = _site(request)["id"]
     from_day, to_day = _period(request)
     rows = [[site_id, source, day, n, idx]

@@ -1,10 +1,14 @@
 """The OpenAPI description of the JSON API, assembled here in one document
 for every route under /api/ (and /healthz), and served at
-/api/v1/openapi.json."""
+/api/v1/openapi.json. Each operation's security and its 401 and 403 answers
+come from `audience.ROUTES`, so the document says what the middleware does."""
+import copy
 from typing import Any
 
 from aiohttp import web
 
+from sync_server.scoring.report import FIRST_DAY, LAST_DAY
+from sync_server.web import audience
 from sync_server.web.api import PAGE_DEFAULT, PAGE_MAX
 
 
@@ -13,7 +17,7 @@ def setup(app: web.Application) -> None:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(OPENAPI)
+    return web.json_response(DOCUMENT)
 
 
 def _err(desc: str) -> dict[str, Any]:
@@ -22,8 +26,15 @@ def _err(desc: str) -> dict[str, Any]:
 
 
 def _day(name, desc):
-    return {"name": name, "in": "query", "description": desc,
-            "schema": {"type": "string", "format": "date"}}
+    return {"name": name, "in": "query", "description": desc + " (%s to %s)" % (
+        FIRST_DAY, LAST_DAY), "schema": {"type": "string", "format": "date",
+                                         "pattern": r"^(20[0-9][0-9]|2100)-"}}
+
+
+# A time of the votes API: ms since 1970 UTC, or an ISO 8601 date or date-time.
+TIME = {"anyOf": [{"type": "string", "pattern": r"^-?[0-9]{1,15}$"},
+                  {"type": "string", "format": "date"},
+                  {"type": "string", "format": "date-time"}]}
 
 
 def _answer(desc):
@@ -34,7 +45,7 @@ SATISFACTION = {"get": {
     "summary": "Satisfaction of a site per source (kiosk, qr, mystery) and composite:"
                " counts per level, n, happy index, positive share with its Wilson 95%"
                " interval, status, hourly profile, previous period (see METHOD.md)",
-    "description": "A logged-in manager, or the site's screen key (`key`).",
+    "description": "A logged-in manager, an API token, or the site's screen key (`key`).",
     "parameters": [
         {"name": "site_id", "in": "path", "required": True, "schema": {"type": "string"}},
         _day("from", "first local day, inclusive (default: 30 days ago)"),
@@ -44,21 +55,17 @@ SATISFACTION = {"get": {
         {"name": "shrink", "in": "query", "schema": {"type": "boolean"},
          "description": "shrink small samples toward the network mean"},
         {"name": "trace", "in": "query", "schema": {"type": "boolean"},
-         "description": "add the rollup rows behind the figures"},
-        {"name": "key", "in": "query", "schema": {"type": "string"},
-         "description": "the site's screen key"}],
+         "description": "add the rollup rows behind the figures"}],
     "responses": {"200": _answer("Figures of the period and the previous one"),
                   "400": _err("Bad parameter"),
-                  "403": _err("Not allowed"),
                   "404": _err("Unknown site")}}}
 RANKING = {"get": {
-    "summary": "Every site ranked by happy index over a period (a logged-in manager)",
+    "summary": "Every site ranked by happy index over a period",
     "parameters": [_day("from", "first day, inclusive"), _day("to", "last day, inclusive"),
                    {"name": "source", "in": "query",
                     "schema": {"type": "string", "enum": ["kiosk", "qr"]}}],
     "responses": {"200": _answer("Sites with their figures, best first"),
-                  "400": _err("Bad parameter"),
-                  "403": _err("Not a manager")}}}
+                  "400": _err("Bad parameter")}}}
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.0.3",
@@ -82,23 +89,25 @@ OPENAPI: dict[str, Any] = {
         "/api/v1/kiosks": {"get": {
             "summary": "Every kiosk with its health: last seen, online, battery, journal,"
                        " firmware, clock, refused messages",
-            "parameters": [{"name": "site", "in": "query", "schema": {"type": "string"},
+            "parameters": [{"name": "site", "in": "query",
+                            "schema": {"type": "string", "minLength": 1},
                             "description": "only the kiosks of this site"}],
             "responses": {"200": {"description": "Kiosks", "content": {"application/json": {
                 "schema": {"type": "object", "properties": {"kiosks": {
-                    "type": "array", "items": {"$ref": "#/components/schemas/Kiosk"}}}}}}}}}},
+                    "type": "array", "items": {"$ref": "#/components/schemas/Kiosk"}}}}}}},
+                "400": _err("Bad parameter")}}},
         "/api/v1/sites/{site_id}/votes": {"get": {
             "summary": "Dated votes of a site, oldest first, paged",
             "parameters": [
                 {"name": "site_id", "in": "path", "required": True, "schema": {"type": "string"}},
-                {"name": "from", "in": "query", "schema": {"type": "string"},
+                {"name": "from", "in": "query", "schema": TIME,
                  "description": "inclusive: ms since 1970 UTC or ISO 8601"},
-                {"name": "to", "in": "query", "schema": {"type": "string"},
+                {"name": "to", "in": "query", "schema": TIME,
                  "description": "exclusive: ms since 1970 UTC or ISO 8601"},
                 {"name": "limit", "in": "query",
                  "schema": {"type": "integer", "minimum": 1, "maximum": PAGE_MAX,
                             "default": PAGE_DEFAULT}},
-                {"name": "after", "in": "query", "schema": {"type": "string"},
+                {"name": "after", "in": "query", "schema": {"type": "string", "minLength": 1},
                  "description": "page cursor: follow the `next` link"}],
             "responses": {
                 "200": {"description": "A page of votes", "content": {"application/json": {
@@ -106,8 +115,32 @@ OPENAPI: dict[str, Any] = {
                 "400": _err("Bad parameter"), "404": _err("Unknown site")}}},
         "/api/v1/sites/{site_id}/satisfaction": SATISFACTION,
         "/api/v1/ranking": RANKING,
+        "/api/v1/sites/{site_id}/screen-links": {"post": {
+            "summary": "A new secret link to the site's screen; its key is in this answer only",
+            "parameters": [
+                {"name": "site_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "label", "in": "query", "description": "where the screen hangs",
+                 "schema": {"type": "string", "minLength": 1, "maxLength": 100}}],
+            "responses": {
+                "201": {"description": "The link", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/ScreenLink"}}}},
+                "400": _err("Bad parameter"), "404": _err("Unknown site")}}},
+        "/api/v1/screen-links/{link_id}": {"delete": {
+            "summary": "Revoke a screen link: its screens close",
+            "parameters": [{"name": "link_id", "in": "path", "required": True,
+                            "schema": {"type": "integer"}}],
+            "responses": {
+                "200": _answer("Revoked"), "400": _err("Bad parameter"),
+                "404": _err("No active link with this id")}}},
     },
-    "components": {"schemas": {
+    "components": {"securitySchemes": {
+        "token": {"type": "http", "scheme": "bearer",
+                  "description": "an API token (`borne token add`), scope read or admin"},
+        "manager": {"type": "apiKey", "in": "cookie", "name": "borne_manager",
+                    "description": "a manager's session, after logging in at /manager/login"},
+        "screenKey": {"type": "apiKey", "in": "query", "name": "key",
+                      "description": "a site's screen key (`borne screen link add`)"},
+    }, "schemas": {
         "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
             "status": {"type": "integer"}, "message": {"type": "string"}}}}},
         "Site": {"type": "object", "properties": {
@@ -136,6 +169,9 @@ OPENAPI: dict[str, Any] = {
             "utc_ms": {"type": "integer"}, "level": {"type": "integer"},
             "scale": {"type": "integer"}, "flags": {"type": "integer"},
             "boot": {"type": "integer"}, "received_ms": {"type": "integer"}}},
+        "ScreenLink": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "site_id": {"type": "string"},
+            "key": {"type": "string"}, "path": {"type": "string"}}},
         "VotePage": {"type": "object", "properties": {
             "site_id": {"type": "string"},
             "votes": {"type": "array", "items": {"$ref": "#/components/schemas/Vote"}},
@@ -144,3 +180,28 @@ OPENAPI: dict[str, Any] = {
                                 "description": "votes still waiting for their boot's anchor"}}},
     }},
 }
+
+
+# Who may call an operation, as OpenAPI security requirements (any one).
+SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    audience.PUBLIC: [],
+    audience.SITE: [{"token": []}, {"manager": []}, {"screenKey": []}],
+    audience.READ: [{"token": []}, {"manager": []}],
+    audience.ADMIN: [{"token": []}]}
+REFUSALS = {"401": _err("No credentials, or an unknown or revoked token"),
+            "403": _err("Credentials that do not reach this operation")}
+
+
+def _secured(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document with each operation's security and refusals."""
+    doc = copy.deepcopy(doc)
+    for path, item in doc["paths"].items():
+        who = audience.ROUTES[path]
+        for op in item.values():
+            op["security"] = SECURITY[who]
+            if who != audience.PUBLIC:
+                op["responses"].update(REFUSALS)
+    return doc
+
+
+DOCUMENT = _secured(OPENAPI)

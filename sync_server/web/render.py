@@ -16,8 +16,7 @@ from aiohttp import web
 from sync_server.web import csrf, i18n
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# static/ too: the QR form inlines its stylesheet (its CSP loads no other file).
-TEMPLATE_DIRS = [os.path.join(HERE, "templates"), os.path.join(HERE, "static")]
+TEMPLATE_DIRS = [os.path.join(HERE, "templates")]
 
 
 def setup(app: web.Application) -> None:

@@ -1,10 +1,11 @@
 """JSON API of the satisfaction figures (read from the rollups):
 
 - GET /api/v1/sites/{id}/satisfaction?from=YYYY-MM-DD&to=YYYY-MM-DD
-  [&source=kiosk|qr|mystery][&shrink=1][&trace=1]: a logged-in manager, or
-  the site's screen link (`key=`); trace=1 adds the rollup rows behind the
-  figures;
-- GET /api/v1/ranking?from=&to=[&source=kiosk|qr]: a logged-in manager.
+  [&source=kiosk|qr|mystery][&shrink=1][&trace=1]: trace=1 adds the rollup
+  rows behind the figures;
+- GET /api/v1/ranking?from=&to=[&source=kiosk|qr].
+
+Who may call them is `audience`'s table.
 
 Days are the site's local days. Without from/to: the 30 days to today.
 Errors: {"error": {"status": 400, "message": "..."}}."""
@@ -13,8 +14,7 @@ import datetime
 from aiohttp import web
 
 from sync_server.scoring import report as scoring_report
-from sync_server.web.access import may_see_site, request_manager
-from sync_server.web.api import error
+from sync_server.web.api import error, query_param
 from sync_server.web.keys import DB
 from sync_server.web.screen_data import site_row
 
@@ -24,8 +24,16 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/v1/ranking", ranking)
 
 
+FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
 def _flag(request, name):
-    return request.query.get(name, "") in ("1", "true", "yes")
+    text = query_param(request, name)
+    if text is None:
+        return False
+    if text not in FLAGS:
+        raise web.HTTPBadRequest(text="%s must be true or false, not %r" % (name, text))
+    return FLAGS[text]
 
 
 async def satisfaction(request: web.Request) -> web.Response:
@@ -33,14 +41,12 @@ async def satisfaction(request: web.Request) -> web.Response:
     site_id = request.match_info["site_id"]
     if site_row(db, site_id) is None:
         return error(404, "unknown site: %s" % site_id)
-    if not may_see_site(request, site_id):
-        return error(403, "log in as a manager or give this site's screen key")
-    source = request.query.get("source") or None
+    source = query_param(request, "source")
     if source is not None and source not in scoring_report.SOURCES:
         return error(400, "source must be one of %s" % ", ".join(scoring_report.SOURCES))
     try:
         from_day, to_day = scoring_report.period(
-            request.query.get("from"), request.query.get("to"),
+            query_param(request, "from"), query_param(request, "to"),
             scoring_report.site_today(db, site_id))
     except scoring_report.PeriodError as e:
         return error(400, str(e))
@@ -57,14 +63,12 @@ async def satisfaction(request: web.Request) -> web.Response:
 
 async def ranking(request: web.Request) -> web.Response:
     db = request.app[DB]
-    if not request_manager(request):
-        return error(403, "log in as a manager")
-    source = request.query.get("source") or "kiosk"
+    source = query_param(request, "source") or "kiosk"
     if source not in scoring_report.LEVEL_SOURCES:
         return error(400, "source must be one of %s" % ", ".join(scoring_report.LEVEL_SOURCES))
     try:
         from_day, to_day = scoring_report.period(
-            request.query.get("from"), request.query.get("to"),
+            query_param(request, "from"), query_param(request, "to"),
             datetime.datetime.now(datetime.timezone.utc).date())
     except scoring_report.PeriodError as e:
         return error(400, str(e))

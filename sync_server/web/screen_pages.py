@@ -21,7 +21,7 @@ from aiohttp import web
 from sync_server.storage import rollup
 from sync_server.storage.access_queries import Store
 from sync_server.web import render, screen_data
-from sync_server.web.access import may_see_site
+from sync_server.web.audience import still_allowed
 from sync_server.web.i18n import TEXT, lang_of
 from sync_server.web.keys import DB
 
@@ -31,7 +31,7 @@ POLL_S = 0.5
 REFRESH_S = 30.0       # re-render anyway: kiosk health, the day changing
 MIN_GAP_S = 0.5        # between two renders of one stream
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
-STATIC_NAME = re.compile(r"^(screen|manager)_[a-z_]+\.(css|js)$")
+STATIC_NAME = re.compile(r"^(screen|manager|feedback)_[a-z_]+\.(css|js)$")
 CONTENT_TYPES = {"css": "text/css", "js": "text/javascript"}
 SCREEN_QUERY = ("key", "lang", "shrink")  # what the screen's links carry over
 
@@ -132,7 +132,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/screen/{site_id}", screen_page)
     r.add_get("/screen/{site_id}/events", screen_events)
     r.add_get("/screen/{site_id}/data.json", screen_json)
-    r.add_get(r"/static/{name:(?:screen|manager)_[a-z_]+\.(?:css|js)}", static_file)
+    r.add_get(r"/static/{name:(?:screen|manager|feedback)_[a-z_]+\.(?:css|js)}", static_file)
 
 
 def message(request: web.Request, status: int, title_key: str, text: str) -> web.Response:
@@ -149,14 +149,12 @@ def panel_context(data: dict) -> dict:
 
 
 def _allowed(request):
-    """The site's screen data, or an error response."""
+    """The site's screen data, or an error response (who may see it is
+    `audience`'s business)."""
     db = request.app[DB]
     site_id = request.match_info["site_id"]
     if screen_data.site_row(db, site_id) is None:
         return None, message(request, 404, "notfound_title", TEXT[lang_of(request)]["notfound"])
-    if not may_see_site(request, site_id):
-        return None, message(request, 403, "forbidden_title",
-                             TEXT[lang_of(request)]["forbidden"])
     return site_id, None
 
 
@@ -181,7 +179,6 @@ async def screen_page(request: web.Request) -> web.Response:
         return message(request, 404, "notfound_title", TEXT[lang]["notfound"])
     return render.page(
         request, "screen_page.html", lang, switch_keep=SCREEN_QUERY,
-        headers={"Referrer-Policy": "no-referrer"},
         events_url="/screen/%s/events?%s" % (site_id, _query(request, lang=lang)),
         **panel_context(data))
 
@@ -214,7 +211,7 @@ async def screen_events(request: web.Request) -> web.StreamResponse:
     try:
         await resp.write(b"retry: 2000\n\n")
         while not live.closing:
-            if not may_see_site(request, site_id):
+            if not still_allowed(request):
                 break  # the link was revoked or the session ended
             html = live.panel(request, site_id, ev, lang, shrink)
             if html is None:

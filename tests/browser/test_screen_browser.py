@@ -12,6 +12,7 @@ import zoneinfo
 
 import paho.mqtt.client as mqtt
 import pytest
+from playwright.sync_api import expect
 
 from protocol import server_wire as w
 from sync_server.storage import rollup
@@ -133,6 +134,9 @@ def serious(page):
 
 def test_votes_published_over_mqtt_show_within_2_s(stack, artifacts_dir):
     page = stack["browser"].new_page(viewport={"width": 1920, "height": 1080})
+    refused = []  # what the page's Content-Security-Policy blocked, if anything
+    page.on("console", lambda m: refused.append(m.text)
+            if "Content Security Policy" in m.text else None)
     page.goto(stack["base"] + "/screen/%s?key=%s" % (SITE, stack["link"]["key"]))
     assert page.locator("html").get_attribute("lang") == "fr"
     assert figure(page, "kiosk-n") == "0"
@@ -140,20 +144,19 @@ def test_votes_published_over_mqtt_show_within_2_s(stack, artifacts_dir):
     page.wait_for_selector("#live:not(.down)")
     # 9 votes: still no score (under 10 responses)
     stack["kiosk"].send(1, [3, 3, 3, 2, 2, 2, 1, 0, 3])
-    page.wait_for_function("document.querySelector('[data-figure=\"kiosk-n\"]')"
-                           ".textContent === '9'", timeout=LIVE_TIMEOUT_MS)
+    expect(page.locator('[data-figure="kiosk-n"]')).to_have_text("9", timeout=LIVE_TIMEOUT_MS)
     assert figure(page, "kiosk-index") == "—"
     # 3 more: 12 responses, levels 3x5, 2x4, 1x2, 0x1:
     # (5*100 + 4*66.67 + 2*33.33 + 0) / 12 = 833.3 / 12 = 69.4
     stack["kiosk"].send(10, [3, 2, 1])
-    page.wait_for_function("document.querySelector('[data-figure=\"kiosk-n\"]')"
-                           ".textContent === '12'", timeout=LIVE_TIMEOUT_MS)
+    expect(page.locator('[data-figure="kiosk-n"]')).to_have_text("12", timeout=LIVE_TIMEOUT_MS)
     assert figure(page, "kiosk-index") == "69,4"
     assert "Indicatif" in page.locator(".main").inner_text()
     assert "06 12 34 56 78" not in page.content()  # the QR comment is shown masked
     assert "Téléphone" in page.locator(".mystery-card").inner_text()
     page.screenshot(path=os.path.join(artifacts_dir, "screen-1920x1080.png"))
     assert serious(page) == []
+    assert refused == []  # the live updates run under the CSP: no inline code
     page.close()
 
 

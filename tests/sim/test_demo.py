@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import threading
+import urllib.error
 import urllib.request
 
 from simulator.driver import BORNE
@@ -34,9 +35,13 @@ def leftovers(marker):
     return found
 
 
-def get(url):
-    with urllib.request.urlopen(url, timeout=15) as r:
-        return r.status, r.read().decode()
+def get(url, headers=None):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}),
+                                    timeout=15) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
 
 
 
@@ -71,12 +76,14 @@ def test_demo_starts_serves_the_screen_and_stops_cleanly(tmp_path):
         status, page = get(base + "/manager")
         assert status == 200 and "<form" in page  # the login form
         # The history came through MQTT and the ingest, like any kiosk's votes.
-        _, body = get(base + "/api/v1/sites/mairie-centre/votes?limit=5")
+        bearer = {"Authorization": re.search(r"\(Authorization: (Bearer \S+)\)", out).group(1)}
+        assert get(base + "/api/v1/kiosks")[0] == 401  # the API needs the token
+        _, body = get(base + "/api/v1/sites/mairie-centre/votes?limit=5", bearer)
         assert json.loads(body)["votes"], "no replayed votes"
 
         # The kiosks running the real firmware come online.
         def firmware_online():
-            kiosks = json.loads(get(base + "/api/v1/kiosks")[1])["kiosks"]
+            kiosks = json.loads(get(base + "/api/v1/kiosks", bearer)[1])["kiosks"]
             return all(k["online"] for k in kiosks if k["id"].endswith("-2"))
         assert wait_until(firmware_online), "firmware kiosks not online"
         assert leftovers(demo_dir), "the demo's processes are not where this test looks"

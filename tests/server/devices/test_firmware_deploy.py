@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import urllib.request
 
 import pytest
 
@@ -17,7 +16,7 @@ from sync_server.storage import registry
 from sync_server.storage.connection import connect
 from tests import realparts
 from tests.realparts import poll
-from tests.server_support import BORNE, Server
+from tests.server_support import BORNE, Server, api_get, api_headers
 
 SITE = "mediatheque"
 
@@ -151,15 +150,17 @@ def stack(tmp_path):
         from sync_server.devices.console import KioskConsole
         with KioskConsole(k.serial.path) as con:  # the site's config: no press lockout
             poll(lambda: con.command("show config")["lockout_s"] == 0, 20, "the site's config")
-        yield {"kiosk": k, "http": srv.url("http"), "device": dev}
+        yield {"kiosk": k, "http": srv.url("http"), "device": dev,
+               "api_headers": api_headers(db)}
     finally:
         k.close()
         srv.stop()
 
 
 def api(stack, path):
-    with urllib.request.urlopen(stack["http"] + path, timeout=10) as r:
-        return json.load(r)
+    status, body = api_get(stack["http"] + path, stack["api_headers"])
+    assert status == 200, body
+    return body
 
 
 def votes_n(stack, dev, n):

@@ -2,11 +2,9 @@
 MicroPython, console on its pseudo-terminal) is registered, configured and
 verified, then its votes reach the real `borne serve`; each failure at the
 USB port gives its one-line message."""
-import json
 import os
 import threading
 import time
-import urllib.request
 
 import pytest
 
@@ -15,6 +13,7 @@ from sync_server.storage.connection import connect
 from tests import realparts
 from tests.realparts import poll
 from tests.server.devices.support import SITE, borne
+from tests.server_support import api_get, api_headers
 
 __all__ = ["SITE", "borne"]  # tests/server/broker uses them
 
@@ -43,10 +42,11 @@ def test_provision_end_to_end_then_votes_reach_server(server, kiosk):
         assert kiosk.press(level)
         time.sleep(0.05)
 
+    headers = api_headers(server["db"])
+
     def votes():
         url = "%s/api/v1/sites/%s/votes?limit=100" % (server["http"], SITE)
-        with urllib.request.urlopen(url, timeout=10) as r:
-            body = json.load(r)
+        status, body = api_get(url, headers)
         got = sorted((v["seq"], v["level"]) for v in body["votes"] if v["device_id"] == "k0001")
         return got if len(got) == 3 else None
     got = poll(votes, 30, "three votes in the API")

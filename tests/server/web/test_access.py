@@ -81,7 +81,7 @@ def test_password_hashing_leaves_the_event_loop_free(db_path):
         async def wrong_login(i):
             r = await client.post("/manager/login", data={
                 "csrf": token, "username": "qualite", "password": "wrong %d" % i})
-            assert r.status == 401
+            assert r.status in (401, 429)  # 429: this account's delays have begun
             done.append("login")
 
         async def health():

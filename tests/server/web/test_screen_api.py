@@ -133,6 +133,10 @@ def test_satisfaction_api(env):
             (0, 0, 17), (0, 4, 3), (1, 0, 16), (2, 0, 60), (3, 0, 126)]
         assert {(r[0], r[1], r[2]) for r in rows} <= {(str(day), 10, "kiosk"),
                                                       (str(day), 11, "kiosk")}
+        # raw votes are not for a screen key: a manager (or an API token) reads them
+        r = await client.get(trace["raw_votes"] + "&limit=1000&key=" + key)
+        assert r.status == 401
+        await login(client)
         r = await client.get(trace["raw_votes"] + "&limit=1000")
         assert r.status == 200
         raw = await r.json()
@@ -144,15 +148,16 @@ def test_satisfaction_api(env):
         assert list(body["sources"]) == ["kiosk"] and body["shrinkage"] is True
         assert body["sources"]["kiosk"]["shrunk"]["network_mean"] == 78.2
         # refusals, as JSON errors
+        client.session.cookie_jar.clear()
         for url, status, words in (
-                ("/api/v1/sites/nowhere/satisfaction?key=" + key, 404, "unknown site"),
-                ("/api/v1/sites/mairie/satisfaction", 403, "log in"),
-                ("/api/v1/sites/bibli/satisfaction?key=" + key, 403, "log in"),
+                ("/api/v1/sites/nowhere/satisfaction?key=" + key, 403, "does not open"),
+                ("/api/v1/sites/mairie/satisfaction", 401, "log in"),
+                ("/api/v1/sites/bibli/satisfaction?key=" + key, 403, "does not open"),
                 ("/api/v1/sites/mairie/satisfaction?from=2026-13-01&key=" + key, 400, "from"),
                 ("/api/v1/sites/mairie/satisfaction?from=2026-02-01&to=2026-01-01&key=" + key,
                  400, "after"),
                 ("/api/v1/sites/mairie/satisfaction?source=tv&key=" + key, 400, "source"),
-                ("/api/v1/ranking", 403, "manager")):
+                ("/api/v1/ranking", 401, "manager")):
             r = await client.get(url)
             assert r.status == status, url
             err = (await r.json())["error"]
@@ -212,7 +217,7 @@ def test_manager_login_ranking_drilldown_and_csv(env):
         token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
         r = await client.post("/manager/logout", data={"csrf": token}, allow_redirects=False)
         assert r.status == 302
-        assert (await client.get("/api/v1/ranking?" + q)).status == 403
+        assert (await client.get("/api/v1/ranking?" + q)).status == 401
     run(env, scenario)
 
 
@@ -247,7 +252,8 @@ def test_screen_content_health_comments_and_escaping(env):
         data = await (await client.get("/screen/mairie/data.json?key=" + env["key"])).json()
         assert [k["problems"] for k in data["kiosks"]] == [["unknown"],
                                                            ["battery_low", "backlog"]]
-        assert (await client.get("/screen/nowhere?key=" + env["key"])).status == 404
+        # a key opens its own site only; a manager learns that a site does not exist
+        assert (await client.get("/screen/nowhere?key=" + env["key"])).status == 403
         r = await client.get("/screen/mairie/events?key=bad")
         assert r.status == 403
         r = await client.get("/static/screen_style.css")

@@ -1,11 +1,8 @@
 """The JSON API on a real SQLite file, and `borne serve` end to end with the
 embedded broker: votes in, config and time out, health and votes readable."""
 import asyncio
-import json
 import sqlite3
 import time
-import urllib.error
-import urllib.request
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -18,13 +15,16 @@ from sync_server.storage import registry
 from sync_server.web.app import make_app
 from tests import realparts
 from tests.realparts import wait_until
-from tests.server_support import T0, Kiosk, Server, make_registry
+from tests.server_support import T0, Kiosk, Server, api_get, api_headers, make_registry
 
 
 def run_api(db, calls):
-    """Run `calls(client)` against the app (no MQTT) in a fresh loop."""
+    """Run `calls(client)` against the app (no MQTT) in a fresh loop, with a
+    read token."""
+    headers = api_headers(db)
+
     async def go():
-        client = TestClient(TestServer(make_app(db)))
+        client = TestClient(TestServer(make_app(db)), headers=headers)
         await client.start_server()
         try:
             return await calls(client)
@@ -147,17 +147,14 @@ class Listener:
         self.c.loop_stop()
 
 
-def http_json(url):
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+def http_json(url, headers=None):
+    return api_get(url, headers or {}, timeout=5)
 
 
 def test_serve_with_the_embedded_broker_end_to_end(tmp_path, capsys):
     db = tmp_path / "b.db"
     keys = make_registry(db, 2)
+    hdr = api_headers(db)
     a, b = sorted(keys)
     port = realparts.free_port()
     srv = Server(db, "--broker-port", str(port), "--http", "127.0.0.1:0").start()
@@ -200,14 +197,14 @@ def test_serve_with_the_embedded_broker_end_to_end(tmp_path, capsys):
         k.publish_raw("telemetry", w.encode_json({
             "boot": 3, "uptime_s": 60, "journal": 0, "battery_pct": 77, "clock": "server"}))
         k.publish_raw("votes", b"\x01garbage")
-        assert wait_until(lambda: http_json(http + "/api/v1/kiosks")[1]["kiosks"][1]
+        assert wait_until(lambda: http_json(http + "/api/v1/kiosks", hdr)[1]["kiosks"][1]
                           ["rejected"] == 1, 10)
-        status, body = http_json(http + "/api/v1/kiosks")
+        status, body = http_json(http + "/api/v1/kiosks", hdr)
         kb = body["kiosks"][1]
         assert (kb["id"], kb["online"], kb["fw"], kb["battery_pct"], kb["clock"],
                 kb["acked_seq"]) == (b, True, "1.2.0", 77, "server", 120)
         assert "TruncatedError" in kb["last_reject"] or "Error" in kb["last_reject"]
-        status, body = http_json(http + "/api/v1/sites/mairie-centre/votes?limit=1000")
+        status, body = http_json(http + "/api/v1/sites/mairie-centre/votes?limit=1000", hdr)
         assert len(body["votes"]) == 120
         health = http_json(http + "/healthz")[1]
         assert health["mqtt"]["connected"] and health["mqtt"]["new_votes"] == 120
@@ -215,7 +212,7 @@ def test_serve_with_the_embedded_broker_end_to_end(tmp_path, capsys):
         # The will: the kiosk vanishes, the server marks it offline.
         k.client.loop_stop()
         k.client.socket().close()
-        assert wait_until(lambda: not http_json(http + "/api/v1/kiosks")[1]["kiosks"][1]
+        assert wait_until(lambda: not http_json(http + "/api/v1/kiosks", hdr)[1]["kiosks"][1]
                           ["online"], 30)
     finally:
         for v in views:
