@@ -9,7 +9,7 @@ from aiohttp import web
 
 from sync_server.feedback import guard
 from sync_server.feedback.answers import ANSWERED, OVER_BUDGET, site_for_token, store_answer
-from sync_server.web import csrf, render
+from sync_server.web import access, csrf, render
 from sync_server.web.i18n import TEXT, pick_lang
 from sync_server.web.keys import DB, SETTINGS
 
@@ -25,12 +25,6 @@ TOPICS = ("accueil", "attente", "information", "accessibilite", "courtoisie", "e
 SMILEYS = {2: ("\U0001F61E", "\U0001F60A"),
            3: ("\U0001F61E", "\U0001F610", "\U0001F60A"),
            4: ("\U0001F620", "\U0001F61E", "\U0001F60A", "\U0001F604")}
-# No script, no outside file; the stylesheet is inline.
-HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-}
 
 # ---------------------------------------------------------------- validation
 
@@ -88,7 +82,7 @@ def validate(fields: dict[str, list[str]], scale: int,
 def _message(request, lang, site_name, title_key, message_key, status=200, alert=False):
     """A page of the QR form that only says something (thanks, refusals)."""
     t = TEXT[lang]
-    return render.page(request, "feedback_message.html", lang, status=status, headers=HEADERS,
+    return render.page(request, "feedback_message.html", lang, status=status,
                        switch_keep=(), site_name=site_name, title=t[title_key],
                        message=t[message_key], alert=alert)
 
@@ -97,7 +91,7 @@ def _render_form(request, site, token, lang, values=None, errors=None, status=20
     """The form; after a refused answer, with what was typed and what is wrong,
     in a summary announced by screen readers and next to each field."""
     return render.page(
-        request, "feedback_form.html", lang, status=status, headers=HEADERS, switch_keep=(),
+        request, "feedback_form.html", lang, status=status, switch_keep=(),
         site_name=site[1], scale=site[2], smileys=SMILEYS[site[2]], topics=TOPICS,
         action="/f/" + token, values=values or {"level": None, "topics": [], "comment": ""},
         errors=errors or {}, max_comment=MAX_COMMENT,
@@ -180,7 +174,7 @@ async def post_form(request: web.Request, token: str, lang: str,
     resp = web.HTTPSeeOther("/f/%s/merci?lang=%s" % (token, lang))
     resp.set_cookie(guard.device_cookie_name(site_id), str(at_ms), path="/f/",
                     max_age=guard.DEVICE_WINDOW_MS // 1000, httponly=True, samesite="Lax",
-                    secure=request.secure)
+                    secure=access.secure_cookies(request))
     return resp
 
 
