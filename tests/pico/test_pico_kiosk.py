@@ -213,6 +213,38 @@ def test_lockout_on_the_real_ticks(chip):
     assert [r[0] for r in records] == [1, 2]
 
 
+def test_burst_flags_and_lockout_on_the_real_ticks(chip):
+    """Votes 5.2 s apart: the 11th within 60 s, and each after it, carries the
+    burst flag (bit 2) beside the clock-unknown flag (bit 0: offline, no time
+    source); a press 2 s after a vote is suppressed by the 5 s lockout; after
+    a minute without votes the next one is not flagged. The timer jumps
+    through the idle seconds between presses (the firmware reads the board's
+    ticks as on the silicon)."""
+    boot(chip)
+    for i in range(12):
+        chip.press(i % 4, after_ms=120)
+        if i == 3:
+            chip.run(2000)  # 2 s after the 4th vote: inside the lockout
+            chip.press(0, after_ms=120)
+        chip.ticks_offset(5000)
+        chip.run(100)
+    chip.ticks_offset(61_000)
+    chip.run(100)
+    chip.press(1, after_ms=120)
+    with KioskConsole(chip.url, timeout=10) as con:
+        status = con.command("status")
+    assert status["seq"] == 13 and status["suppressed"] == 1
+    out = repl_exec(chip.url, "import journal\nj = journal.Journal('')\nj.open()\n"
+                    "print(j.read(20))\n")
+    _, votes = ast.literal_eval(out.strip())
+    assert [v[0] for v in votes] == list(range(1, 14))
+    assert [v[2] for v in votes] == [i % 4 for i in range(12)] + [1]
+    clock_unknown, burst = 0x01, 0x04
+    assert [v[4] for v in votes] == ([clock_unknown] * 10 + [clock_unknown | burst] * 2
+                                     + [clock_unknown])
+    assert len(led_rises(chip)) == 13
+
+
 def test_clock_stays_monotonic_across_the_ticks_wrap_after_long_idle(chip):
     """ticks_ms() wraps every 2^30 ms on the board. The chip starts two days
     before the wrap, takes a vote, idles seven days (the timer jumps a day at
