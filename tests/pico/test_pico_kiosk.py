@@ -184,8 +184,6 @@ def test_power_cuts_during_presses_and_packing_lose_no_thanked_vote(chip):
             break
     packing = ops[-1]
     assert len(packing) > 30, "no press packed the backlog: flash operations %r" % ops
-    import sys
-    print("PACKING", packing, len(packing), file=sys.stderr)
     for k in sorted(op_cuts(packing)):
         cycle(before="any", n=k)
     chip.pin(pico.BUTTONS[1], 1)
