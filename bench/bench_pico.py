@@ -158,8 +158,14 @@ def main():
     print("| unix port (256 KiB heap) | %d | %d |" % unix[:2])
     print("votes pending after the backlog: rp2 %d, rp2 with ballast %d, unix %d"
           % (free[2], wroom[2], unix[2]))
+    # With the ballast the kiosk must still have kept every vote and built a batch.
+    works = all(r[2] == VOTES and r[3] > 0 for r in (free, wroom, unix))
+    print("every vote kept and a batch built, also with the ballast: %s"
+          % ("yes" if works else "NO"))
     print()
     print("boot to the first accepted press (power on to the thank-you LED): %.0f ms" % boot_ms)
+    if not works:
+        raise SystemExit("the kiosk lost votes or built no batch: see the figures above")
     print()
     print("The unix port's flash figures, same journal (bench_flash.py, 32 B programs):")
     sys.stdout.flush()

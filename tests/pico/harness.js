@@ -96,6 +96,7 @@ class Harness {
     this.hostQueue = [];
     this.client = null;
     this.waiters = []; // {until: nanos, resolve}
+    this.ops = '';
     this.stats = { erases: 0, programs: 0, bytes_erased: 0, bytes_programmed: 0, boots: 0, wdt_resets: 0 };
     this.instr = 0;
     this.idleNs = 0; // emulated time skipped while the core waited (WFI/WFE)
@@ -177,6 +178,7 @@ class Harness {
     mcu.core.PC = FLASH_BASE; // the second-stage bootloader
     this.powered = true;
     this.stats.boots++;
+    this.ops = ''; // this power on's flash operations in order: e(rase), p(rogram)
     this.schedule();
   }
 
@@ -193,7 +195,10 @@ class Harness {
     if (this.timer) {
       this.cancelSlice();
     }
-    this.emit({ ev: 'off', why, ms: Math.floor(this.nowNs() / 1e6), instructions: this.instr, ...this.stats });
+    this.emit({
+      ev: 'off', why, ms: Math.floor(this.nowNs() / 1e6), instructions: this.instr, ops: this.ops,
+      ...this.stats,
+    });
     this.releaseWaiters();
   }
 
@@ -217,6 +222,7 @@ class Harness {
       const count = r[1] >>> 0;
       this.flash.fill(0xff, offset, offset + count);
       this.stats.erases++;
+      this.ops += 'e';
       this.stats.bytes_erased += count;
     } else {
       const src = r[1] >>> 0;
@@ -228,6 +234,7 @@ class Harness {
         this.flash[offset + i] &= b;
       }
       this.stats.programs++;
+      this.ops += 'p';
       this.stats.bytes_programmed += count;
     }
     core.PC = core.LR & ~1;
