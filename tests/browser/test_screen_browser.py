@@ -101,7 +101,7 @@ def stack(tmp_path_factory):
     db = str(tmp / "borne.db")
     kiosks = make_registry(db, kiosks=1, site=SITE)
     link = json.loads(borne("screen", "link", "add", SITE, "--label", "accueil", "--json",
-                            "--db", db))
+                            "--base-url", "http://127.0.0.1", "--db", db))
     seed_qr_and_mystery(db, tmp)
     broker = secured_mosquitto(db)
     port = realparts.free_port()

@@ -8,8 +8,7 @@ import os
 import sqlite3
 import time
 
-from sync_server.broker import mosquitto, tls
-from sync_server.storage.connection import connect
+from sync_server.broker import tls
 from tests import realparts
 from tests import server_support as ss
 from tests.firmware.net_support import DnsServer
@@ -44,12 +43,8 @@ def tls_broker(db, workdir):
     tls.init(tlsdir, [TLS_HOST])
     broker = realparts.Mosquitto(conf="")
     port = realparts.free_port()
-    conn = connect(db)
-    out = mosquitto.write(conn, os.path.join(broker.dir, "borne"), workers=2, tls=tlsdir,
-                          tls_listener="127.0.0.1:%d" % port)
-    conn.close()
-    with open(os.path.join(out, "mosquitto.conf")) as f:
-        broker.conf = f.read()
+    ss.write_broker_config(db, broker, tls=tlsdir,
+                           tls_listener="127.0.0.1:%d" % port)
     der = tls.load_ca(tlsdir)[0].public_bytes(tls.serialization.Encoding.DER)
     return broker.start(), "mqtts://%s:%d" % (TLS_HOST, port), der
 

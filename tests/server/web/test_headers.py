@@ -122,7 +122,8 @@ def test_no_secret_reaches_the_access_log(tmp_path):
     srv = qr_server(tmp_path)
     try:
         db = srv.db
-        key = borne("screen", "link", "add", SITE, "--json", "--base-url", "http://127.0.0.1:8080", "--db", db).stdout
+        key = borne("screen", "link", "add", SITE, "--json", "--base-url",
+                    "http://127.0.0.1:8080", "--db", db).stdout
         key = re.search(r'"key": "([^"]+)"', key).group(1)
         auth = api_headers(db)
         c = Client(srv)
