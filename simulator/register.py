@@ -3,6 +3,7 @@ site add` / `borne kiosk add` commands an operator types."""
 import contextlib
 import io
 import json
+import os
 
 from sync_server.errors import CliError
 
@@ -21,7 +22,8 @@ def borne(*argv):
 
 
 def ensure_site(db, site, name=None, **options):
-    sites = json.loads(borne("site", "list", "--json", "--db", db))
+    # A database not made yet has no site: `site add` below makes it.
+    sites = json.loads(borne("site", "list", "--json", "--db", db)) if os.path.exists(db) else []
     if any(s["id"] == site for s in sites):
         return False
     argv = ["site", "add", site, "--name", name or site, "--db", db]

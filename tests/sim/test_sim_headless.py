@@ -7,14 +7,13 @@ import random
 import sqlite3
 import subprocess
 import time
-import urllib.request
 
 import pytest
 
 from simulator.driver import BORNE, HeadlessSim
 from tests import realparts
 from tests.realparts import poll
-from tests.server_support import Server, secured_mosquitto
+from tests.server_support import Server, api_get, api_headers, secured_mosquitto
 
 SITE = "sim-site"
 
@@ -46,7 +45,7 @@ def stack(tmp_path_factory):
                  "--http", "127.0.0.1:0").start()
     try:
         yield {"db": db, "creds": creds, "tmp": tmp, "broker": broker.url,
-               "http": srv.url("http")}
+               "http": srv.url("http"), "auth": api_headers(db)}
     finally:
         srv.stop()
         broker.stop()
@@ -64,8 +63,8 @@ def online(e):
 
 def api_votes(stack, device):
     url = "%s/api/v1/sites/%s/votes?limit=1000" % (stack["http"], SITE)
-    with urllib.request.urlopen(url, timeout=10) as r:
-        body = json.load(r)
+    status, body = api_get(url, stack["auth"])
+    assert status == 200, body
     return {v["seq"]: v for v in body["votes"] if v["device_id"] == device}
 
 

@@ -2,6 +2,7 @@
 SQLite file: the token is shown once, only its hash is kept, and a revoked
 token no longer opens the API of a running `borne serve`."""
 import json
+import os
 import sqlite3
 
 from tests.server_support import Server, api_get, borne, make_registry
@@ -38,6 +39,10 @@ def test_token_add_list_revoke_and_the_running_server(tmp_path):
 
 def test_token_commands_refuse_bad_input_without_traceback(tmp_path):
     db = str(tmp_path / "b.db")
+    out = borne("token", "list", "--db", db, check=False)
+    assert out.returncode == 2 and "no database at" in out.stderr  # none made by mistake
+    assert not os.path.exists(db)
+    borne("token", "list", "--create", "--db", db)
     out = borne("token", "revoke", "42", "--db", db, check=False)
     assert out.returncode == 2
     assert "no active API token with id 42" in out.stderr and "Traceback" not in out.stderr

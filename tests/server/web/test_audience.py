@@ -2,7 +2,6 @@
 `audience.ROUTES`, and each audience is enforced, on the real application
 over real HTTP and SQLite."""
 import asyncio
-import re
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -11,8 +10,7 @@ from sync_server.storage import tokens
 from sync_server.storage.connection import open_db
 from sync_server.web import access, audience
 from sync_server.web.app import make_app
-
-PASSWORD = "un mot de passe long"
+from tests.server.web.support import PASSWORD, log_in
 
 
 @pytest.fixture
@@ -146,11 +144,7 @@ def test_tokens_read_and_admin_and_revoked(env):
 
 def test_a_manager_session_reads_but_never_writes(env):
     async def scenario(client):
-        page = await (await client.get("/manager/login")).text()
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-        r = await client.post("/manager/login", allow_redirects=False, data={
-            "csrf": csrf, "username": "qualite", "password": PASSWORD})
-        assert r.status == 302
+        await log_in(client)
         for url in ("/api/v1/sites", "/api/v1/sites/mairie/votes", "/screen/bibli",
                     "/manager/sites/bibli"):
             assert (await client.get(url)).status == 200, url

@@ -16,9 +16,9 @@ from sync_server.storage import tokens
 from sync_server.storage.connection import open_db
 from sync_server.web import access
 from sync_server.web.app import make_app
+from tests.server.web.support import PASSWORD, log_in
 from tests.server_support import Server, api_headers, make_registry
 
-PASSWORD = "un mot de passe long"
 SCHEMATHESIS = os.path.join(os.path.dirname(sys.executable), "schemathesis")
 
 
@@ -72,11 +72,7 @@ def test_bad_api_parameters_answer_400_saying_what_is_wrong(env):
 
 def test_bad_dates_on_the_manager_pages_answer_400_in_the_page_language(env):
     async def scenario(client):
-        page = await (await client.get("/manager/login")).text()
-        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-        r = await client.post("/manager/login", allow_redirects=False, data={
-            "csrf": csrf, "username": "qualite", "password": PASSWORD})
-        assert r.status == 302
+        await log_in(client)
         for url, words in (
                 ("/manager?to=0001-01-01", "La date de fin doit être comprise entre 2000 et 2100"),
                 ("/manager/sites/mairie?from=0001-01-01&lang=en",
