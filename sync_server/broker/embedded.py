@@ -25,19 +25,29 @@ log = logging.getLogger("borne.broker")
 PINS = "borne:pins"  # never a device id (no colon there), so no client can be it
 
 
-class KioskAuthPlugin(BaseAuthPlugin):
-    """A client logs in with user name = client id and either a trusted
-    kiosk's secret (checked against the registry at each connection, so a
-    revocation applies at once) or the server's secret. A last will on a
-    topic the client may not publish to is dropped, as Mosquitto does."""
+class RegistryPlugin:
+    """An amqtt plugin reading the registry on its own SQLite connection
+    (the `db_path` of its configuration); listed before amqtt's base class."""
 
     @dataclass
     class Config:
         db_path: str = "borne.db"
 
+    config: Config
+
     def __init__(self, context: BaseContext) -> None:
-        super().__init__(context)
+        super().__init__(context)  # type: ignore[call-arg]  # amqtt's plugin base class
         self._conn = connect(self.config.db_path)
+
+    async def close(self) -> None:
+        self._conn.close()
+
+
+class KioskAuthPlugin(RegistryPlugin, BaseAuthPlugin):
+    """A client logs in with user name = client id and either a trusted
+    kiosk's secret (checked against the registry at each connection, so a
+    revocation applies at once) or the server's secret. A last will on a
+    topic the client may not publish to is dropped, as Mosquitto does."""
 
     async def authenticate(self, *, session: Session) -> bool:
         user, client_id = session.username, session.client_id
@@ -59,8 +69,6 @@ class KioskAuthPlugin(BaseAuthPlugin):
             log.warning("refused connection: user %r, client id %r", user, client_id)
         return ok
 
-    async def close(self) -> None:
-        self._conn.close()
 
 
 def topic_matches(topic: str, topic_filter: str) -> bool:
@@ -77,7 +85,7 @@ def topic_matches(topic: str, topic_filter: str) -> bool:
     return len(t) == len(f)
 
 
-class KioskTopicPlugin(BaseTopicPlugin):
+class KioskTopicPlugin(RegistryPlugin, BaseTopicPlugin):
     """`broker_rules.allowed` for publish, subscribe and delivery; a revoked
     kiosk still connected can no longer publish or subscribe.
 
@@ -96,13 +104,8 @@ class KioskTopicPlugin(BaseTopicPlugin):
     by a session of the broker's own (PINS) that never connects and is never
     given a message: their entries then stay for the broker's life."""
 
-    @dataclass
-    class Config:
-        db_path: str = "borne.db"
-
     def __init__(self, context: BaseContext) -> None:
         super().__init__(context)
-        self._conn = connect(self.config.db_path)
         self._retained: dict[str, tuple[bytes, int]] = {}
         self._pinned: set[str] = set()
 
@@ -181,8 +184,6 @@ class KioskTopicPlugin(BaseTopicPlugin):
             if topic_matches(t, topic) and broker_rules.allowed(user, t, False):
                 await self._broker.broadcast_message(t, data, min(q, qos))
 
-    async def close(self) -> None:
-        self._conn.close()
 
 
 def broker_config(db_path: str | os.PathLike[str], host: str, port: int,
