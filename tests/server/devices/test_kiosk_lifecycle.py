@@ -378,30 +378,32 @@ class CommitTrouble(KioskConsole):
         raise CliError("serial port %s stopped working: cable pulled" % self.port)
 
 
+def commit_trouble(kiosk, args, sent):
+    """The CliError of a provisioning whose `commit` is refused (sent=False)
+    or sent and never answered (sent=True)."""
+    con = CommitTrouble(kiosk.serial.path, sent=sent)
+    try:
+        with pytest.raises(CliError) as error:
+            prov.provision(con, args, out=lambda line: None)
+    finally:
+        con.close()
+    return error.value
+
+
 def test_a_refused_or_unanswered_commit(server, kiosk):
     args = argparse.Namespace(
         site=SITE, db=str(server["db"]), keep_identity=False, device_id=None, secret=None,
         broker=nowhere(), ca=None, lab_plain_tcp=True, wifi=None, wifi_pass=None,
         wait_online=0)
     prov.check_args(args)
-    con = CommitTrouble(kiosk.serial.path, sent=False)
-    try:
-        with pytest.raises(CliError) as refused:
-            prov.provision(con, args, out=lambda line: None)
-    finally:
-        con.close()
-    assert str(refused.value).endswith("the kiosk on %s is unchanged and kiosk k0001 "
+    refused = commit_trouble(kiosk, args, sent=False)
+    assert str(refused).endswith("the kiosk on %s is unchanged and kiosk k0001 "
                                        "unregistered" % kiosk.serial.path)
     assert kiosks(server["db"]) == {}
     assert ask(kiosk, "show config")["device"] is None
-    con = CommitTrouble(kiosk.serial.path, sent=True)
-    try:
-        with pytest.raises(CliError) as cut:
-            prov.provision(con, args, out=lambda line: None)
-    finally:
-        con.close()
-    secret = str(cut.value).split("--secret=")[1]
-    assert str(cut.value).endswith(
+    cut = commit_trouble(kiosk, args, sent=True)
+    secret = str(cut).split("--secret=")[1]
+    assert str(cut).endswith(
         "Kiosk k0001 is registered: rerun with --device-id k0001 --secret=" + secret)
     assert kiosks(server["db"]) == {"k0001": False}
     poll(lambda: ask(kiosk, "show config")["device"] == "k0001" or None, 10, "the commit")
