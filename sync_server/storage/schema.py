@@ -242,6 +242,67 @@ CREATE TABLE api_tokens (
 );
 """
 
+# Public consultations: a question asked on the kiosks (2 to 4 answers) and on
+# phones (up to 8). A kiosk answer keeps its vote identity (device_id, seq):
+# a seq is stored once, in votes or here, never both.
+CONSULTATIONS = """
+CREATE TABLE consultations (
+    id INTEGER PRIMARY KEY,                    -- the campaign number on the wire (1..65535)
+    token TEXT NOT NULL UNIQUE,                -- random, the phone page /c/{token}
+    title_fr TEXT NOT NULL,
+    title_en TEXT NOT NULL,
+    question_fr TEXT NOT NULL,
+    question_en TEXT NOT NULL,
+    answers TEXT NOT NULL,                     -- JSON list of {"fr": ..., "en": ...}, 2..8
+    kiosk_answers INTEGER NOT NULL DEFAULT 0,  -- the first N answers are on the kiosk card; 0: phone only
+    opens_ms INTEGER NOT NULL,
+    closes_ms INTEGER NOT NULL,
+    ideas INTEGER NOT NULL DEFAULT 0,          -- 1: citizens may propose an idea
+    live_results INTEGER NOT NULL DEFAULT 0,   -- 1: results public while open
+    state TEXT NOT NULL DEFAULT 'draft' CHECK (state IN ('draft', 'open', 'closed', 'archived')),
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    CHECK (kiosk_answers = 0 OR kiosk_answers BETWEEN 2 AND 4),
+    CHECK (closes_ms > opens_ms)
+);
+CREATE TABLE consultation_sites (
+    consultation_id INTEGER NOT NULL REFERENCES consultations(id),
+    site_id TEXT NOT NULL REFERENCES sites(id),
+    PRIMARY KEY (consultation_id, site_id)
+) WITHOUT ROWID;
+CREATE INDEX consultation_sites_site ON consultation_sites(site_id);
+CREATE TABLE consultation_answers (
+    id INTEGER PRIMARY KEY,
+    consultation_id INTEGER NOT NULL REFERENCES consultations(id),
+    site_id TEXT NOT NULL,                     -- kiosk: its site when the answer arrived
+    channel TEXT NOT NULL CHECK (channel IN ('kiosk', 'phone')),
+    answer INTEGER NOT NULL,                   -- index into the consultation's answers
+    utc_ms INTEGER,                            -- kiosk: NULL while the boot's anchor is unknown
+    device_id TEXT,                            -- kiosk only: the vote identity
+    seq INTEGER,
+    boot INTEGER,
+    t_ms INTEGER,                              -- kiosk: as sent, UTC or ms since boot
+    flags INTEGER NOT NULL DEFAULT 0,          -- kiosk: as on votes (burst, lockout, undatable)
+    received_ms INTEGER NOT NULL,              -- no address, no phone identifier
+    UNIQUE (device_id, seq)
+);
+CREATE INDEX consultation_answers_time ON consultation_answers(consultation_id, site_id, utc_ms);
+CREATE INDEX consultation_answers_pending ON consultation_answers(device_id, boot) WHERE utc_ms IS NULL;
+CREATE TABLE consultation_ideas (
+    id INTEGER PRIMARY KEY,
+    consultation_id INTEGER NOT NULL REFERENCES consultations(id),
+    site_id TEXT,                              -- where it was proposed, if known
+    text TEXT NOT NULL,                        -- as typed; masked when shown
+    lang TEXT NOT NULL DEFAULT 'fr',
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'approved', 'rejected')),
+    reason TEXT NOT NULL DEFAULT '',           -- the moderator's, when rejected
+    supports INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL,
+    moderated_ms INTEGER
+);
+CREATE INDEX consultation_ideas_state ON consultation_ideas(consultation_id, state);
+"""
+
 # (version, name, SQL script). Append only.
 MIGRATIONS = [
     (1, "core: sites, kiosks, votes, anchors, kiosk health", CORE),
@@ -251,4 +312,5 @@ MIGRATIONS = [
      ABUSE_AND_UNDATABLE),
     (5, "archived sites", ARCHIVE),
     (6, "API tokens", API_TOKENS),
+    (7, "public consultations: questions, answers by kiosk and phone, ideas", CONSULTATIONS),
 ]
