@@ -254,7 +254,7 @@ CREATE TABLE consultations (
     question_fr TEXT NOT NULL,
     question_en TEXT NOT NULL,
     answers TEXT NOT NULL,                     -- JSON list of {"fr": ..., "en": ...}, 2..8
-    kiosk_answers INTEGER NOT NULL DEFAULT 0,  -- the first N answers are on the kiosk card; 0: phone only
+    kiosk_answers INTEGER NOT NULL DEFAULT 0,  -- first N answers on the kiosk card; 0: phone only
     opens_ms INTEGER NOT NULL,
     closes_ms INTEGER NOT NULL,
     ideas INTEGER NOT NULL DEFAULT 0,          -- 1: citizens may propose an idea
@@ -287,7 +287,8 @@ CREATE TABLE consultation_answers (
     UNIQUE (device_id, seq)
 );
 CREATE INDEX consultation_answers_time ON consultation_answers(consultation_id, site_id, utc_ms);
-CREATE INDEX consultation_answers_pending ON consultation_answers(device_id, boot) WHERE utc_ms IS NULL;
+CREATE INDEX consultation_answers_pending ON consultation_answers(device_id, boot)
+    WHERE utc_ms IS NULL;
 CREATE TABLE consultation_ideas (
     id INTEGER PRIMARY KEY,
     consultation_id INTEGER NOT NULL REFERENCES consultations(id),
