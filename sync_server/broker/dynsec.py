@@ -71,13 +71,14 @@ def config(conn: Db, workers: int) -> dict[str, Any]:
     server = passwords.hash_secret(registry.server_secret(conn))
     clients = [_client(ADMIN_USER, passwords.hash_secret(admin_secret(conn)), ADMIN_ROLE)]
     clients += [_client(u, server, SERVER_ROLE) for u in broker_rules.server_users(workers)]
-    kiosks = [dev for dev, _site, _h in registry.trusted_kiosks(conn)]
-    clients += [_client(dev, h, kiosk_role(dev)["rolename"])
-                for dev, _site, h in registry.trusted_kiosks(conn)]
+    roles = shared_roles()
+    for dev, _site, secret_hash in registry.trusted_kiosks(conn):
+        role = kiosk_role(dev)
+        roles.append(role)
+        clients.append(_client(dev, secret_hash, role["rolename"]))
     return {"defaultACLAccess": {"publishClientSend": False, "publishClientReceive": False,
                                  "subscribe": False, "unsubscribe": True},
-            "clients": clients, "groups": [],
-            "roles": shared_roles() + [kiosk_role(dev) for dev in kiosks]}
+            "clients": clients, "groups": [], "roles": roles}
 
 
 def set_control(conn: sqlite3.Connection, url: str) -> None:

@@ -10,7 +10,6 @@ import base64
 import json
 import os
 import sqlite3
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -268,14 +267,14 @@ def provision(con: KioskConsole, args: argparse.Namespace, out: Out = print) -> 
         lines, expect = net_lines + lines, {**expect, **net_expect}
         stage(con, lines, expect)
         if not args.secret:
-            register(conn, con, args.site, dev, secret)
+            register(conn, con, args.site, dev, secret, out)
             out("registered kiosk %s at site %s in %s (its secret goes only to the kiosk)"
                 % (dev, args.site, args.db))
         try:
             shown = commit(con, expect)
         except ConsoleError as e:  # the kiosk refused: it kept its old files
             if not args.secret:
-                unregister(conn, dev)
+                unregister(conn, dev, out)
             raise CliError("%s; the kiosk on %s is unchanged%s" % (
                 e, con.port, "" if args.secret else " and kiosk %s unregistered" % dev)) from None
         except CliError as e:  # no answer: the kiosk may have committed or not
@@ -294,15 +293,12 @@ def provision(con: KioskConsole, args: argparse.Namespace, out: Out = print) -> 
     finally:
         if conn is not None:
             conn.close()
-    out("configuration written and read back: device %s, site %s, broker %s%s%s"
-        % (dev, shown.get("site"), shown.get("broker"),
-           ", wifi " + shown["wifi_ssid"] if shown.get("wifi_ssid") else "",
-           ", ca " + shown["ca"] if shown.get("ca") else ""))
+    out("configuration written and read back: " + summary(dev, shown))
     return restart(con, args.wait_online, out)
 
 
 def register(conn: sqlite3.Connection | None, con: KioskConsole, site: str, dev: str,
-             secret: str) -> None:
+             secret: str, out: Out) -> None:
     assert conn is not None
     try:
         with transaction(conn):
@@ -310,14 +306,14 @@ def register(conn: sqlite3.Connection | None, con: KioskConsole, site: str, dev:
     except (ValueError, sqlite3.Error) as e:
         abort(con)
         raise CliError("%s; the kiosk on %s is unchanged" % (e, con.port)) from None
-    print(dynsec.tell_running(conn, dev, secret), file=sys.stderr)
+    out(dynsec.tell_running(conn, dev, secret))
 
 
-def unregister(conn: sqlite3.Connection | None, dev: str) -> None:
+def unregister(conn: sqlite3.Connection | None, dev: str, out: Out) -> None:
     assert conn is not None
     with transaction(conn):
         registry.forget_unused_kiosk(conn, dev)
-    print(dynsec.tell_running(conn, dev, None), file=sys.stderr)
+    out(dynsec.tell_running(conn, dev, None))
 
 
 def reconfigure(con: KioskConsole, args: argparse.Namespace, before: dict[str, Any],
@@ -343,11 +339,16 @@ def reconfigure(con: KioskConsole, args: argparse.Namespace, before: dict[str, A
         shown = commit(con, expect)
     except ConsoleError as e:
         raise CliError("%s; the kiosk on %s is unchanged" % (e, con.port)) from None
-    out("configuration changed, identity kept: device %s, site %s, broker %s%s%s"
-        % (dev, shown.get("site"), shown.get("broker"),
-           ", wifi " + shown["wifi_ssid"] if shown.get("wifi_ssid") else "",
-           ", ca " + shown["ca"] if shown.get("ca") else ""))
+    out("configuration changed, identity kept: " + summary(dev, shown))
     return restart(con, args.wait_online, out)
+
+
+def summary(dev: str, shown: dict[str, Any]) -> str:
+    """What the kiosk said it committed, for the technician."""
+    return "device %s, site %s, broker %s%s%s" % (
+        dev, shown.get("site"), shown.get("broker"),
+        ", wifi " + shown["wifi_ssid"] if shown.get("wifi_ssid") else "",
+        ", ca " + shown["ca"] if shown.get("ca") else "")
 
 
 def restart(con: KioskConsole, wait_online: float, out: Out) -> dict[str, Any]:
