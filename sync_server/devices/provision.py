@@ -267,9 +267,10 @@ def provision(con: KioskConsole, args: argparse.Namespace, out: Out = print) -> 
         lines, expect = net_lines + lines, {**expect, **net_expect}
         stage(con, lines, expect)
         if not args.secret:
-            register(conn, con, args.site, dev, secret, out)
+            register(conn, con, args.site, dev, secret)
             out("registered kiosk %s at site %s in %s (its secret goes only to the kiosk)"
                 % (dev, args.site, args.db))
+            out(dynsec.tell_running(conn, dev, secret))
         try:
             shown = commit(con, expect)
         except ConsoleError as e:  # the kiosk refused: it kept its old files
@@ -298,7 +299,7 @@ def provision(con: KioskConsole, args: argparse.Namespace, out: Out = print) -> 
 
 
 def register(conn: sqlite3.Connection | None, con: KioskConsole, site: str, dev: str,
-             secret: str, out: Out) -> None:
+             secret: str) -> None:
     assert conn is not None
     try:
         with transaction(conn):
@@ -306,7 +307,6 @@ def register(conn: sqlite3.Connection | None, con: KioskConsole, site: str, dev:
     except (ValueError, sqlite3.Error) as e:
         abort(con)
         raise CliError("%s; the kiosk on %s is unchanged" % (e, con.port)) from None
-    out(dynsec.tell_running(conn, dev, secret))
 
 
 def unregister(conn: sqlite3.Connection | None, dev: str, out: Out) -> None:

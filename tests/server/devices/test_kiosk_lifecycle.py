@@ -128,7 +128,8 @@ def test_first_install_with_the_readme_command_as_written(tmp_path, tls_kiosk):
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith(
         "registered kiosk k0001 at site mairie-centre in borne.db (its secret goes only to "
-        "the kiosk)\n")
+        "the kiosk)\n(no Mosquitto configured: the embedded broker of `borne serve` "
+        "applies it)\n")
     assert "read back: device k0001, site mairie-centre, broker mqtts://borne.example.fr:8883, "\
         "wifi SSID, ca " in out.stdout
     assert kiosks(tmp_path / "borne.db") == {"k0001": False}
