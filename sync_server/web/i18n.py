@@ -210,6 +210,82 @@ TEXTS: dict[str, tuple[Any, Any]] = {
     "malformed_fields": (
         "La réponse envoyée est illisible : champs en trop ou mal formés.",
         "The answer sent cannot be read: too many or malformed fields."),
+    # the agents' pages (team link): polls and idea box
+    "team_forbidden": (
+        "Ce lien d'équipe n'est pas ou plus valable. Demandez le nouveau lien à votre "
+        "responsable.",
+        "This team link is not valid or no longer valid. Ask your manager for the new link."),
+    "team_title": ("La parole des agents", "The agents' voice"),
+    "team_intro": (
+        "Questionnaires internes et boîte à idées de votre site. Vos réponses sont anonymes : "
+        "ni nom, ni adresse, ni appareil ne sont enregistrés, et un résultat n'est montré qu'à "
+        "partir de 5 répondants.",
+        "Internal polls and idea box of your site. Your answers are anonymous: no name, address "
+        "or device is recorded, and a result is shown only from 5 respondents."),
+    "team_back": ("Retour à l'accueil de l'équipe", "Back to the team page"),
+    "polls_open": ("Questionnaires en cours", "Open polls"),
+    "no_polls": ("Aucun questionnaire en cours.", "No open poll."),
+    "poll_until": ("Jusqu'au %s", "Until %s"),
+    "poll_questions": ("%d questions", "%d questions"),
+    "poll_start": ("Répondre (moins de 30 secondes)", "Answer (under 30 seconds)"),
+    "poll_answered_short": ("Vous avez répondu. Merci !", "You have answered. Thank you!"),
+    "poll_thanks": ("Merci ! Votre réponse est enregistrée, anonymement.",
+                    "Thank you! Your answer is recorded, anonymously."),
+    "poll_step": ("Question %d sur %d", "Question %d of %d"),
+    "poll_levels": (("Pas du tout", "Plutôt non", "Plutôt oui", "Tout à fait"),
+                    ("Not at all", "Rather not", "Rather yes", "Absolutely")),
+    "poll_next": ("Suivant", "Next"),
+    "poll_send": ("Envoyer", "Send"),
+    "poll_back": ("Précédent", "Back"),
+    "poll_anonymous": (
+        "Réponse anonyme. Résultats publiés à la clôture, à partir de 5 répondants.",
+        "Anonymous answer. Results published at closing, from 5 respondents."),
+    "poll_text_hint": (
+        "Facultatif. N'indiquez ni nom, ni adresse électronique, ni numéro de téléphone : le "
+        "texte est relu avant d'être publié.",
+        "Optional. Give no name, e-mail address or phone number: the text is read before it "
+        "is published."),
+    "poll_choose": ("choisissez une réponse.", "choose an answer."),
+    "poll_bad_choice": ("la réponse reçue n'existe pas.", "the answer received does not exist."),
+    "poll_text_long": ("le texte fait plus de 1 000 caractères.",
+                       "the text has more than 1,000 characters."),
+    "poll_text_chars": ("le texte contient des caractères de contrôle non autorisés.",
+                        "the text contains control characters that are not allowed."),
+    "poll_closed_title": ("Questionnaire fermé", "Poll closed"),
+    "poll_closed": ("Ce questionnaire n'est pas ou plus ouvert pour votre site.",
+                    "This poll is not or no longer open for your site."),
+    "poll_answered_title": ("Déjà répondu", "Already answered"),
+    "poll_answered": (
+        "Vous avez déjà répondu à ce questionnaire depuis cet appareil. Merci !",
+        "You have already answered this poll from this device. Thank you!"),
+    "ideas_title": ("Boîte à idées", "Idea box"),
+    "ideas_open": ("Proposer ou soutenir une idée", "Propose or support an idea"),
+    "ideas_answered": ("Dernières idées ayant reçu une réponse", "Latest ideas answered"),
+    "ideas_list": ("Idées de l'équipe", "The team's ideas"),
+    "no_ideas": ("Aucune idée publiée pour l'instant.", "No idea published yet."),
+    "idea_statuses": (
+        {"new": "Nouvelle", "under_study": "À l'étude", "planned": "Prévue", "done": "Réalisée",
+         "not_retained": "Non retenue"},
+        {"new": "New", "under_study": "Under study", "planned": "Planned", "done": "Done",
+         "not_retained": "Not retained"}),
+    "idea_reason": ("Réponse du responsable", "Manager's answer"),
+    "idea_supports": ("%d soutien(s)", "%d support(s)"),
+    "idea_support": ("Je soutiens (+1)", "I support (+1)"),
+    "idea_supported": ("Vous soutenez cette idée.", "You support this idea."),
+    "idea_new_label": ("Votre idée pour améliorer le service", "Your idea to improve the service"),
+    "idea_hint": (
+        "Anonyme. Relue avant publication ; n'indiquez ni nom, ni adresse électronique, ni "
+        "numéro de téléphone (1 000 caractères au plus).",
+        "Anonymous. Read before it is published; give no name, e-mail address or phone number "
+        "(at most 1,000 characters)."),
+    "idea_submit": ("Envoyer mon idée", "Send my idea"),
+    "idea_posted": ("Merci ! Votre idée sera publiée après relecture.",
+                    "Thank you! Your idea will be published once read."),
+    "idea_empty": ("écrivez votre idée.", "write your idea."),
+    "idea_long": ("l'idée fait plus de 1 000 caractères.",
+                  "the idea has more than 1,000 characters."),
+    "idea_chars": ("le texte contient des caractères de contrôle non autorisés.",
+                   "the text contains control characters that are not allowed."),
 }
 TEXT: dict[str, dict[str, Any]] = {
     lang: {key: pair[i] for key, pair in TEXTS.items()} for i, lang in enumerate(LANGS)}

@@ -54,6 +54,10 @@ SAMPLES = {
     "/api/v1/ranking": ("GET", "/api/v1/ranking"),
     "/api/v1/sites/{site_id}/screen-links": ("POST", "/api/v1/sites/mairie/screen-links"),
     "/api/v1/screen-links/{link_id}": ("DELETE", "/api/v1/screen-links/1"),
+    "/team/{site_id}": ("GET", "/team/mairie"),
+    "/team/{site_id}/polls/{poll_id}": ("POST", "/team/mairie/polls/1"),
+    "/team/{site_id}/ideas": ("POST", "/team/mairie/ideas"),
+    "/team/{site_id}/ideas/{idea_id}/support": ("POST", "/team/mairie/ideas/1/support"),
 }
 
 
