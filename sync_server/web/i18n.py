@@ -286,6 +286,78 @@ TEXTS: dict[str, tuple[Any, Any]] = {
                   "the idea has more than 1,000 characters."),
     "idea_chars": ("le texte contient des caractères de contrôle non autorisés.",
                    "the text contains control characters that are not allowed."),
+    # the manager's side of the agents' voice
+    "voice_title": ("La parole des agents", "The agents' voice"),
+    "polls_title": ("Questionnaires internes", "Internal polls"),
+    "ideas_manage": ("Boîte à idées des agents", "Staff idea box"),
+    "polls_rules": (
+        "Résultats à la clôture seulement, par site et pour tous les sites, à partir de 5 "
+        "répondants ; un site est aussi masqué quand il permettrait de déduire un groupe plus "
+        "petit. Les réponses libres sont publiées après relecture.",
+        "Results only once closed, per site and for all sites, from 5 respondents; a site is "
+        "also hidden when it would let a smaller group be deduced. Free answers are published "
+        "after review."),
+    "poll_name": ("Questionnaire", "Poll"),
+    "poll_dates": ("Dates", "Dates"),
+    "poll_sites": ("Sites", "Sites"),
+    "poll_respondents": ("Répondants", "Respondents"),
+    "poll_respondents_n": ("%d répondant(s)", "%d respondent(s)"),
+    "poll_states": ({"draft": "brouillon", "open": "ouvert", "closed": "clos"},
+                    {"draft": "draft", "open": "open", "closed": "closed"}),
+    "no_polls_yet": ("Aucun questionnaire. Créez-en un avec `borne poll create`.",
+                     "No poll yet. Create one with `borne poll create`."),
+    "poll_not_closed": (
+        "Questionnaire en cours : seul le nombre de répondants est affiché jusqu'à la clôture.",
+        "Poll open: only the number of respondents is shown until it closes."),
+    "poll_all_sites": ("Tous les sites", "All sites"),
+    "poll_hidden": (
+        "Pas assez de réponses pour protéger l'anonymat (moins de 5, ou un groupe plus petit "
+        "pourrait être déduit).",
+        "Not enough answers to protect anonymity (under 5, or a smaller group could be "
+        "deduced)."),
+    "poll_question": ("Question", "Question"),
+    "poll_answers": ("Réponses", "Answers"),
+    "poll_texts_published": ("Réponses libres publiées", "Published free answers"),
+    "poll_texts_pending": ("Réponses libres à relire", "Free answers to review"),
+    "approve": ("Publier", "Publish"),
+    "reject": ("Refuser", "Refuse"),
+    "nothing_pending": ("Rien à relire.", "Nothing to review."),
+    "idea_moderation": (
+        {"pending": "à relire", "approved": "publiée", "rejected": "refusée"},
+        {"pending": "to review", "approved": "published", "rejected": "refused"}),
+    "idea_answer": ("Répondre", "Answer"),
+    "idea_answer_status": ("choisissez un statut.", "choose a status."),
+    "idea_answer_empty": ("écrivez la raison de votre réponse.",
+                          "write the reason for your answer."),
+    "idea_answer_long": ("la raison fait plus de 1 000 caractères.",
+                         "the reason has more than 1,000 characters."),
+    "idea_answer_chars": ("la raison contient des caractères de contrôle non autorisés.",
+                          "the reason contains control characters that are not allowed."),
+    "mirror_title": ("Miroir agents et usagers", "Mirror: agents and users"),
+    "mirror_link": ("Miroir agents et usagers", "Mirror: agents and users"),
+    "mirror_intro": (
+        "Par critère : part des réponses positives des agents (questionnaires clos de la "
+        "période), des usagers à la borne et par QR code (thèmes du critère), et conformité "
+        "des visites mystère de l'étape, avec l'intervalle de confiance à 95 %. Un écart est "
+        "significatif quand les intervalles ne se recouvrent pas.",
+        "Per criterion: share of positive answers of the agents (polls closed in the period), "
+        "of users at the kiosk and by QR code (the criterion's topics), and compliance of the "
+        "mystery visits of that step, with the 95% confidence interval. A gap is significant "
+        "when the intervals do not overlap."),
+    "mirror_chart": ("Parts positives et intervalles par critère",
+                     "Positive shares and intervals per criterion"),
+    "mirror_legend": (
+        "Point : part ; trait : intervalle à 95 % ; ≠ : écart significatif avec les agents.",
+        "Dot: share; line: 95% interval; ≠: significant gap with the agents."),
+    "mirror_table": ("Le miroir en chiffres", "The mirror in figures"),
+    "mirror_parts": (
+        {"agents": "Agents", "kiosk": "Usagers (borne)", "qr": "Usagers (QR, thèmes)",
+         "mystery": "Visites mystère"},
+        {"agents": "Agents", "kiosk": "Users (kiosk)", "qr": "Users (QR, topics)",
+         "mystery": "Mystery visits"}),
+    "gap_significant": ("écart significatif", "significant gap"),
+    "mirror_polls": ("%d questionnaire(s) clos dans la période",
+                     "%d poll(s) closed in the period"),
 }
 TEXT: dict[str, dict[str, Any]] = {
     lang: {key: pair[i] for key, pair in TEXTS.items()} for i, lang in enumerate(LANGS)}

@@ -205,6 +205,12 @@ def test_idea_box_moderated_supported_once_answered(env):
         home = await (await client.get("/team/mairie?key=%s&lang=en" % env["key"])).text()
         assert "Latest ideas answered" in home and "Planned" in home
         assert "Commandé pour janvier" in home
+        # the agents' screen shows it too, and its JSON
+        screen = await (await client.get("/screen/mairie?key=" + env["screen"])).text()
+        assert "Dernières idées ayant reçu une réponse" in screen
+        assert "Commandé pour janvier" in screen
+        data = await (await client.get("/screen/mairie/data.json?key=" + env["screen"])).json()
+        assert data["ideas"][0]["status"] == "planned"
     run(env, scenario)
     kept = db.conn.execute("SELECT device FROM staff_idea_supports").fetchall()
     assert len(kept) == 1 and len(kept[0][0]) == 64
