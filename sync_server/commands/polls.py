@@ -154,7 +154,9 @@ def poll_close(args: argparse.Namespace) -> None:
 
 
 def poll_list(args: argparse.Namespace) -> None:
-    rows = poll_store.list_polls(connect(args.db))
+    conn = connect(args.db)
+    lifecycle.close_expired(conn)
+    rows = poll_store.list_polls(conn)
     print_rows(rows, args.json, lambda p: "%4d  %-6s %s..%s  %-30s %s" % (
         p["id"], p["state"], p["opens_day"], p["closes_day"], p["title_fr"][:30],
         ",".join(p["sites"])))
@@ -180,6 +182,7 @@ def export_rows(poll: dict, res: dict) -> list[list]:
 
 def poll_export(args: argparse.Namespace) -> None:
     conn = connect(args.db)
+    lifecycle.close_expired(conn)
     poll = _run(lifecycle.get, conn, args.id)
     if poll["state"] != "closed":
         raise CliError("poll %d is %s: its results show once it is closed" % (args.id,

@@ -79,14 +79,16 @@ def close_poll(conn: sqlite3.Connection, poll_id: int) -> None:
         q.forget_devices(conn, poll_id)
 
 
-def close_expired(conn: sqlite3.Connection, today: str | None = None) -> list[int]:
-    """Close the open polls whose closing day has passed (today: UTC date,
-    a day late at most for any time zone); return their ids."""
-    today = today or datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+def close_expired(conn: sqlite3.Connection,
+                  at: datetime.datetime | None = None) -> list[int]:
+    """Close the open polls whose last day is over in every one of their
+    sites' time zones; return their ids. Pages and commands that show polls
+    call it first, so a poll closes the first time it is looked at after
+    its last day."""
     done = []
     for poll in q.list_polls(conn):
-        if poll["state"] == "open" and poll["closes_day"] < (
-                datetime.date.fromisoformat(today) - datetime.timedelta(1)).isoformat():
+        if poll["state"] == "open" and all(
+                local_day(conn, site, at) > poll["closes_day"] for site in poll["sites"]):
             close_poll(conn, poll["id"])
             done.append(poll["id"])
     return done

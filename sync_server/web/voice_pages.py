@@ -75,6 +75,7 @@ async def polls_page(request: web.Request) -> web.Response:
 async def poll_page(request: web.Request) -> web.Response:
     db = request.app[DB]
     lang = lang_of(request)
+    lifecycle.close_expired(db.conn)
     try:
         poll = lifecycle.get(db, _id(request, "poll_id"))
     except lifecycle.PollError:
@@ -177,6 +178,7 @@ async def mirror_page(request: web.Request) -> web.Response:
     except registry.UnknownSite:
         raise web.HTTPNotFound(text="unknown site") from None
     from_day, to_day = _period(request, site["id"])
+    lifecycle.close_expired(db.conn)
     m = mirror.mirror(db, site["id"], from_day, to_day)
     return _page(request, "manager_mirror.html", site=site, m=m, from_day=from_day,
                  to_day=to_day, chart=mirror_chart(m, lang_of(request)),
@@ -190,4 +192,5 @@ async def mirror_json(request: web.Request) -> web.Response:
     if site_id not in dict(registry.site_names(db)):
         return error(404, "unknown site: %s" % site_id)
     from_day, to_day = _period(request, site_id, api=True)
+    lifecycle.close_expired(db.conn)
     return web.json_response(mirror.mirror(db, site_id, from_day, to_day))

@@ -223,7 +223,10 @@ def test_poll_dates_and_sites_checked(conn):
 def test_polls_past_their_closing_day_close_themselves(conn):
     poll = make_poll(conn)
     lifecycle.store(conn, poll, "mairie", "c", {0: 1, 1: 0}, {}, "fr")
-    assert lifecycle.close_expired(conn, (TODAY + DAY).isoformat()) == []
-    assert lifecycle.close_expired(conn, (TODAY + 3 * DAY).isoformat()) == [poll["id"]]
+    # its last day is TODAY + DAY: still open at 23:30 that day in Paris (22:30 UTC)
+    last = datetime.datetime.combine(TODAY + DAY, datetime.time(22, 30),
+                                     datetime.timezone.utc)
+    assert lifecycle.close_expired(conn, last) == []
+    assert lifecycle.close_expired(conn, last + datetime.timedelta(hours=1)) == [poll["id"]]
     assert lifecycle.get(conn, poll["id"])["state"] == "closed"
     assert conn.execute("SELECT count(*) FROM poll_devices").fetchone()[0] == 0
