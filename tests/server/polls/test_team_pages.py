@@ -230,3 +230,11 @@ def test_idea_texts_and_answers_checked(env):
     ideas.answer(env["db"], idea_id, "not_retained", "Hors budget")
     shown = ideas.for_agents(env["db"], "mairie", "fr")
     assert [(i["status"], i["reason"]) for i in shown] == [("not_retained", "Hors budget")]
+
+
+def test_the_team_key_is_masked_in_the_access_log():
+    from aiohttp.test_utils import make_mocked_request
+
+    from sync_server.web.access_log import redacted
+    request = make_mocked_request("GET", "/team/mairie?key=s3cr3t-team-key&lang=en")
+    assert redacted(request) == "/team/mairie?key=***&lang=en"
