@@ -31,7 +31,7 @@ def scale_summary(counts: list[int]) -> dict[str, Any]:
 
 def tally(poll: dict, answers: list[dict[int, int]]) -> list[dict]:
     """Per question of the poll, the figures of these responses (texts aside)."""
-    out = []
+    out: list[dict[str, Any]] = []
     for i, question in enumerate(poll["questions"]):
         if question["kind"] == "text":
             out.append({"kind": "text"})
