@@ -5,6 +5,7 @@ without JavaScript; the answers of a poll travel from screen to screen in
 the form itself and are stored only at the last one. A random cookie (never
 stored as such) lets a device answer a poll and support an idea once:
 `sync_server.polls` keeps only a hash of it per poll or idea."""
+import logging
 import re
 import secrets
 from typing import NoReturn
@@ -19,6 +20,8 @@ from sync_server.web import access, csrf, render
 from sync_server.web.feedback import SMILEYS
 from sync_server.web.i18n import TEXT, lang_of
 from sync_server.web.keys import DB
+
+log = logging.getLogger(__name__)
 
 DEVICE_COOKIE = "borne_team"
 DEVICE_DAYS = 400
@@ -82,6 +85,9 @@ def _page(request: web.Request, name: str, status: int = 200, **context) -> web.
 
 def _message(request: web.Request, title_key: str, message_key: str, status: int = 200,
              alert: bool = False) -> web.StreamResponse:
+    if status >= 400:  # a refused request is logged with its reason, never its address
+        log.info("team page %s refused (%d): %s", request.match_info.route.resource.canonical
+                 if request.match_info.route.resource else request.path, status, message_key)
     t = TEXT[lang_of(request)]
     return _page(request, "team_message.html", status=status, title=t[title_key],
                  message=t[message_key], alert=alert)
@@ -130,6 +136,8 @@ def _poll(request: web.Request) -> dict | None:
 
 
 def _question_page(request, poll, step, values, error=None, status=200):
+    if error:
+        log.info("poll %d answer refused at question %d: %s", poll["id"], step + 1, error)
     question = poll["questions"][step]
     lang = lang_of(request)
     return _page(request, "team_question.html", status=status, poll=poll, step=step,
@@ -199,7 +207,8 @@ async def poll_post(request: web.Request) -> web.StreamResponse:
     answers = {i: v for i, v in values.items() if qs[i]["kind"] != "text"}
     texts = {i: v for i, v in values.items() if qs[i]["kind"] == "text" and v}
     outcome = lifecycle.store(request.app[DB].conn, poll, request.match_info["site_id"],
-                              device(request), answers, texts, lang_of(request))  # type: ignore[arg-type]
+                              device(request), {i: int(str(v)) for i, v in answers.items()},
+                              {i: str(v) for i, v in texts.items()}, lang_of(request))
     if outcome == lifecycle.ANSWERED:
         return _message(request, "poll_answered_title", "poll_answered", status=409, alert=True)
     if outcome == lifecycle.NOT_OPEN:
@@ -229,6 +238,7 @@ async def idea_post(request: web.Request) -> web.StreamResponse:
     try:
         ideas.post(request.app[DB], request.match_info["site_id"], text, lang_of(request))
     except ideas.IdeaError as e:
+        log.info("idea refused: %s", e.code)
         return await ideas_page(request, error="idea_" + e.code, text=text, status=400)
     _redirect(request, "/team/%s/ideas?%s" % (request.match_info["site_id"],
                                                _query(request, posted="1")))

@@ -110,3 +110,34 @@ def test_the_answers_arrived_without_identity(stack):
     out = borne("poll", "export", stack["poll"], "--db", stack["db"]).stdout.splitlines()
     assert out[1:] == ["%s,%s,2,0,,,,,,,,," % (stack["poll"], SITE),
                        "%s,*,2,0,,,,,,,,," % stack["poll"]]
+
+
+def test_the_manager_pages_of_the_agents_voice_pass_axe(stack):
+    """After the poll is closed (previous test): its results, the ideas and
+    the mirror chart, axe clean, the chart with its text description."""
+    import subprocess
+
+    from tests.server_support import BORNE
+    out = subprocess.run([BORNE, "manager", "add", "qualite", "--password-stdin", "--db",
+                          stack["db"]], input="un mot de passe long\n", capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    base = stack["url"].split("/team/")[0]
+    ctx = stack["browser"].new_context(viewport={"width": 1280, "height": 900},
+                                       bypass_csp=True)
+    page = ctx.new_page()
+    page.goto(base + "/manager/login", timeout=15000)
+    page.get_by_label("Identifiant").fill("qualite")
+    page.get_by_label("Mot de passe").fill("un mot de passe long")
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url("**/manager")
+    for path in ("/manager/polls/%s" % stack["poll"], "/manager/ideas",
+                 "/manager/sites/%s/mirror" % SITE):
+        for lang in ("fr", "en"):
+            page.goto(base + path + "?lang=" + lang, timeout=15000)
+            assert serious(page) == [], path
+    svg = page.locator("svg.mirror")
+    assert svg.get_attribute("role") == "img"
+    # two agents only and no citizens' data: the chart says so in words
+    assert page.locator("#mirror-desc").text_content() == "No data yet"
+    ctx.close()
