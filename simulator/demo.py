@@ -327,6 +327,14 @@ class Demo:
         except (CliError, ImportError, OSError, ValueError) as e:
             say("borne demo: no mystery campaign (%s)" % e)
         urls, password = self.links()
+        team = {}
+        try:
+            from simulator import demo_staff
+            team, n = demo_staff.run(self.http, self.db, demo_sites.SITES, self.rng,
+                                     register.borne)
+            say("borne demo: internal poll answered by %d agents, closed; ideas posted" % n)
+        except (CliError, ImportError, OSError, ValueError) as e:
+            say("borne demo: no internal poll (%s)" % e)
         kiosks = self.start_firmware(creds)
         t = threading.Thread(target=self.live, daemon=True, name="live traffic")
         t.start()
@@ -342,6 +350,10 @@ class Demo:
             say("", "Formulaire QR / QR form:")
             for site in demo_sites.SITES:
                 say("  %-38s %s/f/%s" % (site["name"], self.http, tokens[site["id"]]))
+        if team:
+            say("", "Pages des agents (questionnaires, idées) / agents' pages (polls, ideas):")
+            for site in demo_sites.SITES:
+                say("  %-38s %s" % (site["name"], team[site["id"]]))
         say("", "API: %s/api/v1/kiosks  (Authorization: Bearer %s)"
             % (self.http, self.api_token))
         if kiosks:

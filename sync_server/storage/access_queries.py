@@ -1,4 +1,5 @@
-"""The tables behind web access: screen links, managers and their sessions.
+"""The tables behind web access: screen links, team links (the agents'
+pages of a site: same shape, another table), managers and their sessions.
 Only hashes of link secrets and session tokens are stored here; deciding who
 may see what is `sync_server.web.access`'s job."""
 import sqlite3
@@ -9,6 +10,8 @@ from sync_server.storage.connection import now_ms, raw_conn, row_dicts
 
 # What these functions take: the app's sqlite_utils.Database or a plain connection.
 Store = sqlite3.Connection | sqlite_utils.Database
+# The kinds of secret site links, and their tables.
+LINK_TABLES = {"screen": "screen_links", "team": "team_links"}
 
 
 def site_exists(db: Store, site_id: str) -> bool:
@@ -16,23 +19,24 @@ def site_exists(db: Store, site_id: str) -> bool:
         is not None
 
 
-def insert_link(db: Store, site_id: str, token_hash: str, label: str) -> int:
+def insert_link(db: Store, site_id: str, token_hash: str, label: str,
+                kind: str = "screen") -> int:
     cur = raw_conn(db).execute(
-        "INSERT INTO screen_links (site_id, token_hash, label, created_ms) VALUES (?,?,?,?)",
-        (site_id, token_hash, label, now_ms()))
+        "INSERT INTO %s (site_id, token_hash, label, created_ms) VALUES (?,?,?,?)"
+        % LINK_TABLES[kind], (site_id, token_hash, label, now_ms()))
     return int(cur.lastrowid or 0)
 
 
-def revoke_link(db: Store, link_id: int) -> bool:
+def revoke_link(db: Store, link_id: int, kind: str = "screen") -> bool:
     """Mark an active link revoked; False if there was none with this id."""
     cur = raw_conn(db).execute(
-        "UPDATE screen_links SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL",
+        "UPDATE %s SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL" % LINK_TABLES[kind],
         (now_ms(), link_id))
     return cur.rowcount > 0
 
 
-def list_links(db: Store, site_id: str | None = None) -> list[dict]:
-    sql = "SELECT id, site_id, label, created_ms, revoked_ms FROM screen_links"
+def list_links(db: Store, site_id: str | None = None, kind: str = "screen") -> list[dict]:
+    sql = "SELECT id, site_id, label, created_ms, revoked_ms FROM " + LINK_TABLES[kind]
     args: tuple = ()
     if site_id:
         sql += " WHERE site_id = ?"
@@ -40,10 +44,10 @@ def list_links(db: Store, site_id: str | None = None) -> list[dict]:
     return row_dicts(raw_conn(db).execute(sql + " ORDER BY id", args))
 
 
-def link_site(db: Store, token_hash: str) -> str | None:
+def link_site(db: Store, token_hash: str, kind: str = "screen") -> str | None:
     """The site of an active link, by its secret's hash."""
     row = raw_conn(db).execute(
-        "SELECT site_id FROM screen_links WHERE token_hash = ? AND revoked_ms IS NULL",
+        "SELECT site_id FROM %s WHERE token_hash = ? AND revoked_ms IS NULL" % LINK_TABLES[kind],
         (token_hash,)).fetchone()
     return row[0] if row else None
 

@@ -82,3 +82,10 @@ def put_budget(conn: Db, key: str, tokens: float, updated_ms: int, refused: int,
     c.execute("INSERT OR REPLACE INTO qr_address_budget (key, tokens, updated_ms, refused,"
               " blocked_until_ms) VALUES (?, ?, ?, ?, ?)",
               (key, tokens, updated_ms, refused, blocked_until_ms))
+
+
+def topic_levels(conn: Db, site_id: str, from_ms: int, to_ms: int) -> list[tuple[str, int, int]]:
+    """(topics as stored, level, scale) of the site's answers in [from_ms, to_ms)."""
+    return raw_conn(conn).execute(
+        "SELECT topics, level, scale FROM qr_answers WHERE site_id = ? AND created_ms >= ?"
+        " AND created_ms < ?", (site_id, from_ms, to_ms)).fetchall()

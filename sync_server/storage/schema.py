@@ -304,6 +304,81 @@ CREATE TABLE consultation_ideas (
 CREATE INDEX consultation_ideas_state ON consultation_ideas(consultation_id, state);
 """
 
+# The agents' voice: internal polls answered through a team link per site,
+# and the staff idea box. Nothing here names an agent, an address or a
+# device: response and text ids are random (the storage order says nothing of
+# the answering order), times are days, and device hashes of a poll are
+# deleted when it closes.
+STAFF_VOICE = """
+CREATE TABLE team_links (                     -- like screen_links: the agents' pages of one site
+    id INTEGER PRIMARY KEY,
+    site_id TEXT NOT NULL REFERENCES sites(id),
+    token_hash TEXT NOT NULL UNIQUE,           -- SHA-256 of the secret; the secret is not kept
+    label TEXT NOT NULL DEFAULT '',
+    created_ms INTEGER NOT NULL,
+    revoked_ms INTEGER                         -- NULL while the link opens the team pages
+);
+CREATE TABLE polls (
+    id INTEGER PRIMARY KEY,
+    title_fr TEXT NOT NULL,
+    title_en TEXT NOT NULL,
+    questions TEXT NOT NULL,                   -- JSON list, see sync_server/polls/questions.py
+    opens_day TEXT NOT NULL,                   -- YYYY-MM-DD, first day answers are taken
+    closes_day TEXT NOT NULL,                  -- last day answers are taken
+    state TEXT NOT NULL DEFAULT 'draft' CHECK (state IN ('draft', 'open', 'closed')),
+    created_ms INTEGER NOT NULL,
+    CHECK (closes_day >= opens_day)
+);
+CREATE TABLE poll_sites (
+    poll_id INTEGER NOT NULL REFERENCES polls(id),
+    site_id TEXT NOT NULL REFERENCES sites(id),
+    PRIMARY KEY (poll_id, site_id)
+) WITHOUT ROWID;
+CREATE TABLE poll_responses (
+    id INTEGER PRIMARY KEY,                    -- random, not in answering order
+    poll_id INTEGER NOT NULL REFERENCES polls(id),
+    site_id TEXT NOT NULL,
+    day TEXT NOT NULL,                         -- the site's local day: no finer time
+    answers TEXT NOT NULL                      -- JSON {question index: value}, scale and choice
+);
+CREATE INDEX poll_responses_poll ON poll_responses(poll_id, site_id);
+CREATE TABLE poll_texts (                      -- free answers, apart from the other answers
+    id INTEGER PRIMARY KEY,                    -- random
+    poll_id INTEGER NOT NULL REFERENCES polls(id),
+    site_id TEXT NOT NULL,
+    question INTEGER NOT NULL,
+    text TEXT NOT NULL,                        -- as typed; masked when shown
+    lang TEXT NOT NULL DEFAULT 'fr',
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'approved', 'rejected'))
+);
+CREATE INDEX poll_texts_poll ON poll_texts(poll_id, state);
+CREATE TABLE poll_devices (
+    poll_id INTEGER NOT NULL,
+    device TEXT NOT NULL,                      -- SHA-256 of the poll and a random cookie
+    PRIMARY KEY (poll_id, device)              -- deleted when the poll closes
+) WITHOUT ROWID;
+CREATE TABLE staff_ideas (
+    id INTEGER PRIMARY KEY,
+    site_id TEXT NOT NULL REFERENCES sites(id),
+    text TEXT NOT NULL,                        -- as typed; masked when shown
+    lang TEXT NOT NULL DEFAULT 'fr',
+    day TEXT NOT NULL,
+    moderation TEXT NOT NULL DEFAULT 'pending'
+        CHECK (moderation IN ('pending', 'approved', 'rejected')),
+    status TEXT NOT NULL DEFAULT 'new'
+        CHECK (status IN ('new', 'under_study', 'planned', 'done', 'not_retained')),
+    reason TEXT NOT NULL DEFAULT '',           -- the manager's answer
+    answered_day TEXT,
+    supports INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX staff_ideas_site ON staff_ideas(site_id, moderation);
+CREATE TABLE staff_idea_supports (
+    idea_id INTEGER NOT NULL REFERENCES staff_ideas(id),
+    device TEXT NOT NULL,                      -- SHA-256 of the idea and a random cookie
+    PRIMARY KEY (idea_id, device)
+) WITHOUT ROWID;
+"""
+
 # (version, name, SQL script). Append only.
 MIGRATIONS = [
     (1, "core: sites, kiosks, votes, anchors, kiosk health", CORE),
@@ -314,4 +389,5 @@ MIGRATIONS = [
     (5, "archived sites", ARCHIVE),
     (6, "API tokens", API_TOKENS),
     (7, "public consultations: questions, answers by kiosk and phone, ideas", CONSULTATIONS),
+    (8, "the agents' voice: team links, internal polls, staff ideas", STAFF_VOICE),
 ]

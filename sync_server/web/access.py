@@ -1,5 +1,6 @@
-"""The credentials of the pages: per-site secret screen links (revocable)
-and manager logins (who may use which route is `audience`'s table). Only
+"""The credentials of the pages: per-site secret links (revocable), of two
+kinds: `screen` (the agents' daily screen) and `team` (the agents' polls and
+idea box), and manager logins (who may use which route is `audience`'s table). Only
 SHA-256 hashes of link secrets and session tokens are stored. Manager
 passwords are argon2 hashes (pwdlib), computed in a worker thread so that a
 login never stalls the event loop; a PBKDF2 hash written by earlier versions
@@ -34,28 +35,38 @@ def _digest(token: str) -> str:
 
 # --- screen links ---------------------------------------------------------
 
-def add_link(db: Store, site_id: str, label: str = "") -> tuple[int, str]:
-    """Create a screen link for a site; returns (id, secret). The secret is
-    shown once: only its hash is kept."""
+def add_link(db: Store, site_id: str, label: str = "", kind: str = "screen") -> tuple[int, str]:
+    """Create a link of `kind` (screen or team) for a site; returns (id,
+    secret). The secret is shown once: only its hash is kept."""
     if not q.site_exists(db, site_id):
         raise ValueError("unknown site: %s" % site_id)
     secret = secrets.token_urlsafe(24)
-    return q.insert_link(db, site_id, _digest(secret), label), secret
+    return q.insert_link(db, site_id, _digest(secret), label, kind), secret
 
 
-def revoke_link(db: Store, link_id: int) -> None:
-    if not q.revoke_link(db, link_id):
-        raise ValueError("no active screen link with id %s" % link_id)
+def revoke_link(db: Store, link_id: int, kind: str = "screen") -> None:
+    if not q.revoke_link(db, link_id, kind):
+        raise ValueError("no active %s link with id %s" % (kind, link_id))
 
 
-def list_links(db: Store, site_id: str | None = None) -> list[dict]:
-    return q.list_links(db, site_id)
+def rotate_links(db: Store, site_id: str, label: str = "",
+                 kind: str = "team") -> tuple[int, str]:
+    """Revoke every active link of `kind` of the site and make a new one:
+    (id, secret)."""
+    for link in q.list_links(db, site_id, kind):
+        if link["revoked_ms"] is None:
+            q.revoke_link(db, link["id"], kind)
+    return add_link(db, site_id, label, kind)
 
 
-def link_ok(db: Store, site_id: str, secret: str | None) -> bool:
+def list_links(db: Store, site_id: str | None = None, kind: str = "screen") -> list[dict]:
+    return q.list_links(db, site_id, kind)
+
+
+def link_ok(db: Store, site_id: str, secret: str | None, kind: str = "screen") -> bool:
     if not secret or len(secret) > MAX_TOKEN:
         return False
-    return q.link_site(db, _digest(secret)) == site_id
+    return q.link_site(db, _digest(secret), kind) == site_id
 
 
 # --- manager passwords ----------------------------------------------------

@@ -37,6 +37,8 @@ from sync_server.web import (
     render,
     scoring_api,
     screen_pages,
+    team_pages,
+    voice_pages,
 )
 from sync_server.web.keys import DB, LINK, SETTINGS
 
@@ -48,7 +50,7 @@ __all__ = ["DB", "LINK", "SETTINGS", "make_app"]
 # first, then JSON errors and access control (middlewares in this order), then
 # the features.
 FEATURES = (headers, render, csrf, api, audience, openapi, feedback, scoring_api,
-            screen_pages, manager_pages)
+            screen_pages, manager_pages, team_pages, voice_pages)
 
 
 async def healthz(request: web.Request) -> web.Response:

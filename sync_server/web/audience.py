@@ -5,6 +5,9 @@ Audiences:
 - PUBLIC: anyone (the QR form, health, static files, the login form);
 - SITE: a site's figures and screen: that site's screen key (`key=`), a
   logged-in manager or an API token;
+- TEAM: the agents' pages of one site (polls, idea box): that site's team
+  link (`key=`) only, never a manager's session or an API token, so that
+  only agents answer;
 - MANAGER: the manager pages: a logged-in manager (others are sent to the
   login page);
 - READ: the JSON API's data (raw votes, kiosks, sites, ranking): a logged-in
@@ -33,6 +36,7 @@ from sync_server.web.keys import DB
 log = logging.getLogger(__name__)
 
 PUBLIC, SITE, MANAGER, READ, ADMIN = "public", "site", "manager", "read", "admin"
+TEAM = "team"
 
 # Route (as aiohttp spells its path) -> audience, for every method it has.
 ROUTES: dict[str, str] = {
@@ -51,11 +55,22 @@ ROUTES: dict[str, str] = {
     "/manager/ranking.csv": MANAGER,
     "/manager/sites/{site_id}": MANAGER,
     "/manager/sites/{site_id}/daily.csv": MANAGER,
+    "/manager/polls": MANAGER,
+    "/manager/polls/{poll_id}": MANAGER,
+    "/manager/polls/{poll_id}/texts/{text_id}": MANAGER,
+    "/manager/ideas": MANAGER,
+    "/manager/ideas/{idea_id}": MANAGER,
+    "/manager/sites/{site_id}/mirror": MANAGER,
     "/api/v1/sites": READ,
     "/api/v1/kiosks": READ,
     "/api/v1/sites/{site_id}/votes": READ,
     "/api/v1/ranking": READ,
+    "/api/v1/sites/{site_id}/mirror": READ,
     "/api/v1/sites/{site_id}/screen-links": ADMIN,
+    "/team/{site_id}": TEAM,
+    "/team/{site_id}/polls/{poll_id}": TEAM,
+    "/team/{site_id}/ideas": TEAM,
+    "/team/{site_id}/ideas/{idea_id}/support": TEAM,
     "/api/v1/screen-links/{link_id}": ADMIN,
 }
 
@@ -83,6 +98,12 @@ def _refusal(audience: str, request: web.Request) -> tuple[int, str] | None:
     if audience == PUBLIC:
         return None
     db = request.app[DB]
+    if audience == TEAM:
+        key = request.query.get("key")
+        if key and access.link_ok(db, request.match_info.get("site_id", ""), key, "team"):
+            return None
+        return (403, "this team link does not open this site") if key else \
+            (401, "the team pages open with the site's team link")
     token = bearer(request)
     if token is not None:
         scope = tokens.token_scope(db, token)
@@ -132,8 +153,9 @@ def _refused(request: web.Request, audience: str, status: int,
                                                             "lang": lang_of(request)}))
     # Pages: a browser cannot answer a Bearer challenge, so 403 with a page.
     lang = lang_of(request)
+    text = TEXT[lang]["team_forbidden" if audience == TEAM else "forbidden"]
     return render.page(request, "screen_message.html", lang, status=403,
-                       title=TEXT[lang]["forbidden_title"], message=TEXT[lang]["forbidden"])
+                       title=TEXT[lang]["forbidden_title"], message=text)
 
 
 @web.middleware

@@ -210,6 +210,154 @@ TEXTS: dict[str, tuple[Any, Any]] = {
     "malformed_fields": (
         "La réponse envoyée est illisible : champs en trop ou mal formés.",
         "The answer sent cannot be read: too many or malformed fields."),
+    # the agents' pages (team link): polls and idea box
+    "team_forbidden": (
+        "Ce lien d'équipe n'est pas ou plus valable. Demandez le nouveau lien à votre "
+        "responsable.",
+        "This team link is not valid or no longer valid. Ask your manager for the new link."),
+    "team_title": ("La parole des agents", "The agents' voice"),
+    "team_intro": (
+        "Questionnaires internes et boîte à idées de votre site. Vos réponses sont anonymes : "
+        "ni nom, ni adresse, ni appareil ne sont enregistrés, et un résultat n'est montré qu'à "
+        "partir de 5 répondants.",
+        "Internal polls and idea box of your site. Your answers are anonymous: no name, address "
+        "or device is recorded, and a result is shown only from 5 respondents."),
+    "team_back": ("Retour à l'accueil de l'équipe", "Back to the team page"),
+    "polls_open": ("Questionnaires en cours", "Open polls"),
+    "no_polls": ("Aucun questionnaire en cours.", "No open poll."),
+    "poll_until": ("Jusqu'au %s", "Until %s"),
+    "poll_questions": ("%d questions", "%d questions"),
+    "poll_start": ("Répondre (moins de 30 secondes)", "Answer (under 30 seconds)"),
+    "poll_answered_short": ("Vous avez répondu. Merci !", "You have answered. Thank you!"),
+    "poll_thanks": ("Merci ! Votre réponse est enregistrée, anonymement.",
+                    "Thank you! Your answer is recorded, anonymously."),
+    "poll_step": ("Question %d sur %d", "Question %d of %d"),
+    "poll_levels": (("Pas du tout", "Plutôt non", "Plutôt oui", "Tout à fait"),
+                    ("Not at all", "Rather not", "Rather yes", "Absolutely")),
+    "poll_next": ("Suivant", "Next"),
+    "poll_send": ("Envoyer", "Send"),
+    "poll_back": ("Précédent", "Back"),
+    "poll_anonymous": (
+        "Réponse anonyme. Résultats publiés à la clôture, à partir de 5 répondants.",
+        "Anonymous answer. Results published at closing, from 5 respondents."),
+    "poll_text_hint": (
+        "Facultatif. N'indiquez ni nom, ni adresse électronique, ni numéro de téléphone : le "
+        "texte est relu avant d'être publié.",
+        "Optional. Give no name, e-mail address or phone number: the text is read before it "
+        "is published."),
+    "poll_choose": ("choisissez une réponse.", "choose an answer."),
+    "poll_bad_choice": ("la réponse reçue n'existe pas.", "the answer received does not exist."),
+    "poll_text_long": ("le texte fait plus de 1 000 caractères.",
+                       "the text has more than 1,000 characters."),
+    "poll_text_chars": ("le texte contient des caractères de contrôle non autorisés.",
+                        "the text contains control characters that are not allowed."),
+    "poll_closed_title": ("Questionnaire fermé", "Poll closed"),
+    "poll_closed": ("Ce questionnaire n'est pas ou plus ouvert pour votre site.",
+                    "This poll is not or no longer open for your site."),
+    "poll_answered_title": ("Déjà répondu", "Already answered"),
+    "poll_answered": (
+        "Vous avez déjà répondu à ce questionnaire depuis cet appareil. Merci !",
+        "You have already answered this poll from this device. Thank you!"),
+    "ideas_title": ("Boîte à idées", "Idea box"),
+    "ideas_open": ("Proposer ou soutenir une idée", "Propose or support an idea"),
+    "ideas_answered": ("Dernières idées ayant reçu une réponse", "Latest ideas answered"),
+    "ideas_list": ("Idées de l'équipe", "The team's ideas"),
+    "no_ideas": ("Aucune idée publiée pour l'instant.", "No idea published yet."),
+    "idea_statuses": (
+        {"new": "Nouvelle", "under_study": "À l'étude", "planned": "Prévue", "done": "Réalisée",
+         "not_retained": "Non retenue"},
+        {"new": "New", "under_study": "Under study", "planned": "Planned", "done": "Done",
+         "not_retained": "Not retained"}),
+    "idea_reason": ("Réponse du responsable", "Manager's answer"),
+    "idea_supports": ("%d soutien(s)", "%d support(s)"),
+    "idea_support": ("Je soutiens (+1)", "I support (+1)"),
+    "idea_supported": ("Vous soutenez cette idée.", "You support this idea."),
+    "idea_new_label": ("Votre idée pour améliorer le service", "Your idea to improve the service"),
+    "idea_hint": (
+        "Anonyme. Relue avant publication ; n'indiquez ni nom, ni adresse électronique, ni "
+        "numéro de téléphone (1 000 caractères au plus).",
+        "Anonymous. Read before it is published; give no name, e-mail address or phone number "
+        "(at most 1,000 characters)."),
+    "idea_submit": ("Envoyer mon idée", "Send my idea"),
+    "idea_posted": ("Merci ! Votre idée sera publiée après relecture.",
+                    "Thank you! Your idea will be published once read."),
+    "idea_empty": ("écrivez votre idée.", "write your idea."),
+    "idea_long": ("l'idée fait plus de 1 000 caractères.",
+                  "the idea has more than 1,000 characters."),
+    "idea_chars": ("le texte contient des caractères de contrôle non autorisés.",
+                   "the text contains control characters that are not allowed."),
+    # the manager's side of the agents' voice
+    "voice_title": ("La parole des agents", "The agents' voice"),
+    "polls_title": ("Questionnaires internes", "Internal polls"),
+    "ideas_manage": ("Boîte à idées des agents", "Staff idea box"),
+    "polls_rules": (
+        "Résultats à la clôture seulement, par site et pour tous les sites, à partir de 5 "
+        "répondants ; un site est aussi masqué quand il permettrait de déduire un groupe plus "
+        "petit. Les réponses libres sont publiées après relecture.",
+        "Results only once closed, per site and for all sites, from 5 respondents; a site is "
+        "also hidden when it would let a smaller group be deduced. Free answers are published "
+        "after review."),
+    "poll_name": ("Questionnaire", "Poll"),
+    "poll_dates": ("Dates", "Dates"),
+    "poll_sites": ("Sites", "Sites"),
+    "poll_respondents": ("Répondants", "Respondents"),
+    "poll_respondents_n": ("%d répondant(s)", "%d respondent(s)"),
+    "poll_states": ({"draft": "brouillon", "open": "ouvert", "closed": "clos"},
+                    {"draft": "draft", "open": "open", "closed": "closed"}),
+    "no_polls_yet": ("Aucun questionnaire. Créez-en un avec `borne poll create`.",
+                     "No poll yet. Create one with `borne poll create`."),
+    "poll_not_closed": (
+        "Questionnaire en cours : seul le nombre de répondants est affiché jusqu'à la clôture.",
+        "Poll open: only the number of respondents is shown until it closes."),
+    "poll_all_sites": ("Tous les sites", "All sites"),
+    "poll_hidden": (
+        "Pas assez de réponses pour protéger l'anonymat (moins de 5, ou un groupe plus petit "
+        "pourrait être déduit).",
+        "Not enough answers to protect anonymity (under 5, or a smaller group could be "
+        "deduced)."),
+    "poll_question": ("Question", "Question"),
+    "poll_answers": ("Réponses", "Answers"),
+    "poll_texts_published": ("Réponses libres publiées", "Published free answers"),
+    "poll_texts_pending": ("Réponses libres à relire", "Free answers to review"),
+    "approve": ("Publier", "Publish"),
+    "reject": ("Refuser", "Refuse"),
+    "nothing_pending": ("Rien à relire.", "Nothing to review."),
+    "idea_moderation": (
+        {"pending": "à relire", "approved": "publiée", "rejected": "refusée"},
+        {"pending": "to review", "approved": "published", "rejected": "refused"}),
+    "idea_answer": ("Répondre", "Answer"),
+    "idea_answer_status": ("choisissez un statut.", "choose a status."),
+    "idea_answer_empty": ("écrivez la raison de votre réponse.",
+                          "write the reason for your answer."),
+    "idea_answer_long": ("la raison fait plus de 1 000 caractères.",
+                         "the reason has more than 1,000 characters."),
+    "idea_answer_chars": ("la raison contient des caractères de contrôle non autorisés.",
+                          "the reason contains control characters that are not allowed."),
+    "mirror_title": ("Miroir agents et usagers", "Mirror: agents and users"),
+    "mirror_link": ("Miroir agents et usagers", "Mirror: agents and users"),
+    "mirror_intro": (
+        "Par critère : part des réponses positives des agents (questionnaires clos de la "
+        "période), des usagers à la borne et par QR code (thèmes du critère), et conformité "
+        "des visites mystère de l'étape, avec l'intervalle de confiance à 95 %. Un écart est "
+        "significatif quand les intervalles ne se recouvrent pas.",
+        "Per criterion: share of positive answers of the agents (polls closed in the period), "
+        "of users at the kiosk and by QR code (the criterion's topics), and compliance of the "
+        "mystery visits of that step, with the 95% confidence interval. A gap is significant "
+        "when the intervals do not overlap."),
+    "mirror_chart": ("Parts positives et intervalles par critère",
+                     "Positive shares and intervals per criterion"),
+    "mirror_legend": (
+        "Point : part ; trait : intervalle à 95 % ; ≠ : écart significatif avec les agents.",
+        "Dot: share; line: 95% interval; ≠: significant gap with the agents."),
+    "mirror_table": ("Le miroir en chiffres", "The mirror in figures"),
+    "mirror_parts": (
+        {"agents": "Agents", "kiosk": "Usagers (borne)", "qr": "Usagers (QR, thèmes)",
+         "mystery": "Visites mystère"},
+        {"agents": "Agents", "kiosk": "Users (kiosk)", "qr": "Users (QR, topics)",
+         "mystery": "Mystery visits"}),
+    "gap_significant": ("écart significatif", "significant gap"),
+    "mirror_polls": ("%d questionnaire(s) clos dans la période",
+                     "%d poll(s) closed in the period"),
 }
 TEXT: dict[str, dict[str, Any]] = {
     lang: {key: pair[i] for key, pair in TEXTS.items()} for i, lang in enumerate(LANGS)}

@@ -59,6 +59,19 @@ SATISFACTION = {"get": {
     "responses": {"200": _answer("Figures of the period and the previous one"),
                   "400": _err("Bad parameter"),
                   "404": _err("Unknown site")}}}
+MIRROR = {"get": {
+    "summary": "The mirror of a site: per quality criterion, the agents' positive share (closed"
+               " internal polls, groups of 5 or more only) beside the users' kiosk and QR"
+               " (topic) shares and the mystery compliance of that step, each with n and its"
+               " Wilson 95% interval, and the gaps flagged significant when the intervals do not"
+               " overlap (see METHOD.md)",
+    "parameters": [
+        {"name": "site_id", "in": "path", "required": True, "schema": {"type": "string"}},
+        _day("from", "first local day, inclusive (default: 30 days ago)"),
+        _day("to", "last local day, inclusive (default: today)")],
+    "responses": {"200": {"description": "Criteria with their parts and gaps", "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Mirror"}}}},
+        "400": _err("Bad parameter"), "404": _err("Unknown site")}}}
 RANKING = {"get": {
     "summary": "Every site ranked by happy index over a period",
     "parameters": [_day("from", "first day, inclusive"), _day("to", "last day, inclusive"),
@@ -115,6 +128,7 @@ OPENAPI: dict[str, Any] = {
                 "400": _err("Bad parameter"), "404": _err("Unknown site")}}},
         "/api/v1/sites/{site_id}/satisfaction": SATISFACTION,
         "/api/v1/ranking": RANKING,
+        "/api/v1/sites/{site_id}/mirror": MIRROR,
         "/api/v1/sites/{site_id}/screen-links": {"post": {
             "summary": "A new secret link to the site's screen; its key is in this answer only",
             "parameters": [
@@ -172,6 +186,26 @@ OPENAPI: dict[str, Any] = {
         "ScreenLink": {"type": "object", "properties": {
             "id": {"type": "integer"}, "site_id": {"type": "string"},
             "key": {"type": "string"}, "path": {"type": "string"}}},
+        "Share": {"type": "object", "properties": {
+            "n": {"type": "integer"}, "x": {"type": "integer", "description": "positive or pass"},
+            "share": {"type": "number", "nullable": True},
+            "interval": {"type": "array", "items": {"type": "number"}, "nullable": True}}},
+        "Mirror": {"type": "object", "properties": {
+            "site_id": {"type": "string"}, "from": {"type": "string", "format": "date"},
+            "to": {"type": "string", "format": "date"},
+            "polls": {"type": "array", "items": {"type": "integer"}},
+            "criteria": {"type": "array", "items": {"type": "object", "properties": {
+                "code": {"type": "string", "enum": ["access", "waiting", "welcome",
+                                                     "information", "efficiency"]},
+                "label_fr": {"type": "string"}, "label_en": {"type": "string"},
+                "agents": {"$ref": "#/components/schemas/Share"},
+                "kiosk": {"$ref": "#/components/schemas/Share"},
+                "qr": {"$ref": "#/components/schemas/Share"},
+                "mystery": {"$ref": "#/components/schemas/Share"},
+                "gaps": {"type": "object", "additionalProperties": {
+                    "type": "object", "nullable": True, "properties": {
+                        "difference": {"type": "number"},
+                        "significant": {"type": "boolean"}}}}}}}}},
         "VotePage": {"type": "object", "properties": {
             "site_id": {"type": "string"},
             "votes": {"type": "array", "items": {"$ref": "#/components/schemas/Vote"}},

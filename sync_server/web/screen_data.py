@@ -1,10 +1,12 @@
 """What the agents' screen shows for one site today: figures from the
-rollups, kiosk health, the latest QR comments and mystery visits."""
+rollups, kiosk health, the latest QR comments and mystery visits, and the
+staff ideas a manager answered last."""
 import datetime
 import logging
 
 from sync_server.feedback import answers
 from sync_server.mystery import audits
+from sync_server.polls import ideas
 from sync_server.scoring import report as scoring_report
 from sync_server.storage import page_queries, registry
 from sync_server.storage.access_queries import Store
@@ -67,6 +69,16 @@ def latest_mystery(db: Store, site_id: str, limit: int = 3) -> list[dict]:
         return []
 
 
+def latest_ideas(db: Store, site_id: str, limit: int = 3) -> list[dict]:
+    """The site's staff ideas a manager answered last (masked)."""
+    try:
+        return [{k: i[k] for k in ("text", "status", "reason", "answered_day", "supports")}
+                for i in ideas.latest_answered(db, site_id, "fr", limit)]
+    except Exception:
+        log.exception("latest ideas of %s", site_id)
+        return []
+
+
 def day_figures(db: Store, site_id: str, day: datetime.date, shrink: bool = False,
                 hourly: bool = False) -> dict:
     rep = scoring_report.satisfaction(db, site_id, day, day, shrink=shrink, compare=False,
@@ -94,4 +106,5 @@ def screen(db: Store, site_id: str, now: datetime.datetime | None = None,
         "kiosks": kiosk_health(db, site_id, site["telemetry_s"] or 300, now_ms),
         "comments": latest_comments(db, site_id),
         "mystery": latest_mystery(db, site_id),
+        "ideas": latest_ideas(db, site_id),
     }

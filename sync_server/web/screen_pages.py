@@ -31,7 +31,7 @@ POLL_S = 0.5
 REFRESH_S = 30.0       # re-render anyway: kiosk health, the day changing
 MIN_GAP_S = 0.5        # between two renders of one stream
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
-STATIC_NAME = re.compile(r"^(screen|manager|feedback)_[a-z_]+\.(css|js)$")
+STATIC_NAME = re.compile(r"^(screen|manager|feedback|team)_[a-z_]+\.(css|js)$")
 CONTENT_TYPES = {"css": "text/css", "js": "text/javascript"}
 SCREEN_QUERY = ("key", "lang", "shrink")  # what the screen's links carry over
 
@@ -132,7 +132,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/screen/{site_id}", screen_page)
     r.add_get("/screen/{site_id}/events", screen_events)
     r.add_get("/screen/{site_id}/data.json", screen_json)
-    r.add_get(r"/static/{name:(?:screen|manager|feedback)_[a-z_]+\.(?:css|js)}", static_file)
+    r.add_get(r"/static/{name:(?:screen|manager|feedback|team)_[a-z_]+\.(?:css|js)}", static_file)
 
 
 def message(request: web.Request, status: int, title_key: str, text: str) -> web.Response:

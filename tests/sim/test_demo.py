@@ -68,6 +68,8 @@ def test_demo_starts_serves_the_screen_and_stops_cleanly(tmp_path):
         assert re.search(r"borne demo: \d+ QR answers", out), out
         assert re.search(r"mystery campaign of \d+ tests imported", out), out
         assert "/f/" in out  # the QR form's address
+        assert re.search(r"internal poll answered by \d+ agents", out), out
+        assert "/team/mairie-centre?key=" in out  # the agents' team page
         screen = re.search(r"(http://\S+)/screen/mairie-centre\?key=\S+", out)
         assert screen, out
         base = screen.group(1)

@@ -54,6 +54,17 @@ SAMPLES = {
     "/api/v1/ranking": ("GET", "/api/v1/ranking"),
     "/api/v1/sites/{site_id}/screen-links": ("POST", "/api/v1/sites/mairie/screen-links"),
     "/api/v1/screen-links/{link_id}": ("DELETE", "/api/v1/screen-links/1"),
+    "/team/{site_id}": ("GET", "/team/mairie"),
+    "/manager/polls": ("GET", "/manager/polls"),
+    "/manager/polls/{poll_id}": ("GET", "/manager/polls/1"),
+    "/manager/polls/{poll_id}/texts/{text_id}": ("POST", "/manager/polls/1/texts/1"),
+    "/manager/ideas": ("GET", "/manager/ideas"),
+    "/manager/ideas/{idea_id}": ("POST", "/manager/ideas/1"),
+    "/manager/sites/{site_id}/mirror": ("GET", "/manager/sites/mairie/mirror"),
+    "/api/v1/sites/{site_id}/mirror": ("GET", "/api/v1/sites/mairie/mirror"),
+    "/team/{site_id}/polls/{poll_id}": ("POST", "/team/mairie/polls/1"),
+    "/team/{site_id}/ideas": ("POST", "/team/mairie/ideas"),
+    "/team/{site_id}/ideas/{idea_id}/support": ("POST", "/team/mairie/ideas/1/support"),
 }
 
 
