@@ -267,6 +267,7 @@ def provision(con: KioskConsole, args: argparse.Namespace, out: Out = print) -> 
         lines, expect = net_lines + lines, {**expect, **net_expect}
         stage(con, lines, expect)
         if not args.secret:
+            assert conn is not None  # opened as needed without --secret
             register(conn, con, args.site, dev, secret)
             out("registered kiosk %s at site %s in %s (its secret goes only to the kiosk)"
                 % (dev, args.site, args.db))
