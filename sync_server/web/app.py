@@ -12,7 +12,9 @@ Settings (`make_app(db_path, **settings)`, kept in `app[SETTINGS]`):
 - mqtt: None (no MQTT: pages and API only, as in most tests), "embedded"
   (start the amqtt broker on `broker_port`, default 1883) or a broker URL
   mqtt://user:pass@host:port (an external Mosquitto);
-- ingest_only: take votes only (no status, telemetry, config, time).
+- ingest_only: take votes only (no status, telemetry, config, time, alerts);
+- smtp_*, webhook_secret_file, alert_every_s, alert_retry_s: alerts
+  (`sync_server.alerts`).
 """
 import asyncio
 import logging
@@ -22,6 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sync_server.alerts import service as alert_service
 from sync_server.broker import embedded
 from sync_server.ingest import mqtt_link
 from sync_server.storage.connection import open_db
@@ -109,6 +112,10 @@ def make_app(db_path: str | os.PathLike, **settings: Any) -> web.Application:
     if settings.get("mqtt"):
         app[LINK] = _make_link(app[SETTINGS])
         app.cleanup_ctx.append(mqtt_ctx)
+    if not settings.get("ingest_only"):
+        # Alert rules, evaluated on a timer and after each ingest commit.
+        link = app.get(LINK)
+        alert_service.setup(app, str(db_path), app[SETTINGS], link.changed if link else None)
     for feature in FEATURES:
         feature.setup(app)
     return app
