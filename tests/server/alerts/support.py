@@ -2,6 +2,8 @@
 (`Ingest.process`, as the MQTT link calls it), a real SMTP server (aiosmtpd)
 and a real webhook receiver (aiohttp) in the test process."""
 import asyncio
+import email
+import email.policy
 import json
 import threading
 import time
@@ -71,8 +73,7 @@ class Smtp:
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, server, session, envelope):
-        import email
-        msg = email.message_from_bytes(envelope.content)
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append({"to": envelope.rcpt_tos, "from": envelope.mail_from, "msg": msg})
         self.got.set()
         return "250 Message accepted for delivery"
