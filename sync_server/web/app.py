@@ -30,6 +30,7 @@ from sync_server.ingest import mqtt_link
 from sync_server.storage.connection import open_db
 from sync_server.web import (
     access_log,
+    alert_pages,
     api,
     audience,
     csrf,
@@ -51,7 +52,7 @@ __all__ = ["DB", "LINK", "SETTINGS", "make_app"]
 # first, then JSON errors and access control (middlewares in this order), then
 # the features.
 FEATURES = (headers, render, csrf, api, audience, openapi, feedback, scoring_api,
-            screen_pages, manager_pages)
+            screen_pages, manager_pages, alert_pages)
 
 
 async def healthz(request: web.Request) -> web.Response:

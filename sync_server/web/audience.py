@@ -51,6 +51,8 @@ ROUTES: dict[str, str] = {
     "/manager/ranking.csv": MANAGER,
     "/manager/sites/{site_id}": MANAGER,
     "/manager/sites/{site_id}/daily.csv": MANAGER,
+    "/manager/alerts": MANAGER,
+    "/manager/alerts/{alert_id}/ack": MANAGER,
     "/api/v1/sites": READ,
     "/api/v1/kiosks": READ,
     "/api/v1/sites/{site_id}/votes": READ,
