@@ -12,7 +12,9 @@ import email.message
 import hashlib
 import hmac
 import json
+import logging
 import os
+import secrets
 import time
 from typing import Any
 
@@ -20,6 +22,8 @@ import aiohttp
 import aiosmtplib
 
 from sync_server.storage.connection import Db, raw_conn, setting_once, utc_text
+
+log = logging.getLogger("borne.alerts")
 
 SIGNATURE_HEADER = "X-Borne-Signature"
 TIMEOUT_S = 15
@@ -59,16 +63,21 @@ class Config:
 
 
 def _read(path: str | None) -> str | None:
+    """A secret file's text; None (and an error logged) if it cannot be read:
+    the messages then fail with the server's answer, and say so."""
     if not path:
         return None
-    with open(path, encoding="utf-8") as f:
-        return f.read().strip() or None
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip() or None
+    except OSError as e:
+        log.error("alerts: cannot read %s: %s", path, e.strerror)
+        return None
 
 
 def webhook_secret(conn: Db) -> str:
     """The secret made once and kept in the database (when no file or
     environment variable gives one)."""
-    import secrets
     return setting_once(raw_conn(conn), WEBHOOK_SECRET_KEY, lambda: secrets.token_hex(32))
 
 

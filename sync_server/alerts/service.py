@@ -9,6 +9,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -39,6 +40,7 @@ class Service:
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="alerts")
         self._conn = None
         self._cfg: delivery.Config | None = None
+        self._last = 0.0  # monotonic time of the last evaluation
 
     async def _db(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -59,6 +61,7 @@ class Service:
 
     async def step(self) -> None:
         """One evaluation, then the messages due."""
+        self._last = time.monotonic()
         try:
             out = await self._db(evaluate.evaluate, self._conn, now_ms())
             self.stats["evaluations"] += 1
@@ -85,9 +88,12 @@ class Service:
             for w in waits:
                 w.cancel()
         if self.changed is not None and self.changed.is_set():
+            # Woken by a commit: evaluate now, but not within MIN_GAP_S of the last time.
             self.changed.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), MIN_GAP_S)
+            gap = MIN_GAP_S - (time.monotonic() - self._last)
+            if gap > 0:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), gap)
 
     async def deliver(self) -> None:
         due = await self._db(store.due_deliveries, self._conn, now_ms())

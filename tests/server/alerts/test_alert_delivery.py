@@ -118,3 +118,29 @@ def test_signature_checks():
     assert not delivery.verify("other", body, header, now=1_800_000_010)
     assert not delivery.verify(SECRET, body, header, now=1_800_001_000)  # stale
     assert not delivery.verify(SECRET, body, "garbage")
+
+
+def test_the_loop_evaluates_soon_after_a_commit_not_only_on_its_timer(tmp_path):
+    f = Fleet(tmp_path / "l.db")
+    try:
+        async def main():
+            changed = asyncio.Event()
+            svc = service.Service(f.db, {"alert_every_s": 3600}, changed)
+            task = asyncio.ensure_future(svc.run())
+            try:
+                while svc.stats["evaluations"] < 1:
+                    await asyncio.sleep(0.05)
+                await asyncio.to_thread(f.votes, [0] * 4)  # as ingest does, then:
+                started = time.monotonic()
+                changed.set()
+                while not svc.stats["opened"]:
+                    assert time.monotonic() - started < 10, "not evaluated after the commit"
+                    await asyncio.sleep(0.05)
+                return svc.stats
+            finally:
+                svc.stopping.set()
+                await asyncio.wait_for(task, 10)
+        stats = asyncio.run(main())
+        assert stats["evaluations"] == 2 and stats["opened"] == 1
+    finally:
+        f.close()
