@@ -26,19 +26,19 @@ class Outcome:
 
 def _site_conditions(conn: Db, site: dict, site_rules: dict, at_ms: int,
                      active: set[str], live_spike: bool) -> dict[str, dict]:
-    out = {}
+    out: dict[str, dict] = {}
     r = site_rules["spike"]
     if r["enabled"] and (site["id"] in active or live_spike):
         counts = store.window_counts(conn, site["id"],
                                      at_ms - int(r["window_min"] * rules.MINUTE_MS), at_ms)
-        detail = rules.spike(r, counts)
-        if detail:
-            out["spike"] = detail
+        spike = rules.spike(r, counts)
+        if spike:
+            out["spike"] = spike
     r = site_rules["day_low"]
     if r["enabled"]:
-        detail = _day_low(conn, site, r, at_ms)
-        if detail:
-            out["day_low"] = detail
+        low = _day_low(conn, site, r, at_ms)
+        if low:
+            out["day_low"] = low
     return out
 
 
@@ -77,16 +77,16 @@ def evaluate(conn: Db, at_ms: int) -> Outcome:
                                              live_spike).items():
             found[(sid, "", kind)] = detail
     for kiosk in store.kiosks(conn):
-        site = sites.get(kiosk["site_id"])
-        if site is None:
+        home = sites.get(kiosk["site_id"])
+        if home is None:
             continue
-        site_rules = per_site[site["id"]]
+        site_rules = per_site[home["id"]]
         last_press = None
         if site_rules["silent"]["enabled"] and kiosk["last_seen_ms"] is not None:
             last_press = store.last_press_ms(conn, kiosk["id"])
-        for kind, detail in rules.kiosk_conditions(site_rules, kiosk, site, at_ms,
+        for kind, detail in rules.kiosk_conditions(site_rules, kiosk, home, at_ms,
                                                    last_press).items():
-            found[(site["id"], kiosk["id"], kind)] = detail
+            found[(home["id"], kiosk["id"], kind)] = detail
     opened = [(*key, detail) for key, detail in found.items() if key not in live]
     seen = [(live[key]["id"], detail) for key, detail in found.items() if key in live]
     gone = [a for key, a in live.items() if key not in found]

@@ -80,8 +80,8 @@ def check_params(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
 def parse_hhmm(text: Any, what: str = "time") -> int:
     """'HH:MM' -> minutes since midnight."""
     try:
-        h, m = str(text).split(":")
-        h, m = int(h), int(m)
+        hh, mm = str(text).split(":")
+        h, m = int(hh), int(mm)
     except ValueError:
         raise RuleError("%s must be HH:MM, not %r" % (what, text)) from None
     if not (0 <= h < 24 and 0 <= m < 60):

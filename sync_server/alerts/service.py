@@ -56,7 +56,8 @@ class Service:
                 await self.step()
                 await self._wait()
         finally:
-            await self._db(self._conn.close)
+            if self._conn is not None:
+                await self._db(self._conn.close)
             self._pool.shutdown(wait=True)
 
     async def step(self) -> None:
@@ -142,7 +143,7 @@ async def send_test(settings: dict[str, Any], db_path: str,
         cfg = delivery.Config.from_settings(settings, conn)
     finally:
         conn.close()
-    out = []
+    out: list[tuple[str, str, str | None]] = []
     for channel, target in targets:
         try:
             await delivery.send(cfg, channel, target, None, "test")

@@ -72,7 +72,7 @@ def apply_changes(conn: Db, opened: Iterable[tuple[str, str, str, dict]],
                 " VALUES (?, ?, ?, 'open', ?, ?, ?)"
                 " ON CONFLICT (site_id, device_id, kind) WHERE state != 'resolved'"
                 " DO NOTHING", (site, dev, kind, json.dumps(detail), at_ms, at_ms))
-            if cur.rowcount:
+            if cur.rowcount and cur.lastrowid is not None:
                 ids.append(cur.lastrowid)
                 sites.add(site)
         c.executemany("UPDATE alerts SET detail = ?, seen_ms = ? WHERE id = ?",
