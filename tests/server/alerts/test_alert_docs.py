@@ -72,6 +72,9 @@ def test_deploy_settings_commands_and_retries(tmp_path):
     assert store.get_alert(conn, 12)["state"] == "acknowledged"
     conn.close()
     assert "eight attempts in all" in DEPLOY and service.MAX_ATTEMPTS == 8
+    # `borne alerts test` exits with 1 when a recipient could not be reached.
+    assert "exits with 1 if one failed" in " ".join(DEPLOY.split())
+    assert main(["alerts", "test", "--webhook", "http://127.0.0.1:9/hook", "--db", db]) == 1
 
 
 def test_the_receivers_snippet_verifies_our_signature():
