@@ -25,7 +25,7 @@ class Outcome:
 
 
 def _site_conditions(conn: Db, site: dict, site_rules: dict, at_ms: int,
-                     active: set[str], live_spike: bool) -> dict[str, dict]:
+                     active: set[str], live_spike: bool, quick: bool) -> dict[str, dict]:
     out: dict[str, dict] = {}
     r = site_rules["spike"]
     if r["enabled"] and (site["id"] in active or live_spike):
@@ -35,7 +35,7 @@ def _site_conditions(conn: Db, site: dict, site_rules: dict, at_ms: int,
         if spike:
             out["spike"] = spike
     r = site_rules["day_low"]
-    if r["enabled"]:
+    if r["enabled"] and not quick:
         low = _day_low(conn, site, r, at_ms)
         if low:
             out["day_low"] = low
@@ -61,22 +61,33 @@ def _day_low(conn: Db, site: dict, params: dict, at_ms: int) -> dict | None:
     return detail
 
 
-def evaluate(conn: Db, at_ms: int) -> Outcome:
+def evaluate(conn: Db, at_ms: int, changed_since_ms: int | None = None) -> Outcome:
     """Evaluate every rule now; open, update and resolve alerts; queue
-    their messages. Returns what changed."""
+    their messages. Returns what changed.
+
+    changed_since_ms: the quick evaluation run after ingest commits: only
+    the spike rule, only at the sites whose figures changed since then (the
+    full evaluation, on the timer, does the rest, including spikes whose
+    votes left the window)."""
+    quick = changed_since_ms is not None
     stored = store.list_rules(conn)
-    sites = {s["id"]: s for s in store.sites(conn)}
+    if quick:
+        changed = store.active_sites(conn, changed_since_ms)
+        sites = {s["id"]: s for s in store.sites(conn, changed)}
+        live = {k: a for k, a in store.live_alerts(conn, "spike").items() if k[0] in changed}
+    else:
+        sites = {s["id"]: s for s in store.sites(conn)}
+        live = store.live_alerts(conn)
     per_site = {sid: rules.resolve(stored, sid, s["org_id"]) for sid, s in sites.items()}
-    live = store.live_alerts(conn)
     longest = max([r["spike"]["window_min"] for r in per_site.values()] or [0])
     active = store.active_sites(conn, at_ms - int(longest * rules.MINUTE_MS) - 60_000)
     found: dict[tuple[str, str, str], dict] = {}
     for sid, site in sites.items():
         live_spike = (sid, "", "spike") in live
         for kind, detail in _site_conditions(conn, site, per_site[sid], at_ms, active,
-                                             live_spike).items():
+                                             live_spike, quick).items():
             found[(sid, "", kind)] = detail
-    for kiosk in store.kiosks(conn):
+    for kiosk in [] if quick else store.kiosks(conn):
         home = sites.get(kiosk["site_id"])
         if home is None:
             continue

@@ -223,16 +223,19 @@ def kiosk_conditions(rules: Mapping[str, Mapping[str, Any]], kiosk: Mapping[str,
     seen = kiosk["last_seen_ms"]
     stale_ms = 3 * (site.get("telemetry_s") or 300) * 1000
     offline = seen is not None and (kiosk["state"] == "offline" or at_ms - seen > stale_ms)
+    # Opening hours are counted only once the plain elapsed time could reach the threshold.
     r = rules["offline"]
-    if r["enabled"] and offline:
+    if r["enabled"] and offline and at_ms - seen >= r["after_min"] * MINUTE_MS:
         down = open_ms(site["hours"], site["timezone"], seen, at_ms)
         if down >= r["after_min"] * MINUTE_MS:
             out["offline"] = {"since_ms": seen, "open_min": down // MINUTE_MS}
     r = rules["silent"]
     if r["enabled"] and seen is not None and not offline:
         since = last_press_ms if last_press_ms is not None else kiosk["created_ms"]
-        quiet = open_ms(site["hours"], site["timezone"], since, at_ms)
-        if quiet >= r["after_min"] * MINUTE_MS:
+        quiet = 0
+        if at_ms - since >= r["after_min"] * MINUTE_MS:
+            quiet = open_ms(site["hours"], site["timezone"], since, at_ms)
+        if quiet and quiet >= r["after_min"] * MINUTE_MS:
             out["silent"] = {"since_ms": since, "open_min": quiet // MINUTE_MS}
     r = rules["battery"]
     if r["enabled"] and kiosk["battery_pct"] is not None \

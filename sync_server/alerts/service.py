@@ -22,6 +22,7 @@ from sync_server.storage.connection import connect, now_ms
 log = logging.getLogger("borne.alerts")
 
 MIN_GAP_S = 2.0
+SINCE_MARGIN_MS = 5000
 MAX_ATTEMPTS = 8
 SERVICE = web.AppKey("alerts", object)
 
@@ -35,12 +36,14 @@ class Service:
         self.retry_s = float(settings.get("alert_retry_s") or 30)
         self.changed = changed  # set by ingest after each commit
         self.stopping = asyncio.Event()
-        self.stats = {"evaluations": 0, "opened": 0, "resolved": 0, "sent": 0, "retries": 0,
-                      "failed": 0}
+        self.stats = {"evaluations": 0, "quick": 0, "opened": 0, "resolved": 0, "sent": 0,
+                      "retries": 0, "failed": 0}
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="alerts")
         self._conn = None
         self._cfg: delivery.Config | None = None
         self._last = 0.0  # monotonic time of the last evaluation
+        self._last_ms = 0  # its UTC time
+        self._full = 0.0  # monotonic time of the last full evaluation
 
     async def _db(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -54,18 +57,31 @@ class Service:
         try:
             while not self.stopping.is_set():
                 await self.step()
-                await self._wait()
+                while True:
+                    if await self._wait():  # woken by a commit: the quick evaluation
+                        await self.step(quick=True)
+                    elif self.stopping.is_set() or time.monotonic() - self._full >= self.every_s:
+                        break
+                    else:  # a message's retry is due
+                        await self._guarded(self.deliver())
         finally:
             if self._conn is not None:
                 await self._db(self._conn.close)
             self._pool.shutdown(wait=True)
 
-    async def step(self) -> None:
-        """One evaluation, then the messages due."""
+    async def step(self, quick: bool = False) -> None:
+        """One evaluation (quick: only the spikes of the sites whose figures
+        changed since the last one), then the messages due."""
+        since, self._last_ms = self._last_ms, now_ms()
         self._last = time.monotonic()
+        if not quick:
+            self._full = self._last
         try:
-            out = await self._db(evaluate.evaluate, self._conn, now_ms())
-            self.stats["evaluations"] += 1
+            # A commit stamped just before the last evaluation may have become
+            # visible just after it: look SINCE_MARGIN_MS further back.
+            out = await self._db(evaluate.evaluate, self._conn, self._last_ms,
+                                 since - SINCE_MARGIN_MS if quick else None)
+            self.stats["quick" if quick else "evaluations"] += 1
             self.stats["opened"] += len(out.opened)
             self.stats["resolved"] += len(out.resolved)
             if out.opened or out.resolved:
@@ -75,8 +91,9 @@ class Service:
         except Exception:  # a busy database or a bug must not end the loop
             log.exception("alert evaluation failed")
 
-    async def _wait(self) -> None:
-        timeout = self.every_s
+    async def _wait(self) -> bool:
+        """Until the next full evaluation is due (True: woken by a commit first)."""
+        timeout = max(0.0, self.every_s - (time.monotonic() - self._full))
         due = await self._db(store.next_due_ms, self._conn)
         if due is not None:
             timeout = min(timeout, max(0.0, (due - now_ms()) / 1000))
@@ -95,6 +112,14 @@ class Service:
             if gap > 0:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), gap)
+            return not self.stopping.is_set()
+        return False
+
+    async def _guarded(self, work) -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("sending alert messages failed")
 
     async def deliver(self) -> None:
         due = await self._db(store.due_deliveries, self._conn, now_ms())

@@ -48,11 +48,13 @@ def list_rules(conn: Db) -> list[dict]:
 
 # ------------------------------------------------------------------ alerts
 
-def live_alerts(conn: Db) -> dict[tuple[str, str, str], dict]:
-    """{(site_id, device_id, kind): alert} of every alert not resolved."""
-    rows = row_dicts(raw_conn(conn).execute(
-        "SELECT id, site_id, device_id, kind, state, opened_ms FROM alerts"
-        " WHERE state != 'resolved'"))
+def live_alerts(conn: Db, kind: str | None = None) -> dict[tuple[str, str, str], dict]:
+    """{(site_id, device_id, kind): alert} of every alert not resolved (of
+    one kind if given)."""
+    sql = ("SELECT id, site_id, device_id, kind, state, opened_ms FROM alerts"
+           " WHERE state != 'resolved'")
+    rows = row_dicts(raw_conn(conn).execute(sql + " AND kind = ?", (kind,)) if kind
+                     else raw_conn(conn).execute(sql))
     return {(r["site_id"], r["device_id"], r["kind"]): r for r in rows}
 
 
@@ -193,11 +195,18 @@ def list_deliveries(conn: Db, alert_id: int | None = None) -> list[dict]:
 
 # ------------------------------------------------------------------ what rules read
 
-def sites(conn: Db) -> list[dict]:
-    """Sites in service: id, org_id, name, timezone, hours (parsed), telemetry_s."""
-    rows = row_dicts(raw_conn(conn).execute(
-        "SELECT id, org_id, name, timezone, hours, telemetry_s FROM sites"
-        " WHERE archived_ms IS NULL ORDER BY id"))
+def sites(conn: Db, only: Iterable[str] | None = None) -> list[dict]:
+    """Sites in service (of `only`, if given): id, org_id, name, timezone,
+    hours (parsed), telemetry_s."""
+    sql = ("SELECT id, org_id, name, timezone, hours, telemetry_s FROM sites"
+           " WHERE archived_ms IS NULL")
+    if only is None:
+        cur = raw_conn(conn).execute(sql + " ORDER BY id")
+    else:
+        ids = sorted(only)
+        cur = raw_conn(conn).execute(
+            sql + " AND id IN (SELECT value FROM json_each(?)) ORDER BY id", (json.dumps(ids),))
+    rows = row_dicts(cur)
     for r in rows:
         r["hours"] = json.loads(r["hours"] or "{}")
     return rows

@@ -232,3 +232,18 @@ def test_open_time_across_the_clock_change():
     assert rules.open_ms(hours, tz, a, b) == 25 * HOUR
     assert rules.open_ms({}, tz, a, b) == b - a
     assert rules.open_ms({"0": [[540, 600]]}, tz, a, b) == HOUR  # Monday 9:00-10:00
+
+
+def test_the_quick_evaluation_after_a_commit_looks_only_at_changed_sites_spikes(fleet):
+    fleet.votes([0] * 4)
+    fleet.telemetry(battery_pct=5)
+    evaluate.evaluate(fleet.conn, now_ms())
+    assert {a["kind"] for a in live(fleet)} == {"spike", "battery"}
+    fleet.telemetry(battery_pct=80)  # the battery is fine again: not the quick one's business
+    since = now_ms()
+    assert evaluate.evaluate(fleet.conn, now_ms(), since + 60_000).resolved == []  # no change
+    fleet.votes([3] * 10)  # the site's figures change
+    out = evaluate.evaluate(fleet.conn, now_ms(), since)
+    assert [store.get_alert(fleet.conn, i)["kind"] for i in out.resolved] == ["spike"]
+    assert [a["kind"] for a in live(fleet)] == ["battery"]
+    assert len(evaluate.evaluate(fleet.conn, now_ms()).resolved) == 1  # the full one
