@@ -71,7 +71,7 @@ def evaluate(conn: Db, at_ms: int, changed_since_ms: int | None = None) -> Outco
     votes left the window)."""
     quick = changed_since_ms is not None
     stored = store.list_rules(conn)
-    if quick:
+    if changed_since_ms is not None:
         changed = store.active_sites(conn, changed_since_ms)
         sites = {s["id"]: s for s in store.sites(conn, changed)}
         live = {k: a for k, a in store.live_alerts(conn, "spike").items() if k[0] in changed}
