@@ -7,6 +7,7 @@ Webhook signature (docs/DEPLOY.md, "Alerts"): the header
 `X-Borne-Signature: t=<unix seconds>,v1=<hex>` where hex is
 HMAC-SHA256(secret, "<t>." + raw body). The receiver recomputes it over the
 body exactly as received and refuses a stale `t`."""
+import asyncio
 import dataclasses
 import email.message
 import hashlib
@@ -186,7 +187,7 @@ async def send_webhook(cfg: Config, url: str, alert: dict | None, event: str,
         async with session.post(url, data=body, headers=headers) as resp:
             if resp.status >= 300:
                 raise DeliveryError("webhook %s answered %d" % (url, resp.status))
-    except (aiohttp.ClientError, TimeoutError, ValueError) as e:
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as e:
         raise DeliveryError("webhook %s: %s" % (url, e or type(e).__name__)) from None
     finally:
         if own:
