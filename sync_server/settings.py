@@ -46,6 +46,25 @@ class Settings:
     """Take the QR form's client address from the last X-Forwarded-For hop."""
     qr_per_address_hour: int = 300
     """QR answers accepted per client address and hour."""
+    smtp_host: str | None = None
+    """SMTP server alert e-mails go through (none: no e-mail is sent)."""
+    smtp_port: int = 587
+    """Its port."""
+    smtp_tls: str = "starttls"
+    """starttls, tls (implicit, usually port 465) or none."""
+    smtp_user: str | None = None
+    """SMTP login, if the server asks for one."""
+    smtp_password_file: str | None = None
+    """File holding the SMTP password ($BORNE_SMTP_PASSWORD wins over it)."""
+    smtp_from: str = "borne@localhost"
+    """From address of alert e-mails."""
+    webhook_secret_file: str | None = None
+    """File holding the webhooks' HMAC secret ($BORNE_WEBHOOK_SECRET wins; default:
+    one made once and kept in the database, `borne alerts webhook-secret`)."""
+    alert_every_s: int = 60
+    """Seconds between two evaluations of the alert rules (also run after ingest commits)."""
+    alert_retry_s: int = 30
+    """First wait before resending a failed alert message; doubled at each attempt."""
 
     @property
     def web_address(self) -> str | None:
@@ -59,10 +78,14 @@ class Settings:
         return {"mqtt": self.mqtt or "embedded", "broker_port": self.broker_port,
                 "ingest_only": self.ingest_only, "trust_proxy": self.trust_proxy,
                 "public_url": self.public_url,
-                "qr_per_address_hour": self.qr_per_address_hour}
+                "qr_per_address_hour": self.qr_per_address_hour,
+                **{name: getattr(self, name) for name in ALERT_SETTINGS}}
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+ALERT_SETTINGS = ("smtp_host", "smtp_port", "smtp_tls", "smtp_user", "smtp_password_file",
+                  "smtp_from", "webhook_secret_file", "alert_every_s", "alert_retry_s")
+SMTP_TLS = ("starttls", "tls", "none")
 
 
 def _checked(name: str, value: Any, where: str) -> Any:
@@ -83,6 +106,8 @@ def _checked(name: str, value: Any, where: str) -> Any:
         ok = parts.scheme in ("http", "https") and bool(parts.hostname)
         expected = "an http:// or https:// address with a host, e.g. https://borne.mairie.example"
         value = value.rstrip("/")
+    if ok and name == "smtp_tls":
+        ok, expected = value in SMTP_TLS, "one of " + ", ".join(SMTP_TLS)
     if not ok:
         raise SettingsError("%s: %s must be %s, not %r" % (where, name, expected, value))
     return value

@@ -10,6 +10,7 @@ from importlib.metadata import entry_points
 
 from sync_server import __version__
 from sync_server.commands import (
+    alerts,
     backup,
     broker,
     feedback,
@@ -30,7 +31,7 @@ from sync_server.errors import CliError
 # Modules that contribute subcommands, in the order `borne --help` lists them
 # (the `borne.commands` entry points come after them).
 COMMAND_MODULES = (serve, registry, broker, tls, feedback, mystery, screen, polls, token, rollup,
-                   provision, firmware, wire, backup)
+                   provision, firmware, wire, backup, alerts)
 PLUGIN_GROUP = "borne.commands"
 
 

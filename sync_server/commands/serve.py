@@ -52,6 +52,24 @@ def add_commands(sub: Subparsers) -> None:
     p.add_argument("--qr-per-address-hour", type=int, metavar="N",
                    help="QR answers per hour an address's budget refills at (default 300;"
                         " METHOD.md, QR filtering)")
+    alerts = p.add_argument_group("alerts (docs/CONFIGURATION.md, docs/DEPLOY.md)")
+    alerts.add_argument("--smtp-host", metavar="HOST", help="SMTP server for alert e-mails")
+    alerts.add_argument("--smtp-port", type=int, metavar="N", help="its port (default 587)")
+    alerts.add_argument("--smtp-tls", choices=("starttls", "tls", "none"),
+                        help="starttls (default), tls (implicit) or none")
+    alerts.add_argument("--smtp-user", metavar="USER", help="SMTP login")
+    alerts.add_argument("--smtp-password-file", metavar="FILE",
+                        help="file holding the SMTP password ($BORNE_SMTP_PASSWORD wins)")
+    alerts.add_argument("--smtp-from", metavar="ADDRESS",
+                        help="From address of alert e-mails (default borne@localhost)")
+    alerts.add_argument("--webhook-secret-file", metavar="FILE",
+                        help="file holding the webhooks' HMAC secret ($BORNE_WEBHOOK_SECRET"
+                             " wins; default: one kept in the database)")
+    alerts.add_argument("--alert-every-s", type=int, metavar="N",
+                        help="seconds between two evaluations of the rules (default 60)")
+    alerts.add_argument("--alert-retry-s", type=int, metavar="N",
+                        help="first wait before resending a failed message (default 30,"
+                             " doubled at each attempt)")
     p.set_defaults(func=run)
 
 

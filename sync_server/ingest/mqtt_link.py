@@ -71,6 +71,7 @@ class Link:
                       "acks": 0, "batches": 0, "connections": 0, "undatable": 0}
         self.refused: dict[str, int] = {}  # reason code -> messages refused since start
         self.connected = False  # a session is up now (`ready` stays set once it was)
+        self.changed = asyncio.Event()  # set after each commit: the alert loop waits on it
         self._refused_since: dict[str, int] = {}  # not yet logged
         self._refusal_logged = 0.0  # monotonic time of the last refusal line
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ingest")
@@ -255,6 +256,7 @@ class Link:
         s["undatable"] += out.undatable
         if out.refused:
             self._count_refusals(out.refused)
+        self.changed.set()
         # The commit is done: now the kiosks may forget these votes.
         msgs = [(t, p, False) for t, p in out.acks]
         if out.online:

@@ -379,6 +379,49 @@ CREATE TABLE staff_idea_supports (
 ) WITHOUT ROWID;
 """
 
+# Alerts: rules per scope, one live alert per (site, kiosk, kind), and the
+# messages that carry them (e-mail, webhooks), retried until sent.
+ALERTS = """
+CREATE TABLE alert_rules (
+    scope TEXT NOT NULL,                       -- '*' every site, 'org:ID' or 'site:ID'
+    kind TEXT NOT NULL,                        -- a rule (spike, offline...), 'quiet' or 'notify'
+    params TEXT NOT NULL,                      -- JSON: the values that replace the defaults
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (scope, kind)
+) WITHOUT ROWID;
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    site_id TEXT NOT NULL,
+    device_id TEXT NOT NULL DEFAULT '',        -- '' for a rule about the whole site
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),
+    detail TEXT NOT NULL DEFAULT '{}',         -- JSON: the figures that raised it, last seen
+    opened_ms INTEGER NOT NULL,
+    seen_ms INTEGER NOT NULL,                  -- last evaluation that found the condition
+    acknowledged_ms INTEGER,
+    acknowledged_by TEXT,
+    resolved_ms INTEGER
+);
+CREATE UNIQUE INDEX alerts_live ON alerts(site_id, device_id, kind) WHERE state != 'resolved';
+CREATE INDEX alerts_site ON alerts(site_id, state);
+CREATE TABLE alert_deliveries (
+    id INTEGER PRIMARY KEY,
+    alert_id INTEGER REFERENCES alerts(id),    -- NULL for a test message
+    event TEXT NOT NULL,                       -- opened / resolved / test
+    channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+    target TEXT NOT NULL,                      -- an address or a URL
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'sent', 'failed', 'skipped')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_ms INTEGER NOT NULL,                  -- not before (backoff, end of quiet hours)
+    last_error TEXT NOT NULL DEFAULT '',
+    created_ms INTEGER NOT NULL,
+    sent_ms INTEGER
+);
+CREATE INDEX alert_deliveries_due ON alert_deliveries(next_ms) WHERE state = 'pending';
+CREATE INDEX alert_deliveries_alert ON alert_deliveries(alert_id);
+"""
+
 # (version, name, SQL script). Append only.
 MIGRATIONS = [
     (1, "core: sites, kiosks, votes, anchors, kiosk health", CORE),
@@ -390,4 +433,5 @@ MIGRATIONS = [
     (6, "API tokens", API_TOKENS),
     (7, "public consultations: questions, answers by kiosk and phone, ideas", CONSULTATIONS),
     (8, "the agents' voice: team links, internal polls, staff ideas", STAFF_VOICE),
+    (9, "alerts: rules, alerts and their deliveries", ALERTS),
 ]

@@ -12,7 +12,9 @@ Settings (`make_app(db_path, **settings)`, kept in `app[SETTINGS]`):
 - mqtt: None (no MQTT: pages and API only, as in most tests), "embedded"
   (start the amqtt broker on `broker_port`, default 1883) or a broker URL
   mqtt://user:pass@host:port (an external Mosquitto);
-- ingest_only: take votes only (no status, telemetry, config, time).
+- ingest_only: take votes only (no status, telemetry, config, time, alerts);
+- smtp_*, webhook_secret_file, alert_every_s, alert_retry_s: alerts
+  (`sync_server.alerts`).
 """
 import asyncio
 import logging
@@ -22,11 +24,13 @@ from typing import Any
 
 from aiohttp import web
 
+from sync_server.alerts import service as alert_service
 from sync_server.broker import embedded
 from sync_server.ingest import mqtt_link
 from sync_server.storage.connection import open_db
 from sync_server.web import (
     access_log,
+    alert_pages,
     api,
     audience,
     csrf,
@@ -50,7 +54,7 @@ __all__ = ["DB", "LINK", "SETTINGS", "make_app"]
 # first, then JSON errors and access control (middlewares in this order), then
 # the features.
 FEATURES = (headers, render, csrf, api, audience, openapi, feedback, scoring_api,
-            screen_pages, manager_pages, team_pages, voice_pages)
+            screen_pages, manager_pages, team_pages, voice_pages, alert_pages)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -111,6 +115,10 @@ def make_app(db_path: str | os.PathLike, **settings: Any) -> web.Application:
     if settings.get("mqtt"):
         app[LINK] = _make_link(app[SETTINGS])
         app.cleanup_ctx.append(mqtt_ctx)
+    if not settings.get("ingest_only"):
+        # Alert rules, evaluated on a timer and after each ingest commit.
+        link = app.get(LINK)
+        alert_service.setup(app, str(db_path), app[SETTINGS], link.changed if link else None)
     for feature in FEATURES:
         feature.setup(app)
     return app

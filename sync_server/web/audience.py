@@ -61,6 +61,8 @@ ROUTES: dict[str, str] = {
     "/manager/ideas": MANAGER,
     "/manager/ideas/{idea_id}": MANAGER,
     "/manager/sites/{site_id}/mirror": MANAGER,
+    "/manager/alerts": MANAGER,
+    "/manager/alerts/{alert_id}/ack": MANAGER,
     "/api/v1/sites": READ,
     "/api/v1/kiosks": READ,
     "/api/v1/sites/{site_id}/votes": READ,

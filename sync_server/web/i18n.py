@@ -358,6 +358,31 @@ TEXTS: dict[str, tuple[Any, Any]] = {
     "gap_significant": ("écart significatif", "significant gap"),
     "mirror_polls": ("%d questionnaire(s) clos dans la période",
                      "%d poll(s) closed in the period"),
+    # alerts (manager view and the banner of the agents' screen)
+    "alerts_title": ("Alertes", "Alerts"),
+    "alerts_none": ("Aucune alerte.", "No alerts."),
+    "alert_kind": ("Alerte", "Alert"),
+    "alert_state": ("État", "State"),
+    "alert_since": ("Depuis", "Since"),
+    "alert_kiosk": ("Borne", "Kiosk"),
+    "alert_detail": ("Détail", "Detail"),
+    "alert_ack": ("Prendre en compte", "Acknowledge"),
+    "alert_states": ({"open": "ouverte", "acknowledged": "prise en compte", "resolved": "terminée"},
+                     {"open": "open", "acknowledged": "acknowledged", "resolved": "resolved"}),
+    "alert_kinds": ({"spike": "pic d'insatisfaction", "offline": "borne hors ligne",
+                     "silent": "borne silencieuse (aucun vote)", "battery": "batterie faible",
+                     "backlog": "votes en attente d'envoi", "dropped": "votes perdus par la borne",
+                     "clock": "horloge de la borne inconnue",
+                     "day_low": "journée très en dessous de l'habitude"},
+                    {"spike": "dissatisfaction spike", "offline": "kiosk offline",
+                     "silent": "kiosk silent (no vote)", "battery": "low battery",
+                     "backlog": "votes waiting to be sent", "dropped": "votes dropped by the kiosk",
+                     "clock": "kiosk clock unknown", "day_low": "day far below the usual level"}),
+    "alert_not_open_title": ("Alerte déjà traitée", "Alert already handled"),
+    "alert_not_open": ("Cette alerte n'est plus ouverte : elle a déjà été prise en compte ou "
+                       "s'est terminée.",
+                       "This alert is no longer open: it was already acknowledged or is over."),
+    "alert_banner": ("Alerte en cours sur ce site", "Alert on this site"),
 }
 TEXT: dict[str, dict[str, Any]] = {
     lang: {key: pair[i] for key, pair in TEXTS.items()} for i, lang in enumerate(LANGS)}

@@ -8,6 +8,7 @@ from sync_server.feedback import answers
 from sync_server.mystery import audits
 from sync_server.polls import ideas
 from sync_server.scoring import report as scoring_report
+from sync_server.storage import alerts as alert_store
 from sync_server.storage import page_queries, registry
 from sync_server.storage.access_queries import Store
 
@@ -107,4 +108,15 @@ def screen(db: Store, site_id: str, now: datetime.datetime | None = None,
         "comments": latest_comments(db, site_id),
         "mystery": latest_mystery(db, site_id),
         "ideas": latest_ideas(db, site_id),
+        "alerts": site_alerts(db, site_id),
     }
+
+
+def site_alerts(db: Store, site_id: str) -> list[dict]:
+    """The site's open and acknowledged alerts, for the screen's banner."""
+    try:
+        return [{k: a[k] for k in ("kind", "state", "device_id", "opened_ms")}
+                for a in alert_store.list_alerts(db, live_only=True, site_id=site_id)]
+    except Exception:  # a fault there must not take the screen down
+        log.exception("alerts of %s", site_id)
+        return []

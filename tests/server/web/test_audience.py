@@ -48,6 +48,8 @@ SAMPLES = {
     "/manager/ranking.csv": ("GET", "/manager/ranking.csv"),
     "/manager/sites/{site_id}": ("GET", "/manager/sites/mairie"),
     "/manager/sites/{site_id}/daily.csv": ("GET", "/manager/sites/mairie/daily.csv"),
+    "/manager/alerts": ("GET", "/manager/alerts"),
+    "/manager/alerts/{alert_id}/ack": ("POST", "/manager/alerts/1/ack"),
     "/api/v1/sites": ("GET", "/api/v1/sites"),
     "/api/v1/kiosks": ("GET", "/api/v1/kiosks"),
     "/api/v1/sites/{site_id}/votes": ("GET", "/api/v1/sites/mairie/votes"),
