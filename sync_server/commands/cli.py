@@ -12,6 +12,7 @@ from sync_server import __version__
 from sync_server.commands import (
     backup,
     broker,
+    consultation,
     feedback,
     firmware,
     mystery,
@@ -28,8 +29,8 @@ from sync_server.errors import CliError
 
 # Modules that contribute subcommands, in the order `borne --help` lists them
 # (the `borne.commands` entry points come after them).
-COMMAND_MODULES = (serve, registry, broker, tls, feedback, mystery, screen, token, rollup,
-                   provision, firmware, wire, backup)
+COMMAND_MODULES = (serve, registry, broker, tls, feedback, consultation, mystery, screen, token,
+                   rollup, provision, firmware, wire, backup)
 PLUGIN_GROUP = "borne.commands"
 
 

@@ -210,6 +210,37 @@ TEXTS: dict[str, tuple[Any, Any]] = {
     "malformed_fields": (
         "La réponse envoyée est illisible : champs en trop ou mal formés.",
         "The answer sent cannot be read: too many or malformed fields."),
+    # public consultations: refused fields (sync_server.consultations.model's codes)
+    "cons_err_missing": ("ce champ est obligatoire.", "this field is required."),
+    "cons_err_too_long": ("%d caractères au plus.", "at most %d characters."),
+    "cons_err_control": ("caractères de contrôle non autorisés.",
+                         "control characters are not allowed."),
+    "cons_err_answer_half": ("la réponse %d doit avoir un texte français et un texte anglais.",
+                             "answer %d needs a French and an English text."),
+    "cons_err_answer_long": ("la réponse %d dépasse %d caractères.",
+                             "answer %d is longer than %d characters."),
+    "cons_err_answer_count": ("il faut de %d à %d réponses.", "give %d to %d answers."),
+    "cons_err_kiosk_bad": ("sur la borne : 0 (téléphone seulement), 2, 3 ou 4 réponses.",
+                           "on the kiosk: 0 (phone only), 2, 3 or 4 answers."),
+    "cons_err_kiosk_more": ("la borne ne peut montrer plus que les %d réponses.",
+                            "the kiosk cannot show more than the %d answers."),
+    "cons_err_bad_time": ("la date doit s'écrire AAAA-MM-JJ HH:MM (heure de Paris).",
+                          "the time must be written YYYY-MM-DD HH:MM (Paris time)."),
+    "cons_err_order": ("la clôture doit suivre l'ouverture.",
+                       "the closing time must come after the opening time."),
+    "cons_err_no_site": ("choisissez au moins un site.", "choose at least one site."),
+    "cons_err_unknown_site": ("site inconnu ou archivé : %s.", "unknown or archived site: %s."),
+    "cons_err_id_range": ("le numéro d'une consultation va de %d à %d.",
+                          "a consultation number is between %d and %d."),
+    "cons_err_id_taken": ("le numéro %d est déjà pris.", "number %d is already taken."),
+    "cons_err_unknown": ("aucune consultation n'a le numéro %s.", "no consultation has number %s."),
+    "cons_err_archived": ("une consultation archivée ne change plus.",
+                          "an archived consultation no longer changes."),
+    "cons_err_answers_frozen": (
+        "les réponses et la carte de la borne ne changent plus une fois la consultation ouverte.",
+        "the answers and the kiosk card cannot change once the consultation has opened."),
+    "cons_err_move": ("une consultation à l'état « %s » ne peut passer à « %s ».",
+                      "a consultation in state '%s' cannot move to '%s'."),
 }
 TEXT: dict[str, dict[str, Any]] = {
     lang: {key: pair[i] for key, pair in TEXTS.items()} for i, lang in enumerate(LANGS)}
@@ -255,6 +286,11 @@ def period_error(err: Any, lang: str) -> str:
     args = tuple(PERIOD_FIELDS[lang].get(a, a) if isinstance(a, str) else a
                  for a in err.args_)
     return PERIOD_ERRORS[lang][err.code] % args
+
+
+def consultation_error(code: str, args: tuple, lang: str) -> str:
+    """A refused consultation field (model's error code) in `lang`."""
+    return TEXT[lang]["cons_err_" + code] % args
 
 
 def plural(n: int, lang: str) -> bool:
