@@ -29,6 +29,7 @@ from sync_server.web import (
     access_log,
     api,
     audience,
+    consultation_phone,
     csrf,
     feedback,
     headers,
@@ -47,7 +48,8 @@ __all__ = ["DB", "LINK", "SETTINGS", "make_app"]
 # Each with `setup(app)`: security headers, page rendering and form protection
 # first, then JSON errors and access control (middlewares in this order), then
 # the features.
-FEATURES = (headers, render, csrf, api, audience, openapi, feedback, scoring_api,
+FEATURES = (headers, render, csrf, api, audience, openapi, feedback, consultation_phone,
+            scoring_api,
             screen_pages, manager_pages)
 
 

@@ -40,6 +40,9 @@ ROUTES: dict[str, str] = {
     "/static/{name}": PUBLIC,
     "/f/{token}": PUBLIC,
     "/f/{token}/merci": PUBLIC,
+    "/c/{token}": PUBLIC,
+    "/c/{token}/merci": PUBLIC,
+    "/c/{token}/ideas/{idea_id}": PUBLIC,
     "/manager/login": PUBLIC,
     "/manager/logout": PUBLIC,  # ends the session its cookie names, if any
     "/api/v1/openapi.json": PUBLIC,
