@@ -29,6 +29,7 @@ from sync_server.web import (
     access_log,
     api,
     audience,
+    consultation_manager,
     consultation_phone,
     csrf,
     feedback,
@@ -49,8 +50,7 @@ __all__ = ["DB", "LINK", "SETTINGS", "make_app"]
 # first, then JSON errors and access control (middlewares in this order), then
 # the features.
 FEATURES = (headers, render, csrf, api, audience, openapi, feedback, consultation_phone,
-            scoring_api,
-            screen_pages, manager_pages)
+            scoring_api, screen_pages, manager_pages, consultation_manager)
 
 
 async def healthz(request: web.Request) -> web.Response:
