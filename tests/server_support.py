@@ -313,16 +313,30 @@ SITE2 = "mediatheque-test"
 CONSULTATION_ANSWERS = ("Oui|Yes", "Non|No", "Sans avis|No opinion")
 
 
+def consultation_cli(db, *args):
+    """`borne consultation --db DB ARGS` in this process (no start-up
+    cost); its output, or AssertionError if it fails."""
+    import contextlib
+    import io
+
+    from sync_server.commands.cli import main
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["consultation", "--db", db, *args])
+    assert code == 0, (args, out.getvalue())
+    return out.getvalue()
+
+
 def add_consultation(db, *sites, ideas=True, open_it=True, days_left=30, **options):
     """A consultation through `borne consultation add` on `sites`, opened
-    yesterday (Paris time) and open for `days_left` days; returns (id,
+    two days ago (Paris time) and open for `days_left` days; returns (id,
     token). `options`: more flags, e.g. live_results=True."""
     import datetime
 
     def paris(days):
         return (datetime.datetime.now() + datetime.timedelta(days=days)).strftime(
             "%Y-%m-%d %H:%M")
-    args = ["consultation", "--db", db, "add", "--title-fr", "Parc des Tilleuls",
+    args = ["add", "--title-fr", "Parc des Tilleuls",
             "--title-en", "Tilleuls park", "--question-fr", "Faut-il ouvrir le parc le soir ?",
             "--question-en", "Should the park open in the evening?",
             "--kiosk-answers", "2", "--opens", paris(-2), "--closes", paris(days_left)]
@@ -335,11 +349,11 @@ def add_consultation(db, *sites, ideas=True, open_it=True, days_left=30, **optio
     for flag, on in options.items():
         if on:
             args.append("--" + flag.replace("_", "-"))
-    out = borne(*args).stdout
+    out = consultation_cli(db, *args)
     cid = int(re.search(r"consultation (\d+) added", out).group(1))
     token = re.search(r"/c/(\S+)", out).group(1)
     if open_it:
-        borne("consultation", "--db", db, "open", str(cid))
+        consultation_cli(db, "open", str(cid))
     return cid, token
 
 
@@ -349,7 +363,11 @@ def consultation_server(tmp_path_factory):
     on both sites, ideas collected (`server.cid`, `server.ctoken`)."""
     workdir = tmp_path_factory.mktemp("consultation")
     srv = qr_server(workdir)
-    borne("site", "add", SITE2, "--name", "Médiathèque", "--db", srv.db)
+    conn = connect(srv.db)
+    try:
+        registry.add_site(conn, SITE2, "Médiathèque")
+    finally:
+        conn.close()
     srv.cid, srv.ctoken = add_consultation(srv.db, SITE, SITE2)
     yield srv
     srv.stop()

@@ -31,6 +31,7 @@ from sync_server.web import (
     audience,
     consultation_manager,
     consultation_phone,
+    consultation_results,
     csrf,
     feedback,
     headers,
@@ -50,7 +51,8 @@ __all__ = ["DB", "LINK", "SETTINGS", "make_app"]
 # first, then JSON errors and access control (middlewares in this order), then
 # the features.
 FEATURES = (headers, render, csrf, api, audience, openapi, feedback, consultation_phone,
-            scoring_api, screen_pages, manager_pages, consultation_manager)
+            scoring_api, screen_pages, manager_pages, consultation_manager,
+            consultation_results)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -43,6 +43,8 @@ ROUTES: dict[str, str] = {
     "/c/{token}": PUBLIC,
     "/c/{token}/merci": PUBLIC,
     "/c/{token}/ideas/{idea_id}": PUBLIC,
+    "/c/{token}/resultats": PUBLIC,  # says so until the results are public
+    "/c/{token}/resultats.{fmt}": PUBLIC,
     "/manager/login": PUBLIC,
     "/manager/logout": PUBLIC,  # ends the session its cookie names, if any
     "/api/v1/openapi.json": PUBLIC,
@@ -62,6 +64,7 @@ ROUTES: dict[str, str] = {
     "/manager/consultations/{cid}/preview": MANAGER,
     "/manager/consultations/{cid}/ideas": MANAGER,
     "/manager/consultations/{cid}/ideas/{idea_id}": MANAGER,
+    "/manager/consultations/{cid}/results.{fmt}": MANAGER,
     "/api/v1/sites": READ,
     "/api/v1/kiosks": READ,
     "/api/v1/sites/{site_id}/votes": READ,

@@ -26,7 +26,7 @@ def _page(request: web.Request, name: str, status: int = 200, **context: Any) ->
     return render.page(request, name, lang_of(request), status=status, **context)
 
 
-def _consultation(request: web.Request) -> dict:
+def consultation(request: web.Request) -> dict:
     c = store.get(request.app[DB].conn, int(request.match_info["cid"]))
     if c is None:
         lang = lang_of(request)
@@ -114,11 +114,11 @@ async def new_post(request: web.Request) -> web.StreamResponse:
 
 
 async def edit_post(request: web.Request) -> web.StreamResponse:
-    return await _save(request, _consultation(request))
+    return await _save(request, consultation(request))
 
 
 async def detail_page(request: web.Request) -> web.Response:
-    c = _consultation(request)
+    c = consultation(request)
     conn = request.app[DB].conn
     sites = [s["id"] for s in store.sites_of(conn, c["id"])]
     res = results.compute(conn, c["id"])
@@ -130,13 +130,13 @@ async def detail_page(request: web.Request) -> web.Response:
 
 
 async def edit_page(request: web.Request) -> web.Response:
-    c = _consultation(request)
+    c = consultation(request)
     sites = [s["id"] for s in store.sites_of(request.app[DB].conn, c["id"])]
     return _edit_page(request, model.form_of(c, sites), c)
 
 
 async def state_post(request: web.Request) -> web.StreamResponse:
-    c = _consultation(request)
+    c = consultation(request)
     lang = lang_of(request)
     form = await _form(request)
     try:
@@ -149,13 +149,13 @@ async def state_post(request: web.Request) -> web.StreamResponse:
 
 
 async def preview_page(request: web.Request) -> web.Response:
-    c = _consultation(request)
+    c = consultation(request)
     return consultation_phone.render_form(request, c, lang_of(request), preview=True)
 
 
 async def ideas_page(request: web.Request, errors: dict[int, str] | None = None,
                      status: int = 200) -> web.Response:
-    c = _consultation(request)
+    c = consultation(request)
     lang = lang_of(request)
     conn = request.app[DB].conn
     done = [i for i in store.ideas(conn, c["id"]) if i["state"] != "pending"]
@@ -167,7 +167,7 @@ async def ideas_page(request: web.Request, errors: dict[int, str] | None = None,
 
 
 async def moderate_post(request: web.Request) -> web.StreamResponse:
-    c = _consultation(request)
+    c = consultation(request)
     lang = lang_of(request)
     form = await _form(request)
     idea_id = int(request.match_info["idea_id"])

@@ -344,6 +344,17 @@ TEXTS: dict[str, tuple[Any, Any]] = {
         "Wilson à 95 % (voir METHOD.md).",
         "Method: each share is of the answers counted, with its 95% Wilson interval (see "
         "METHOD.md)."),
+    "cons_results_later_title": ("Résultats pas encore publiés", "Results not published yet"),
+    "cons_results_later": ("Les résultats seront publiés à la clôture de la consultation.",
+                           "The results will be published when the consultation closes."),
+    "cons_live": ("Résultats provisoires : la consultation est en cours.",
+                  "Provisional results: the consultation is still running."),
+    "cons_final": ("Résultats définitifs : la consultation est close.",
+                   "Final results: the consultation is closed."),
+    "cons_opendata": ("Données ouvertes", "Open data"),
+    "cons_licence": ("sous Licence Ouverte / Etalab 2.0 (format décrit dans docs/opendata.md)",
+                     "under the Licence Ouverte / Etalab 2.0 (format in docs/opendata.md)"),
+    "cons_exports": ("Exporter les résultats", "Export the results"),
     # public consultations: refused fields (sync_server.consultations.model's codes)
     "cons_err_missing": ("ce champ est obligatoire.", "this field is required."),
     "cons_err_too_long": ("%d caractères au plus.", "at most %d characters."),

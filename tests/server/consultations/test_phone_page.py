@@ -12,7 +12,14 @@ import pytest
 from sync_server.consultations import phone
 from sync_server.feedback import guard
 from sync_server.storage.connection import connect
-from tests.server_support import SITE, SITE2, Client, add_consultation, borne, location
+from tests.server_support import (
+    SITE,
+    SITE2,
+    Client,
+    add_consultation,
+    consultation_cli,
+    location,
+)
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +157,7 @@ def test_a_closed_or_draft_consultation_takes_no_answer(server):
     assert c.get("/c/" + draft_token).status == 404
     ended_id, ended_token = add_consultation(server.db, SITE)
     ended_csrf = c.csrf(path="/c/" + ended_token)
-    borne("consultation", "--db", server.db, "close", str(ended_id))
+    consultation_cli(server.db, "close", str(ended_id))
     assert "ne reçoit pas de réponses" in c.get("/c/" + ended_token).text
     r = c.post({"csrf": ended_csrf, "answer": "0", "lang": "fr"}, path="/c/" + ended_token)
     assert r.status == 409 and "ne reçoit plus de réponses" in r.text
@@ -158,3 +165,26 @@ def test_a_closed_or_draft_consultation_takes_no_answer(server):
         assert conn.execute("SELECT count(*) FROM consultation_answers WHERE consultation_id "
                             "IN (?, ?)", (draft_id, ended_id)).fetchone()[0] == 0
     assert csrf
+
+
+def test_results_are_public_once_closed_or_live_if_chosen(server):
+    c = Client(server, "127.0.1.9")
+    live_id, live_token = add_consultation(server.db, SITE, live_results=True)
+    # The running consultation without live results: not yet.
+    for suffix in ("/resultats", "/resultats.csv", "/resultats.json"):
+        r = c.get(path(server, suffix))
+        assert r.status == 403 and "publiés à la clôture" in r.text, suffix
+    live = c.get("/c/%s/resultats?lang=en" % live_token)
+    assert live.status == 200 and "Provisional results" in live.text
+    consultation_cli(server.db, "close", str(server.cid))
+    page = c.get(path(server, "/resultats"))
+    assert page.status == 200 and "Résultats définitifs" in page.text
+    assert "Licence Ouverte / Etalab 2.0" in page.text
+    doc = json.loads(c.get(path(server, "/resultats.json")).body)
+    assert doc["licence"]["name"] == "Licence Ouverte / Etalab 2.0"
+    overall = [r for r in doc["results"] if r["site_id"] == "" and r["channel"] == "phone"]
+    counted = sum(1 for row in answers(server))
+    assert overall[0]["counted"] == counted and sum(r["count"] for r in overall) == counted
+    text = c.get(path(server, "/resultats.csv")).text
+    assert text.startswith("consultation_id,site_id,") and "Licence Ouverte" in text
+    assert "Sans avis" in page.text and "%d" % counted in page.text

@@ -57,6 +57,8 @@ SAMPLES = {
     "/manager/consultations/{cid}/ideas": ("GET", "/manager/consultations/1/ideas"),
     "/manager/consultations/{cid}/ideas/{idea_id}": ("POST",
                                                      "/manager/consultations/1/ideas/1"),
+    "/manager/consultations/{cid}/results.{fmt}": ("GET",
+                                                   "/manager/consultations/1/results.csv"),
     "/api/v1/sites": ("GET", "/api/v1/sites"),
     "/api/v1/kiosks": ("GET", "/api/v1/kiosks"),
     "/api/v1/sites/{site_id}/votes": ("GET", "/api/v1/sites/mairie/votes"),
