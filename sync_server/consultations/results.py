@@ -8,6 +8,8 @@ Counted: dated answers without a flag. Kept out and shown as a filtered
 share: flagged kiosk rows (bursts, lockout, undatable), as satisfaction
 does. Kiosk answers still waiting for their boot's time anchor are
 `undated`: not counted until dated."""
+import datetime
+import zoneinfo
 from typing import Any
 
 from sync_server.scoring.stats import wilson
@@ -84,3 +86,18 @@ def compute(conn: Db, cid: int) -> dict[str, Any]:
         "turnout": [{"day": d, **days[d]} for d in sorted(days)],
         "undated": store.undated_count(conn, cid),
     }
+
+
+def running_here(conn: Db, site_id: str, day: datetime.date, tz: str,
+                 at_ms: int) -> list[dict[str, Any]]:
+    """What the agents' screen shows of the consultations running at the
+    site: titles, questions, closing time, and the turnout (counted
+    answers) of the local day `day` and since the opening, per channel."""
+    start = datetime.datetime.combine(day, datetime.time(), zoneinfo.ZoneInfo(tz))
+    day_ms = int(start.timestamp() * 1000)
+    return [{"id": c["id"], "title": {"fr": c["title_fr"], "en": c["title_en"]},
+             "question": {"fr": c["question_fr"], "en": c["question_en"]},
+             "closes_ms": c["closes_ms"],
+             "today": store.site_turnout(conn, c["id"], site_id, day_ms),
+             "total": store.site_turnout(conn, c["id"], site_id)}
+            for c in store.open_at_site(conn, site_id, at_ms)]

@@ -185,3 +185,15 @@ def pending_counts(conn: Db) -> dict[int, int]:
     return dict(raw_conn(conn).execute(
         "SELECT consultation_id, count(*) FROM consultation_ideas WHERE state = 'pending' "
         "GROUP BY 1").fetchall())
+
+
+def site_turnout(conn: Db, cid: int, site_id: str, since_ms: int = 0) -> dict[str, int]:
+    """Counted answers (dated, unflagged) at a site since `since_ms`:
+    {kiosk, phone, all}."""
+    out = {"kiosk": 0, "phone": 0}
+    out.update(dict(raw_conn(conn).execute(
+        "SELECT channel, count(*) FROM consultation_answers WHERE consultation_id = ? "
+        "AND site_id = ? AND utc_ms >= ? AND flags = 0 GROUP BY 1",
+        (cid, site_id, since_ms)).fetchall()))
+    out["all"] = out["kiosk"] + out["phone"]
+    return out

@@ -355,6 +355,9 @@ TEXTS: dict[str, tuple[Any, Any]] = {
     "cons_licence": ("sous Licence Ouverte / Etalab 2.0 (format décrit dans docs/opendata.md)",
                      "under the Licence Ouverte / Etalab 2.0 (format in docs/opendata.md)"),
     "cons_exports": ("Exporter les résultats", "Export the results"),
+    "cons_running_title": ("Consultation en cours", "Consultation running"),
+    "cons_today": ("réponses aujourd'hui", "answers today"),
+    "cons_since_opening": ("depuis l'ouverture", "since it opened"),
     # public consultations: refused fields (sync_server.consultations.model's codes)
     "cons_err_missing": ("ce champ est obligatoire.", "this field is required."),
     "cons_err_too_long": ("%d caractères au plus.", "at most %d characters."),

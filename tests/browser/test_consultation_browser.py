@@ -107,3 +107,11 @@ def test_axe_finds_no_serious_violation(browser, server, lang):  # noqa: F811
     assert page.locator("[role=alert]").count() == 1
     assert serious(page) == []
     mgr.close()
+    # The agents' screen with its consultation card.
+    _id, key = access.add_link(open_db(server.db), SITE, "accueil")
+    tv = browser.new_context(viewport={"width": 1920, "height": 1080}, bypass_csp=True)
+    page = tv.new_page()
+    page.goto("%s/screen/%s?key=%s&lang=%s" % (server.base, SITE, key, lang), timeout=15000)
+    assert page.locator(".consultation-card").count() >= 1
+    assert serious(page) == []
+    tv.close()

@@ -12,6 +12,7 @@ import pytest
 from sync_server.consultations import phone
 from sync_server.feedback import guard
 from sync_server.storage.connection import connect
+from sync_server.web import access
 from tests.server_support import (
     SITE,
     SITE2,
@@ -148,6 +149,30 @@ def test_ideas_wait_for_moderation_then_take_one_support_per_phone(server):
     r = reader.post({"csrf": token, "lang": "en"}, path=support)
     assert r.status == 409 and "one support per phone" in r.text
     assert "Soutiens : 1" in Client(server, "127.0.1.7").get(path(server)).text
+
+
+def test_the_agents_screen_shows_the_running_consultation_and_its_turnout(server):
+    conn = connect(server.db)
+    try:
+        _id, key = access.add_link(conn, SITE, "accueil")
+        _id, key2 = access.add_link(conn, SITE2, "accueil")
+    finally:
+        conn.close()
+    here = [row for row in answers(server) if row[0] == SITE]
+    c = Client(server, "127.0.1.10")
+    data = json.loads(c.get("/screen/%s/data.json?key=%s" % (SITE, key)).body)
+    (shown,) = [x for x in data["consultations"] if x["id"] == server.cid]
+    assert shown["title"]["fr"] == "Parc des Tilleuls"
+    assert shown["today"] == {"kiosk": 0, "phone": len(here), "all": len(here)}
+    assert shown["total"] == shown["today"]
+    page = c.get("/screen/%s?key=%s&lang=en" % (SITE, key)).text
+    assert "Consultation running" in page and "Should the park open in the evening?" in page
+    assert '<strong data-figure="consultation-today">%d</strong> answers today' % len(here) in page
+    # The other site's screen shows it with that site's own turnout.
+    there = json.loads(c.get("/screen/%s/data.json?key=%s" % (SITE2, key2)).body)
+    (shown2,) = [x for x in there["consultations"] if x["id"] == server.cid]
+    assert shown2["total"]["all"] == len([row for row in answers(server) if row[0] == SITE2])
+    assert shown2["total"]["all"] != shown["total"]["all"]
 
 
 def test_a_closed_or_draft_consultation_takes_no_answer(server):
