@@ -37,8 +37,15 @@ def add_commands(sub: Subparsers) -> None:
                        "results, open data")
     add_db_argument(p)
     verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    verb_parser = verbs.add_parser
+
+    def add_verb(name: str, **kwargs):
+        """A verb that also takes --db after it, as the other commands do."""
+        v = verb_parser(name, **kwargs)
+        v.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        return v
     for verb in ("add", "edit"):
-        v = verbs.add_parser(verb, help="create a consultation (in draft)" if verb == "add"
+        v = add_verb(verb, help="create a consultation (in draft)" if verb == "add"
                              else "change a consultation")
         if verb == "edit":
             v.add_argument("id", type=int)
@@ -58,24 +65,24 @@ def add_commands(sub: Subparsers) -> None:
                            else "publish results while it runs")
         v.set_defaults(func=run_add if verb == "add" else run_edit)
     for verb, state in (("open", "open"), ("close", "closed"), ("archive", "archived")):
-        v = verbs.add_parser(verb, help="%s a consultation" % verb)
+        v = add_verb(verb, help="%s a consultation" % verb)
         v.add_argument("id", type=int)
         v.set_defaults(func=run_move, state=state)
-    v = verbs.add_parser("list", help="every consultation")
+    v = add_verb("list", help="every consultation")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=run_list)
     for verb, func, text in (("show", run_show, "one consultation"),
                              ("results", run_results, "its results")):
-        v = verbs.add_parser(verb, help=text)
+        v = add_verb(verb, help=text)
         v.add_argument("id", type=int)
         v.add_argument("--json", action="store_true")
         v.set_defaults(func=func)
-    v = verbs.add_parser("export", help="the results as open data (CSV or JSON)")
+    v = add_verb("export", help="the results as open data (CSV or JSON)")
     v.add_argument("id", type=int)
     v.add_argument("--format", choices=("csv", "json"), required=True)
     v.add_argument("--out", metavar="FILE", help="write to FILE (default: standard output)")
     v.set_defaults(func=run_export)
-    v = verbs.add_parser("poster", help="the A5 poster of its phone page")
+    v = add_verb("poster", help="the A5 poster of its phone page")
     v.add_argument("id", type=int)
     v.add_argument("--out", metavar="FILE", required=True, help=".pdf, .svg or .png")
     v.add_argument("--site", help="answers through this poster count for this site")
