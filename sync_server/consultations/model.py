@@ -77,7 +77,7 @@ def check(form: dict[str, Any], site_ids: set[str]) -> tuple[dict[str, Any], lis
     for name, limit in (("title_fr", MAX_TITLE), ("title_en", MAX_TITLE),
                         ("question_fr", MAX_QUESTION), ("question_en", MAX_QUESTION)):
         fields[name] = _text(form, name, limit, errors)
-    answers = []
+    answers: list[dict[str, str]] = []
     for fr, en in form.get("answers") or []:
         fr, en = (fr or "").strip(), (en or "").strip()
         if not fr and not en:

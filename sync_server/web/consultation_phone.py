@@ -86,8 +86,8 @@ async def get_page(request: web.Request, c: dict, lang: str) -> web.Response:
     return render_form(request, c, lang)
 
 
-def validate(fields: dict[str, list[str]], c: dict, site_ids: list[str], default_site,
-             lang: str) -> tuple[dict[str, Any], dict[str, str]]:
+def validate(fields: dict[str, list[str]], c: dict, site_ids: list[str],
+             default_site: str | None, lang: str) -> tuple[dict[str, Any], dict[str, str]]:
     t = TEXT[lang]
     errors = {}
     values: dict[str, Any] = {"answer": None, "idea": "", "site": default_site}
