@@ -11,6 +11,7 @@
     borne consultation results ID [--json]
     borne consultation export ID --format csv|json [--out FILE]
     borne consultation poster ID --out FILE [--site SITE] [--base-url URL]
+    borne consultation card ID --out FILE
 
 Times are Paris time, YYYY-MM-DD HH:MM."""
 from __future__ import annotations
@@ -20,7 +21,7 @@ import json
 import os
 
 from sync_server.commands.common import Subparsers, add_db_argument, existing_db, print_rows
-from sync_server.consultations import model, opendata, results
+from sync_server.consultations import card, model, opendata, results
 from sync_server.errors import CliError
 from sync_server.feedback.poster import write_poster
 from sync_server.storage import consultations as store
@@ -88,6 +89,10 @@ def add_commands(sub: Subparsers) -> None:
     v.add_argument("--site", help="answers through this poster count for this site")
     v.add_argument("--base-url", help="the server's public address (default: as for `borne qr`)")
     v.set_defaults(func=run_poster)
+    v = add_verb("card", help="the printed card of the kiosk: the answers under the buttons")
+    v.add_argument("id", type=int)
+    v.add_argument("--out", metavar="FILE", required=True, help=".pdf, .svg or .png")
+    v.set_defaults(func=run_card)
 
 
 def _fail(e: model.ConsultationError) -> CliError:
@@ -240,3 +245,16 @@ def run_poster(args: argparse.Namespace) -> None:
         raise CliError("cannot write %s: %s" % (args.out, e.strerror or e)) from None
     print("poster of consultation %d written to %s" % (c["id"], args.out))
     print(url)
+
+
+def run_card(args: argparse.Namespace) -> None:
+    c = _get(_conn(args), args.id)
+    if os.path.splitext(args.out)[1].lower() not in (".pdf", ".svg", ".png"):
+        raise CliError("the card file must end in .pdf, .svg or .png")
+    if not c["kiosk_answers"]:
+        raise CliError("consultation %d is for phones only: no kiosk card" % c["id"])
+    try:
+        card.write_card(args.out, c)
+    except OSError as e:
+        raise CliError("cannot write %s: %s" % (args.out, e.strerror or e)) from None
+    print("kiosk card of consultation %d written to %s" % (c["id"], args.out))

@@ -25,7 +25,8 @@ FONT_FILES = {False: "DejaVuSans.ttf", True: "DejaVuSans-Bold.ttf"}
 FORMATS = ("pdf", "svg", "png")
 
 
-def _font(size, bold=False):
+def font(size: int, bold: bool = False) -> Any:
+    """DejaVu Sans (bold) at `size` pixels, else Pillow's own font."""
     for d in FONT_DIRS:
         path = os.path.join(d, FONT_FILES[bold])
         if os.path.exists(path):
@@ -33,7 +34,8 @@ def _font(size, bold=False):
     return ImageFont.load_default(size)
 
 
-def _wrap(text, font, width):
+def wrap(text: str, font: Any, width: int) -> list[str]:
+    """`text` in lines no wider than `width` pixels in `font`."""
     lines, line = [], ""
     for word in text.split():
         trial = (line + " " + word).strip()
@@ -58,7 +60,7 @@ def layout(site_name: str, url: str) -> list[tuple[Any, ...]]:
     inner = WIDTH - 2 * MARGIN
     y = 470
     for size, bold, colour, text in ((84, True, INK, site_name), (54, False, INK, INVITE_FR)):
-        for line in _wrap(text, _font(size, bold), inner):
+        for line in wrap(text, font(size, bold), inner):
             ops.append(("text", WIDTH // 2, y, size, bold, colour, line))
             y += int(size * 1.3)
         y += 40
@@ -68,7 +70,7 @@ def layout(site_name: str, url: str) -> list[tuple[Any, ...]]:
     side = module * len(matrix)
     ops.append(("qr", (WIDTH - side) // 2, y, module, matrix))
     y += side + 90
-    for line in _wrap(INVITE_EN, _font(44), inner):
+    for line in wrap(INVITE_EN, font(44), inner):
         ops.append(("text", WIDTH // 2, y, 44, False, GREY, line))
         y += 58
     ops.append(("text", WIDTH // 2, HEIGHT - MARGIN, 40, False, GREY, url))
@@ -84,7 +86,7 @@ def render_image(ops: list[tuple[Any, ...]]) -> Image.Image:
             draw.rectangle((x, y, x + w - 1, y + h - 1), fill=colour)
         elif op[0] == "text":
             _, x, y, size, bold, colour, text = op
-            draw.text((x, y), text, font=_font(size, bold), fill=colour, anchor="ms")
+            draw.text((x, y), text, font=font(size, bold), fill=colour, anchor="ms")
         else:
             _, x0, y0, module, matrix = op
             for r, row in enumerate(matrix):

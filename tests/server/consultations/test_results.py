@@ -143,6 +143,29 @@ def test_results_recomputed_by_hand_and_exported(db, capsys):
         ("Oui", "2", "0.15", "1"), ("Non", "2", "0.15", "1")]
 
 
+def test_kiosk_card_and_poster(db, tmp_path, capsys):
+    cli(db, "add", *ADD, "--site", "mairie", capsys=capsys)
+    svg = str(tmp_path / "card.svg")
+    code, out, _ = cli(db, "card", "1", "--out", svg, capsys=capsys)
+    assert code == 0 and "kiosk card of consultation 1" in out
+    text = open(svg, encoding="utf-8").read()
+    for words in ("Faut-il ouvrir le parc", "Should the park open", ">Oui<", ">Yes<", ">Non<",
+                  ">No<", ">1<", ">2<"):
+        assert words in text, words
+    assert ">3<" not in text  # two buttons on this kiosk card
+    code, _, err = cli(db, "card", "1", "--out", str(tmp_path / "card.txt"), capsys=capsys)
+    assert code == 2 and ".pdf, .svg or .png" in err
+    pdf = str(tmp_path / "poster.pdf")
+    code, out, _ = cli(db, "poster", "1", "--site", "mairie", "--out", pdf, "--base-url",
+                       "https://avis.example.fr", capsys=capsys)
+    token = store.get(connect(db), 1)["token"]
+    assert code == 0 and out.splitlines()[-1] == "https://avis.example.fr/c/%s?site=mairie" % token
+    assert open(pdf, "rb").read(5) == b"%PDF-"
+    cli(db, "edit", "1", "--kiosk-answers", "0", capsys=capsys)
+    code, _, err = cli(db, "card", "1", "--out", svg, capsys=capsys)
+    assert code == 2 and "phones only" in err
+
+
 def test_the_installed_command_refuses_without_a_traceback(db):
     out = subprocess.run([BORNE, "consultation", "--db", db, "results", "7"],
                          capture_output=True, text=True, timeout=60)
