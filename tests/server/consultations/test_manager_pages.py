@@ -128,6 +128,13 @@ def test_moderation_masks_contacts_and_needs_a_reason_to_reject(db_path):
         assert r.status == 303
         page = await (await client.get("/c/tk")).text()
         assert "Des bancs, écrivez à [adresse masquée]" in page and "06 12" not in page
+        assert "Publicité" not in page  # the reason stays with the moderators
+        # The managers' results files, at any time (the citizens' wait for the close).
+        r = await client.get("/manager/consultations/4/results.csv")
+        assert r.status == 200 and (await r.text()).startswith("consultation_id,")
+        r = await client.get("/manager/consultations/4/results.json")
+        assert (await r.json())["licence"]["name"] == "Licence Ouverte / Etalab 2.0"
+        assert (await client.get("/c/tk/resultats.json")).status == 403
     run(db_path, scenario)
     assert [(i["id"], i["state"], i["reason"]) for i in store.ideas(db.conn, 4)] == [
         (spam, "rejected", "Publicité"), (good, "approved", "")]

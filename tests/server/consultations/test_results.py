@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from sync_server.commands.cli import main
-from sync_server.consultations import results
+from sync_server.consultations import model, results
 from sync_server.storage import consultations as store
 from sync_server.storage import registry
 from sync_server.storage.connection import connect, transaction
@@ -77,10 +77,28 @@ def test_checks_and_life_of_a_consultation(db, capsys):
     assert shown["live_results"] is True and shown["state"] == "open"
     assert shown["answer_texts"] == [{"fr": "Oui", "en": "Yes"}, {"fr": "Non", "en": "No"}]
     assert cli(db, "close", "1", capsys=capsys)[0] == 0
+    assert cli(db, "open", "1", capsys=capsys)[0] == 0  # a closed one may reopen
+    assert cli(db, "close", "1", capsys=capsys)[0] == 0
     assert cli(db, "archive", "1", capsys=capsys)[0] == 0
+    code, _, err = cli(db, "edit", "1", "--title-en", "Parks", capsys=capsys)
+    assert code == 2 and "archived consultation no longer changes" in err
+    assert cli(db, "open", "1", capsys=capsys)[0] == 2
+    assert cli(db, "archive", "65535", "--db", db, capsys=capsys)[0] == 0  # a draft, too
     code, out, _ = cli(db, "list", "--json", capsys=capsys)
-    assert [(r["id"], r["state"]) for r in json.loads(out)] == [(65535, "draft"),
+    assert [(r["id"], r["state"]) for r in json.loads(out)] == [(65535, "archived"),
                                                                (1, "archived")]
+
+
+def test_when_answers_are_taken_and_results_public():
+    c = {"state": "open", "opens_ms": 1000, "closes_ms": 2000, "live_results": False}
+    assert [model.running(c, t) for t in (999, 1000, 1999, 2000)] == [False, True, True, False]
+    # Open past its closing time: ended, results public, though nobody closed it.
+    assert not model.results_public(c, 1500) and model.results_public(c, 2000)
+    assert model.results_public(dict(c, live_results=True), 1500)
+    assert not model.results_public(dict(c, live_results=True), 999)
+    assert not model.results_public(dict(c, state="draft", live_results=True), 3000)
+    assert model.results_public(dict(c, state="closed"), 1500)
+    assert not model.running(dict(c, state="closed"), 1500)
 
 
 def test_results_recomputed_by_hand_and_exported(db, capsys):
@@ -135,6 +153,7 @@ def test_results_recomputed_by_hand_and_exported(db, capsys):
     assert (row["count"], row["share"], row["low95"], row["counted"]) == (5, 0.5, 0.2366, 10)
     assert set(doc["schema"]["fields"]) >= set(row) - {"site_name"}
     code, out, _ = cli(db, "export", "1", "--format", "csv", capsys=capsys)
+    assert out.startswith("consultation_id,site_id,site_name,channel,") and "\r\n" in out
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == 3 * 3 * 2  # (overall + 2 sites) x 3 channels x 2 answers
     assert {r["licence"] for r in rows} == {"Licence Ouverte / Etalab 2.0"}
@@ -171,3 +190,22 @@ def test_the_installed_command_refuses_without_a_traceback(db):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "no consultation has number 7" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_published_ideas_most_supported_first_queue_oldest_first(db, capsys):
+    from sync_server.consultations import phone
+
+    cli(db, "add", *ADD, "--site", "mairie", "--ideas", capsys=capsys)
+    conn = connect(db)
+    ids = [store.add_idea(conn, 1, "mairie", text, "fr", DAY1 + i)
+           for i, text in enumerate(("Bancs", "Lumières", "Fontaine", "Écrire à x@y.fr"))]
+    for idea_id in ids[:3]:
+        phone.moderate(conn, idea_id, True, "", DAY1)
+    store.add_support(conn, ids[1])
+    store.add_support(conn, ids[1])
+    store.add_support(conn, ids[2])
+    assert [i["text"] for i in phone.published_ideas(conn, 1)] == [
+        "Lumières", "Fontaine", "Bancs"]
+    assert [i["text"] for i in phone.queue(conn, 1, "en")] == ["Écrire à [address hidden]"]
+    with pytest.raises(ValueError):
+        phone.moderate(conn, ids[3], False, "  ", DAY1)  # a rejection needs a reason
