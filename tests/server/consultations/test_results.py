@@ -209,3 +209,19 @@ def test_published_ideas_most_supported_first_queue_oldest_first(db, capsys):
     assert [i["text"] for i in phone.queue(conn, 1, "en")] == ["Écrire à [address hidden]"]
     with pytest.raises(ValueError):
         phone.moderate(conn, ids[3], False, "  ", DAY1)  # a rejection needs a reason
+
+
+def test_the_documented_commands_are_what_borne_accepts():
+    import os
+    import shlex
+
+    from sync_server.commands.cli import build_parser
+    from tests.realparts import ROOT
+
+    text = open(os.path.join(ROOT, "docs", "CONSULTATIONS.md"), encoding="utf-8").read()
+    block = text.split("## From the command line", 1)[1].split("\n## ", 1)[0]
+    lines = [line.strip() for line in block.replace("\\\n", " ").splitlines()
+             if line.startswith("    borne ")]
+    assert len(lines) == 9
+    for line in lines:
+        build_parser().parse_args(shlex.split(line, comments=True)[1:])
