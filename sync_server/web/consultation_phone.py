@@ -99,11 +99,11 @@ def validate(fields: dict[str, list[str]], c: dict, site_ids: list[str],
     else:
         values["answer"] = int(got[0])
     if default_site is None:
-        site = (fields.get("site") or [""])[0]
-        if site not in site_ids:
+        got_site = fields.get("site") or [""]
+        if len(got_site) != 1 or got_site[0] not in site_ids:
             errors["site"] = t["cons_site_missing"]
         else:
-            values["site"] = site
+            values["site"] = got_site[0]
     idea = "\n".join(fields.get("idea", [""])).replace("\r\n", "\n").replace("\r", "\n").strip()
     values["idea"] = idea
     if idea and not c["ideas"]:
