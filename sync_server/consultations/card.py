@@ -58,14 +58,6 @@ def write_card(path: str, c: dict) -> None:
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     if ext not in poster.FORMATS:
         raise ValueError("the card file must end in .pdf, .svg or .png")
-    ops = layout(c)
-    if ext == "svg":
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(poster.render_svg(ops))
-        return
-    img = poster.render_image(ops)
-    if ext == "png":
-        img.save(path, "PNG", dpi=(poster.DPI, poster.DPI))
-    else:
-        with open(path, "wb") as f:
-            f.write(poster.pdf_page(img))
+    data = poster.render(layout(c), ext)
+    with open(path, "wb") as f:
+        f.write(data)

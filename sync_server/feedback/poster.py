@@ -2,6 +2,7 @@
 English line, the QR code of the form's URL and the URL itself. One layout,
 drawn either as a 300 dpi raster (PNG, or a one-page PDF) or as SVG."""
 import html
+import io
 import os
 import zlib
 from typing import Any
@@ -122,22 +123,28 @@ def render_svg(ops: list[tuple[Any, ...]]) -> str:
     return "\n".join(out)
 
 
+def render(ops: list[tuple[Any, ...]], fmt: str) -> bytes:
+    """A page of drawing operations as a file's bytes: pdf, svg or png."""
+    if fmt not in FORMATS:
+        raise ValueError("the file must end in .pdf, .svg or .png")
+    if fmt == "svg":
+        return render_svg(ops).encode("utf-8")
+    img = render_image(ops)
+    if fmt == "pdf":
+        return pdf_page(img)
+    buf = io.BytesIO()
+    img.save(buf, "PNG", dpi=(DPI, DPI))
+    return buf.getvalue()
+
+
 def write_poster(path: str, site_name: str, url: str) -> None:
     """Write the poster; the format follows the file's extension."""
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     if ext not in FORMATS:
         raise ValueError("the poster file must end in .pdf, .svg or .png")
-    ops = layout(site_name, url)
-    if ext == "svg":
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(render_svg(ops))
-        return
-    img = render_image(ops)
-    if ext == "png":
-        img.save(path, "PNG", dpi=(DPI, DPI))
-    else:
-        with open(path, "wb") as f:
-            f.write(pdf_page(img))
+    data = render(layout(site_name, url), ext)
+    with open(path, "wb") as f:
+        f.write(data)
 
 
 def pdf_page(img: Image.Image) -> bytes:

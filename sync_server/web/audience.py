@@ -65,6 +65,7 @@ ROUTES: dict[str, str] = {
     "/manager/consultations/{cid}/ideas": MANAGER,
     "/manager/consultations/{cid}/ideas/{idea_id}": MANAGER,
     "/manager/consultations/{cid}/results.{fmt}": MANAGER,
+    "/manager/consultations/{cid}/{what}.{fmt}": MANAGER,
     "/api/v1/sites": READ,
     "/api/v1/kiosks": READ,
     "/api/v1/sites/{site_id}/votes": READ,

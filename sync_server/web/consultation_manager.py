@@ -123,6 +123,7 @@ async def detail_page(request: web.Request) -> web.Response:
     sites = [s["id"] for s in store.sites_of(conn, c["id"])]
     res = results.compute(conn, c["id"])
     return _page(request, "manager_consultation.html", c=c, res=res,
+                 sites=store.sites_of(conn, c["id"]),
                  values=model.form_of(c, sites), moves=model.MOVES[c["state"]],
                  pending=len(store.ideas(conn, c["id"], "pending")),
                  saved=bool(request.query.get("saved")), running=model.running(c),

@@ -358,6 +358,9 @@ TEXTS: dict[str, tuple[Any, Any]] = {
     "cons_running_title": ("Consultation en cours", "Consultation running"),
     "cons_today": ("réponses aujourd'hui", "answers today"),
     "cons_since_opening": ("depuis l'ouverture", "since it opened"),
+    "cons_print": ("À imprimer", "To print"),
+    "cons_poster": ("Affiche QR (A5)", "QR poster (A5)"),
+    "cons_card": ("Carte de la borne (A5)", "Kiosk card (A5)"),
     # public consultations: refused fields (sync_server.consultations.model's codes)
     "cons_err_missing": ("ce champ est obligatoire.", "this field is required."),
     "cons_err_too_long": ("%d caractères au plus.", "at most %d characters."),

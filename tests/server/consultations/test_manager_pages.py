@@ -92,6 +92,12 @@ def test_create_with_checks_preview_then_open_and_edit(db_path):
         assert r.status == 303
         preview = await (await client.get("/manager/consultations/1/preview")).text()
         assert "Ouvrir le parc le soir ?" in preview and "Aperçu" in preview
+        # What to print: the kiosk card, the posters (one per site, too).
+        r = await client.get("/manager/consultations/1/card.pdf")
+        assert r.status == 200 and (await r.read()).startswith(b"%PDF-")
+        svg = await (await client.get("/manager/consultations/1/poster.svg?site=mairie")).text()
+        token = store.get(open_db(db_path), 1)["token"]
+        assert "/c/%s?site=mairie</text>" % token in svg and "Parc" in svg
         listing = await (await client.get("/manager/consultations")).text()
         assert "/manager/consultations/1?lang=fr" in listing and "ouverte" in listing
     run(db_path, scenario)
@@ -135,6 +141,7 @@ def test_moderation_masks_contacts_and_needs_a_reason_to_reject(db_path):
         r = await client.get("/manager/consultations/4/results.json")
         assert (await r.json())["licence"]["name"] == "Licence Ouverte / Etalab 2.0"
         assert (await client.get("/c/tk/resultats.json")).status == 403
+        assert (await client.get("/manager/consultations/4/card.png")).status == 404
     run(db_path, scenario)
     assert [(i["id"], i["state"], i["reason"]) for i in store.ideas(db.conn, 4)] == [
         (spam, "rejected", "Publicité"), (good, "approved", "")]

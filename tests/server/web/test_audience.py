@@ -59,6 +59,7 @@ SAMPLES = {
                                                      "/manager/consultations/1/ideas/1"),
     "/manager/consultations/{cid}/results.{fmt}": ("GET",
                                                    "/manager/consultations/1/results.csv"),
+    "/manager/consultations/{cid}/{what}.{fmt}": ("GET", "/manager/consultations/1/card.pdf"),
     "/api/v1/sites": ("GET", "/api/v1/sites"),
     "/api/v1/kiosks": ("GET", "/api/v1/kiosks"),
     "/api/v1/sites/{site_id}/votes": ("GET", "/api/v1/sites/mairie/votes"),
