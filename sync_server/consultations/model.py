@@ -142,7 +142,10 @@ def create(conn: sqlite3.Connection, form: dict[str, Any], cid: int | None = Non
         raise ConsultationError(errors)
     with transaction(conn):
         if cid is None:
-            cid = store.next_id(conn)
+            try:
+                cid = store.next_id(conn)
+            except store.NoFreeId:
+                raise ConsultationError([("id", "id_full", ())]) from None
         elif store.get(conn, cid) is not None:
             raise ConsultationError([("id", "id_taken", (cid,))])
         store.insert(conn, cid, secrets.token_urlsafe(12), fields, now_ms())

@@ -383,6 +383,8 @@ TEXTS: dict[str, tuple[Any, Any]] = {
     "cons_err_unknown_site": ("site inconnu ou archivé : %s.", "unknown or archived site: %s."),
     "cons_err_id_range": ("le numéro d'une consultation va de %d à %d.",
                           "a consultation number is between %d and %d."),
+    "cons_err_id_full": ("les 65 535 numéros de consultation sont pris : archivez-en.",
+                         "all 65,535 consultation numbers are taken: archive some."),
     "cons_err_id_taken": ("le numéro %d est déjà pris.", "number %d is already taken."),
     "cons_err_unknown": ("aucune consultation n'a le numéro %s.", "no consultation has number %s."),
     "cons_err_archived": ("une consultation archivée ne change plus.",

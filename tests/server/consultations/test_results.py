@@ -225,3 +225,16 @@ def test_the_documented_commands_are_what_borne_accepts():
     assert len(lines) == 9
     for line in lines:
         build_parser().parse_args(shlex.split(line, comments=True)[1:])
+
+
+def test_numbers_run_out_at_65535(db, capsys):
+    conn = connect(db)
+    with transaction(conn):
+        conn.execute("WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n "
+                     "WHERE i < 65535) INSERT INTO consultations (id, token, title_fr, title_en, "
+                     "question_fr, question_en, answers, opens_ms, closes_ms, created_ms, "
+                     "updated_ms) SELECT i, 't' || i, '', '', '', '', '[]', 0, 1, 0, 0 FROM n")
+    code, out, _ = cli(db, "add", *ADD, "--site", "mairie", capsys=capsys)
+    assert code == 0 and "consultation 1 added" in out  # the one gap left
+    code, _, err = cli(db, "add", *ADD, "--site", "mairie", capsys=capsys)
+    assert code == 2 and "all 65,535 consultation numbers are taken" in err
