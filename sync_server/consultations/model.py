@@ -12,6 +12,7 @@ import zoneinfo
 from typing import Any
 
 from sync_server.storage import consultations as store
+from sync_server.storage import rollup
 from sync_server.storage.connection import Db, now_ms, transaction
 from sync_server.storage.registry import DEFAULT_TZ
 
@@ -171,6 +172,7 @@ def edit(conn: sqlite3.Connection, cid: int, changes: dict[str, Any]) -> None:
             raise ConsultationError(errors)
         store.update(conn, cid, fields, now_ms())
         store.set_sites(conn, cid, new_sites)
+        rollup.bump(conn, set(sites) | set(new_sites))  # their screens show it
 
 
 def get(conn: Db, cid: int) -> dict:
@@ -182,12 +184,14 @@ def get(conn: Db, cid: int) -> dict:
 
 
 def move(conn: sqlite3.Connection, cid: int, state: str) -> None:
-    """Open, close or archive (and reopen a closed one)."""
+    """Open, close or archive (and reopen a closed one); the live screens
+of its sites are told."""
     with transaction(conn):
         c = get(conn, cid)
         if state not in MOVES[c["state"]]:
             raise ConsultationError([("state", "move", (c["state"], state))])
         store.set_state(conn, cid, state, now_ms())
+        rollup.bump(conn, [s["id"] for s in store.sites_of(conn, cid)])
 
 
 def running(c: dict, at_ms: int | None = None) -> bool:

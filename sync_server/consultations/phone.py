@@ -14,7 +14,7 @@ import sqlite3
 from sync_server.feedback.answers import mask_contacts
 from sync_server.feedback.guard import AddressLimiter
 from sync_server.storage import consultations as store
-from sync_server.storage import qr
+from sync_server.storage import qr, rollup
 from sync_server.storage.connection import Db, transaction
 
 STORED, ANSWERED, OVER_BUDGET, CLOSED, UNKNOWN = (
@@ -52,6 +52,7 @@ def store_answer(conn: sqlite3.Connection, c: dict, site_id: str, answer: int, i
         store.add_phone_answer(conn, c["id"], site_id, answer, at_ms)
         if idea and c["ideas"]:
             store.add_idea(conn, c["id"], site_id, idea, lang, at_ms)
+        rollup.bump(conn, [site_id])  # the site's live screen shows the turnout
     return STORED
 
 

@@ -238,3 +238,22 @@ def test_numbers_run_out_at_65535(db, capsys):
     assert code == 0 and "consultation 1 added" in out  # the one gap left
     code, _, err = cli(db, "add", *ADD, "--site", "mairie", capsys=capsys)
     assert code == 2 and "all 65,535 consultation numbers are taken" in err
+
+
+def test_live_screens_are_told_of_answers_and_moves(db, capsys):
+    from sync_server.consultations import phone
+    from sync_server.feedback.guard import AddressLimiter
+    from sync_server.storage import rollup
+
+    cli(db, "add", *ADD, "--site", "mairie", capsys=capsys)
+    conn = connect(db)
+    v0 = rollup.versions(conn, ["mairie", "mediatheque"])
+    cli(db, "open", "1", capsys=capsys)
+    v1 = rollup.versions(conn, ["mairie", "mediatheque"])
+    assert v1["mairie"] > v0["mairie"] and v1["mediatheque"] == v0["mediatheque"]
+    c = store.get(conn, 1)
+    assert phone.store_answer(conn, c, "mairie", 0, "", "fr", AddressLimiter(100), "a", "p",
+                              DAY1) == phone.STORED
+    assert rollup.versions(conn, ["mairie"])["mairie"] > v1["mairie"]
+    # Never in the satisfaction figures.
+    assert conn.execute("SELECT count(*) FROM rollup_hourly").fetchone()[0] == 0
