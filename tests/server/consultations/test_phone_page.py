@@ -55,6 +55,8 @@ def test_page_in_french_and_english(server):
     c = Client(server, "127.0.1.1")
     fr = c.get(path(server))
     assert fr.status == 200 and '<html lang="fr">' in fr.text
+    assert '<link rel="stylesheet" href="/static/feedback_consultation.css">' in fr.text
+    assert c.get("/static/feedback_consultation.css").status == 200
     assert "Faut-il ouvrir le parc le soir ?" in fr.text
     assert fr.text.count('type="radio" name="answer"') == 3 and "Sans avis" in fr.text
     assert 'name="site"' in fr.text  # two sites and no ?site=: the citizen picks
