@@ -217,6 +217,19 @@ class Demo:
             paths.append(path)
         return paths
 
+    def consultation(self):
+        """One public consultation at two sites, answered by phones, with ideas."""
+        from simulator import demo_consultation
+
+        cid, token = demo_consultation.create(self.db, self.args.days)
+        sites = [s for s in demo_sites.SITES if s["id"] in demo_consultation.SITES]
+        n = demo_consultation.history(self.db, cid, sites, self.args.days, self.rng)
+        n += demo_consultation.live(self.http, token, self.rng)
+        path = os.path.join(self.dir, "affiche-consultation.pdf")
+        register.borne("consultation", "poster", cid, "--out", path, "--base-url", self.http,
+                       "--db", self.db)
+        return cid, token, n
+
     def mystery(self):
         """A generated campaign file given to the real importer."""
         from simulator import demo_mystery
@@ -321,6 +334,13 @@ class Demo:
             say("borne demo: QR posters in %s" % ", ".join(os.path.basename(p) for p in paths))
         except (CliError, OSError) as e:
             say("borne demo: no QR posters (%s)" % e)
+        consultation = None
+        try:
+            consultation = self.consultation()
+            say("borne demo: consultation %d with %d phone answers" % (consultation[0],
+                                                                       consultation[2]))
+        except (CliError, ImportError, OSError, ValueError) as e:
+            say("borne demo: no consultation (%s)" % e)
         try:
             path, rows = self.mystery()
             say("borne demo: mystery campaign of %d tests imported from %s" % (rows, path))
@@ -354,6 +374,11 @@ class Demo:
             say("", "Pages des agents (questionnaires, idées) / agents' pages (polls, ideas):")
             for site in demo_sites.SITES:
                 say("  %-38s %s" % (site["name"], team[site["id"]]))
+        if consultation:
+            say("", "Consultation publique / public consultation:",
+                "  %s/c/%s  (résultats / results: %s/c/%s/resultats ; gestion / management: "
+                "%s/manager/consultations/%d)" % (self.http, consultation[1], self.http,
+                                                   consultation[1], self.http, consultation[0]))
         say("", "API: %s/api/v1/kiosks  (Authorization: Bearer %s)"
             % (self.http, self.api_token))
         if kiosks:

@@ -309,6 +309,70 @@ def qr_server(workdir):
     return server.start(timeout=30)
 
 
+SITE2 = "mediatheque-test"
+CONSULTATION_ANSWERS = ("Oui|Yes", "Non|No", "Sans avis|No opinion")
+
+
+def consultation_cli(db, *args):
+    """`borne consultation --db DB ARGS` in this process (no start-up
+    cost); its output, or AssertionError if it fails."""
+    import contextlib
+    import io
+
+    from sync_server.commands.cli import main
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["consultation", "--db", db, *args])
+    assert code == 0, (args, out.getvalue())
+    return out.getvalue()
+
+
+def add_consultation(db, *sites, ideas=True, open_it=True, days_left=30, **options):
+    """A consultation through `borne consultation add` on `sites`, opened
+    two days ago (Paris time) and open for `days_left` days; returns (id,
+    token). `options`: more flags, e.g. live_results=True."""
+    import datetime
+
+    def paris(days):
+        return (datetime.datetime.now() + datetime.timedelta(days=days)).strftime(
+            "%Y-%m-%d %H:%M")
+    args = ["add", "--title-fr", "Parc des Tilleuls",
+            "--title-en", "Tilleuls park", "--question-fr", "Faut-il ouvrir le parc le soir ?",
+            "--question-en", "Should the park open in the evening?",
+            "--kiosk-answers", "2", "--opens", paris(-2), "--closes", paris(days_left)]
+    for a in CONSULTATION_ANSWERS:
+        args += ["--answer", a]
+    for s in sites:
+        args += ["--site", s]
+    if ideas:
+        args.append("--ideas")
+    for flag, on in options.items():
+        if on:
+            args.append("--" + flag.replace("_", "-"))
+    out = consultation_cli(db, *args)
+    cid = int(re.search(r"consultation (\d+) added", out).group(1))
+    token = re.search(r"/c/(\S+)", out).group(1)
+    if open_it:
+        consultation_cli(db, "open", str(cid))
+    return cid, token
+
+
+@pytest.fixture(scope="module")
+def consultation_server(tmp_path_factory):
+    """A module's `qr_server` with a second site and a running consultation
+    on both sites, ideas collected (`server.cid`, `server.ctoken`)."""
+    workdir = tmp_path_factory.mktemp("consultation")
+    srv = qr_server(workdir)
+    conn = connect(srv.db)
+    try:
+        registry.add_site(conn, SITE2, "Médiathèque")
+    finally:
+        conn.close()
+    srv.cid, srv.ctoken = add_consultation(srv.db, SITE, SITE2)
+    yield srv
+    srv.stop()
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status, self.headers, self.body = status, headers, body
@@ -346,8 +410,9 @@ class Client:
     def form_path(self, lang=None):
         return "/f/%s%s" % (self.server.token, "?lang=" + lang if lang else "")
 
-    def csrf(self, lang=None):
-        page = self.get(self.form_path(lang))
+    def csrf(self, lang=None, path=None):
+        """The first form's CSRF field on the QR form (or the page at `path`)."""
+        page = self.get(path or self.form_path(lang))
         assert page.status == 200, page.text
         return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
 

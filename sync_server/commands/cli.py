@@ -13,6 +13,7 @@ from sync_server.commands import (
     alerts,
     backup,
     broker,
+    consultation,
     feedback,
     firmware,
     mystery,
@@ -30,8 +31,8 @@ from sync_server.errors import CliError
 
 # Modules that contribute subcommands, in the order `borne --help` lists them
 # (the `borne.commands` entry points come after them).
-COMMAND_MODULES = (serve, registry, broker, tls, feedback, mystery, screen, polls, token, rollup,
-                   provision, firmware, wire, backup, alerts)
+COMMAND_MODULES = (serve, registry, broker, tls, feedback, consultation, mystery, screen, polls,
+                   token, rollup, provision, firmware, wire, backup, alerts)
 PLUGIN_GROUP = "borne.commands"
 
 

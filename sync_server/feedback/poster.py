@@ -2,6 +2,7 @@
 English line, the QR code of the form's URL and the URL itself. One layout,
 drawn either as a 300 dpi raster (PNG, or a one-page PDF) or as SVG."""
 import html
+import io
 import os
 import zlib
 from typing import Any
@@ -25,7 +26,8 @@ FONT_FILES = {False: "DejaVuSans.ttf", True: "DejaVuSans-Bold.ttf"}
 FORMATS = ("pdf", "svg", "png")
 
 
-def _font(size, bold=False):
+def font(size: int, bold: bool = False) -> Any:
+    """DejaVu Sans (bold) at `size` pixels, else Pillow's own font."""
     for d in FONT_DIRS:
         path = os.path.join(d, FONT_FILES[bold])
         if os.path.exists(path):
@@ -33,7 +35,8 @@ def _font(size, bold=False):
     return ImageFont.load_default(size)
 
 
-def _wrap(text, font, width):
+def wrap(text: str, font: Any, width: int) -> list[str]:
+    """`text` in lines no wider than `width` pixels in `font`."""
     lines, line = [], ""
     for word in text.split():
         trial = (line + " " + word).strip()
@@ -58,7 +61,7 @@ def layout(site_name: str, url: str) -> list[tuple[Any, ...]]:
     inner = WIDTH - 2 * MARGIN
     y = 470
     for size, bold, colour, text in ((84, True, INK, site_name), (54, False, INK, INVITE_FR)):
-        for line in _wrap(text, _font(size, bold), inner):
+        for line in wrap(text, font(size, bold), inner):
             ops.append(("text", WIDTH // 2, y, size, bold, colour, line))
             y += int(size * 1.3)
         y += 40
@@ -68,7 +71,7 @@ def layout(site_name: str, url: str) -> list[tuple[Any, ...]]:
     side = module * len(matrix)
     ops.append(("qr", (WIDTH - side) // 2, y, module, matrix))
     y += side + 90
-    for line in _wrap(INVITE_EN, _font(44), inner):
+    for line in wrap(INVITE_EN, font(44), inner):
         ops.append(("text", WIDTH // 2, y, 44, False, GREY, line))
         y += 58
     ops.append(("text", WIDTH // 2, HEIGHT - MARGIN, 40, False, GREY, url))
@@ -84,7 +87,7 @@ def render_image(ops: list[tuple[Any, ...]]) -> Image.Image:
             draw.rectangle((x, y, x + w - 1, y + h - 1), fill=colour)
         elif op[0] == "text":
             _, x, y, size, bold, colour, text = op
-            draw.text((x, y), text, font=_font(size, bold), fill=colour, anchor="ms")
+            draw.text((x, y), text, font=font(size, bold), fill=colour, anchor="ms")
         else:
             _, x0, y0, module, matrix = op
             for r, row in enumerate(matrix):
@@ -120,22 +123,28 @@ def render_svg(ops: list[tuple[Any, ...]]) -> str:
     return "\n".join(out)
 
 
+def render(ops: list[tuple[Any, ...]], fmt: str) -> bytes:
+    """A page of drawing operations as a file's bytes: pdf, svg or png."""
+    if fmt not in FORMATS:
+        raise ValueError("the file must end in .pdf, .svg or .png")
+    if fmt == "svg":
+        return render_svg(ops).encode("utf-8")
+    img = render_image(ops)
+    if fmt == "pdf":
+        return pdf_page(img)
+    buf = io.BytesIO()
+    img.save(buf, "PNG", dpi=(DPI, DPI))
+    return buf.getvalue()
+
+
 def write_poster(path: str, site_name: str, url: str) -> None:
     """Write the poster; the format follows the file's extension."""
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     if ext not in FORMATS:
         raise ValueError("the poster file must end in .pdf, .svg or .png")
-    ops = layout(site_name, url)
-    if ext == "svg":
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(render_svg(ops))
-        return
-    img = render_image(ops)
-    if ext == "png":
-        img.save(path, "PNG", dpi=(DPI, DPI))
-    else:
-        with open(path, "wb") as f:
-            f.write(pdf_page(img))
+    data = render(layout(site_name, url), ext)
+    with open(path, "wb") as f:
+        f.write(data)
 
 
 def pdf_page(img: Image.Image) -> bytes:

@@ -33,6 +33,9 @@ from sync_server.web import (
     alert_pages,
     api,
     audience,
+    consultation_manager,
+    consultation_phone,
+    consultation_results,
     csrf,
     feedback,
     headers,
@@ -53,8 +56,9 @@ __all__ = ["DB", "LINK", "SETTINGS", "make_app"]
 # Each with `setup(app)`: security headers, page rendering and form protection
 # first, then JSON errors and access control (middlewares in this order), then
 # the features.
-FEATURES = (headers, render, csrf, api, audience, openapi, feedback, scoring_api,
-            screen_pages, manager_pages, team_pages, voice_pages, alert_pages)
+FEATURES = (headers, render, csrf, api, audience, openapi, feedback, consultation_phone,
+            scoring_api, screen_pages, manager_pages, consultation_manager,
+            consultation_results, team_pages, voice_pages, alert_pages)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -4,6 +4,7 @@ staff ideas a manager answered last."""
 import datetime
 import logging
 
+from sync_server.consultations import results as consultation_results
 from sync_server.feedback import answers
 from sync_server.mystery import audits
 from sync_server.polls import ideas
@@ -80,6 +81,15 @@ def latest_ideas(db: Store, site_id: str, limit: int = 3) -> list[dict]:
         return []
 
 
+def consultations(db: Store, site_id: str, day: datetime.date, tz: str,
+                  now_ms: int) -> list[dict]:
+    try:
+        return consultation_results.running_here(db, site_id, day, tz, now_ms)
+    except Exception:  # a fault there must not take the screen down
+        log.exception("consultations running at %s", site_id)
+        return []
+
+
 def day_figures(db: Store, site_id: str, day: datetime.date, shrink: bool = False,
                 hourly: bool = False) -> dict:
     rep = scoring_report.satisfaction(db, site_id, day, day, shrink=shrink, compare=False,
@@ -109,6 +119,8 @@ def screen(db: Store, site_id: str, now: datetime.datetime | None = None,
         "mystery": latest_mystery(db, site_id),
         "ideas": latest_ideas(db, site_id),
         "alerts": site_alerts(db, site_id),
+        "consultations": consultations(db, site_id, today, site["timezone"] or "Europe/Paris",
+                                       now_ms),
     }
 
 

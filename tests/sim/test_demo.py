@@ -77,6 +77,16 @@ def test_demo_starts_serves_the_screen_and_stops_cleanly(tmp_path):
         assert status == 200 and "Mairie centrale" in page
         status, page = get(base + "/manager")
         assert status == 200 and "<form" in page  # the login form
+        # The consultation, answered by phones, its published ideas and live results.
+        assert re.search(r"borne demo: consultation \d+ with \d+ phone answers", out), out
+        phone_page = re.search(r"(http://\S+/c/[\w-]+)  \(", out).group(1)
+        status, page = get(phone_page)
+        assert status == 200 and "Faut-il ouvrir le parc" in page and "Des bancs" in page
+        assert "06 12 34" not in page  # that idea waits for moderation
+        status, page = get(phone_page + "/resultats.json")
+        counted = next(r["counted"] for r in json.loads(page)["results"]
+                       if r["site_id"] == "" and r["channel"] == "phone")
+        assert status == 200 and counted >= 3  # at least today's, sent through the page
         # The history came through MQTT and the ingest, like any kiosk's votes.
         bearer = {"Authorization": re.search(r"\(Authorization: (Bearer \S+)\)", out).group(1)}
         assert get(base + "/api/v1/kiosks")[0] == 401  # the API needs the token
