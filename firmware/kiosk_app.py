@@ -37,8 +37,11 @@ class Kiosk:
 
     def start(self, seed=None):
         self.settings.load()
-        if seed:
-            self.settings.seed(seed)
+        if seed and not self.settings.prov:
+            import commands
+            import console
+            commands.seed(self.settings, seed)
+            console.drop(console.LOADED_PER_LINE)
         self.journal.open()
         self.journal.start_boot()
         if self.journal.corrupt:
