@@ -8,8 +8,6 @@ import asyncio
 import json
 import sys
 
-LOADED_PER_LINE = ("commands", "staging")
-
 
 class Console:
     def __init__(self, kiosk):
@@ -51,7 +49,10 @@ class Console:
         except MemoryError:
             return "ERR state out of memory"  # the console stays up
         finally:
-            drop(LOADED_PER_LINE)
+            # Forgotten: the next collection frees their code (the names
+            # they brought stay interned).
+            sys.modules.pop("commands", None)
+            sys.modules.pop("staging", None)
 
     def command(self, words):
         k = self.k
@@ -69,14 +70,6 @@ class Console:
             return k.status()
         import commands
         return commands.command(self, words)
-
-
-def drop(names):
-    """Forget modules so the next collection frees their code (the names
-    they brought stay interned)."""
-    for name in names:
-        if name in sys.modules:
-            del sys.modules[name]
 
 
 class CommandError(Exception):

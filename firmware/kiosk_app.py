@@ -39,9 +39,8 @@ class Kiosk:
         self.settings.load()
         if seed and not self.settings.prov:
             import commands
-            import console
             commands.seed(self.settings, seed)
-            console.drop(console.LOADED_PER_LINE)
+            sys.modules.pop("commands", None)
         self.journal.open()
         self.journal.start_boot()
         if self.journal.corrupt:

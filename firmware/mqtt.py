@@ -4,8 +4,8 @@
 # acknowledged only after the handler has run, so a message is never lost
 # between PUBACK and processing. The client owns its socket and closes it
 # itself: a refused or dropped connection never leaves one open.
-# Connecting and dropping an oversized packet, each needed once in a while,
-# live in mqtt_open.py, loaded for the occasion and forgotten after.
+# Connecting, subscribing and dropping an oversized packet, each needed once
+# in a while, live in mqtt_open.py, loaded for the occasion and forgotten after.
 import asyncio
 import struct
 import sys
@@ -40,12 +40,6 @@ def _varlen(n):
         out.append(b | 0x80 if n else b)
         if not n:
             return out
-
-
-def forget(name):
-    # Its code leaves the heap at the next collection.
-    if name in sys.modules:
-        del sys.modules[name]
 
 
 class Client:
@@ -85,7 +79,7 @@ class Client:
         try:
             return await mqtt_open.connect(self, ip, port, clean, tls, host)
         finally:
-            forget("mqtt_open")
+            sys.modules.pop("mqtt_open", None)  # its code goes at the next collection
 
     async def publish(self, topic, payload, qos=0, retain=False):
         t = _str(topic)
@@ -99,12 +93,6 @@ class Client:
         self.writer.write(payload)
         await asyncio.wait_for(self.writer.drain(), self.timeout)
         return pid
-
-    async def subscribe(self, topics, qos=1):
-        body = bytearray(struct.pack(">H", self._next_pid()))
-        for t in topics:
-            body += _str(t) + bytes([qos])
-        await self._send(b"\x82" + _varlen(len(body)) + body)
 
     async def read_packet(self, timeout):
         """Read one packet; return (type, flags, body). Raises on timeout."""
@@ -131,7 +119,7 @@ class Client:
         try:
             await mqtt_open.refuse(self, head, n)
         finally:
-            forget("mqtt_open")
+            sys.modules.pop("mqtt_open", None)  # its code goes at the next collection
 
     async def loop(self):
         """Dispatch incoming packets until the link fails (then raise).

@@ -1,6 +1,6 @@
 # The MQTT client's occasional parts (mqtt.py loads this module for the
-# occasion and forgets it after): opening a connection, and reading an
-# oversized packet through a small buffer to drop it.
+# occasion and forgets it after): opening a connection, subscribing, and
+# reading an oversized packet through a small buffer to drop it.
 import asyncio
 import struct
 from errno import EINPROGRESS
@@ -51,6 +51,13 @@ async def connect(c, ip, port, clean, tls, host):
         raise MQTTError("connection refused, code %d" % head[3])
     c.last_rx = asyncio.ticks()
     return head[2] & 1  # session present
+
+
+async def subscribe(c, topics, qos=1):
+    body = bytearray(struct.pack(">H", c._next_pid()))
+    for t in topics:
+        body += _str(t) + bytes([qos])
+    await c._send(b"\x82" + _varlen(len(body)) + body)
 
 
 async def refuse(c, head, n):
