@@ -87,16 +87,21 @@ class Sync:
         self.inflight = None
 
     async def session(self):
-        import sync_open
-        try:
-            c = await sync_open.open_session(self)
-        finally:
-            sys.modules.pop("sync_open", None)  # its code goes at the next collection
+        c = await self._open()
         reader = asyncio.create_task(c.loop())
         try:
             await self.pump(reader)
         finally:
             reader.cancel()
+
+    async def _open(self):
+        # Its own frame, which ends here: session()'s lasts the connection
+        # and would keep sync_open's code alive through a local name.
+        import sync_open
+        try:
+            return await sync_open.open_session(self)
+        finally:
+            sys.modules.pop("sync_open", None)  # its code goes at the next collection
 
     async def pump(self, reader):
         c = self.client
