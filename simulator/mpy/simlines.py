@@ -14,9 +14,11 @@ def command(board, words):
         return {"ticks_ms": board.ticks_ms(), "rtc_s": board.rtc_s()}
     if words == ["heap"]:
         import kiosk_app
-        # form: the firmware loaded as a board gets it (.mpy) or from source.
+        # form: the firmware loaded as a board gets it (.mpy) or from source;
+        # modules: those loaded now (this one apart).
         return {"board_share": board.share,
-                "form": "mpy" if kiosk_app.__file__.endswith(".mpy") else "py"}
+                "form": "mpy" if kiosk_app.__file__.endswith(".mpy") else "py",
+                "modules": sorted(n for n in sys.modules if n != __name__)}
     raise ValueError("sim idle SECONDS | sim heap")
 
 
