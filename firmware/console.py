@@ -1,17 +1,12 @@
 # Serial console: one command per line, one answer per line,
 # "OK {json}" or "ERR code message". Log lines start with "LOG ".
-# Provisioning lines (begin, commit, wipe, quoted values) live in staging.py,
-# loaded only when one comes.
+# `press` and `status` are answered here; every other command lives in
+# commands.py, provisioning lines (begin, commit, wipe, quoted values) in
+# staging.py: both are loaded for the line that needs them and dropped after
+# it, so their code takes no heap while the kiosk runs.
 import asyncio
 import json
-
-from version import FW
-
-import kiosk_wire as w
-
-STAGING = ("begin", "commit", "abort", "wipe")
-SET_KEYS = {"broker": "broker", "device": "device", "secret": "secret", "site": "site",
-            "user": "user", "buttons": "buttons"}
+import sys
 
 
 class Console:
@@ -53,71 +48,28 @@ class Console:
             return "ERR state flash error %s" % (e,)
         except MemoryError:
             return "ERR state out of memory"  # the console stays up
+        finally:
+            # Forgotten: the next collection frees their code (the names
+            # they brought stay interned).
+            sys.modules.pop("commands", None)
+            sys.modules.pop("staging", None)
 
     def command(self, words):
         k = self.k
         cmd = words[0]
-        args = words[1:]
-        if cmd == "version":
-            return {"fw": FW, "proto": w.VERSION, "board": self.board.name}
-        if cmd == "status":
-            return k.status()
-        if cmd in STAGING or cmd == "show" and args == ["staged"]:
-            import staging
-            return staging.command(k, cmd, args)
-        if cmd == "show":
-            if args != ["config"]:
-                raise CommandError("usage", "show config")
-            return k.settings.public()
-        if cmd == "journal":
-            s = k.journal.stats()
-            s["bytes_free"] = self.board.fs_free()
-            return s
-        if cmd == "set":
-            return self.set(args)
         if cmd == "press":
-            if len(args) != 1:
+            if len(words) != 2:
                 raise CommandError("usage", "press BUTTON")
-            kind, val = k.press(int(args[0]))
+            kind, val = k.press(int(words[1]))
             if kind == "vote":
                 return {"seq": val}
             if kind == "suppressed":
                 return {"suppressed": val}
             raise CommandError("state", val)
-        if cmd == "reboot":
-            self.board.request_reboot()
-            return {}
-        raise CommandError("unknown", "command %s (version, status, show config, journal, "
-                           "set, begin, show staged, commit, abort, press, wipe, "
-                           "reboot)" % cmd)
-
-    def set(self, args):
-        s = self.k.settings
-        if not args:
-            raise CommandError("usage",
-                               "set wifi|broker|device|user|secret|site|buttons|ca VALUE")
-        what = args[0]
-        if what == "ca" and len(args) == 2:
-            if s.staged is not None:
-                import staging
-                return staging.stage_ca(s, args[1])
-            import tlsca  # the broker's CA, DER in base64; "-" removes it
-            return {"ca": tlsca.pin(s.base, args[1])}
-        if what == "wifi":
-            if len(args) != 3:
-                raise CommandError("usage", "set wifi SSID PASS")
-            s.set_prov("wifi_ssid", args[1])
-            s.set_prov("wifi_pass", args[2])
-            return {"wifi_ssid": args[1]}
-        key = SET_KEYS.get(what)
-        if key is None:
-            raise CommandError("unknown", "setting %s" % what)
-        if len(args) != 2:
-            raise CommandError("usage", "set %s VALUE" % what)
-        s.set_prov(key, args[1])
-        if key == "secret":
-            return {"secret_set": True}
-        return {key: (s.prov if s.staged is None else s.staged[0])[key]}
+        if cmd == "status":
+            return k.status()
+        import commands
+        return commands.command(self, words)
 
 
 class CommandError(Exception):

@@ -37,8 +37,10 @@ class Kiosk:
 
     def start(self, seed=None):
         self.settings.load()
-        if seed:
-            self.settings.seed(seed)
+        if seed and not self.settings.prov:
+            import commands
+            commands.seed(self.settings, seed)
+            sys.modules.pop("commands", None)
         self.journal.open()
         self.journal.start_boot()
         if self.journal.corrupt:

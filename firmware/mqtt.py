@@ -4,12 +4,18 @@
 # acknowledged only after the handler has run, so a message is never lost
 # between PUBACK and processing. The client owns its socket and closes it
 # itself: a refused or dropped connection never leaves one open.
+# Connecting, subscribing and dropping an oversized packet, each needed once
+# in a while, live in mqtt_open.py, loaded for the occasion and forgotten after.
 import asyncio
 import struct
-from errno import EINPROGRESS
+import sys
 
-CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK = 1, 2, 3, 4, 8, 9
-PINGREQ, PINGRESP, DISCONNECT = 12, 13, 14
+from micropython import const
+
+_PUBLISH = const(3)
+_PUBACK = const(4)
+_SUBACK = const(9)
+_PINGRESP = const(13)
 # Largest packet read from the broker (remaining length). The server's
 # messages to a kiosk are far smaller; a longer PUBLISH is read through a
 # small buffer, acknowledged and dropped, never allocated.
@@ -51,7 +57,6 @@ class Client:
         self.on_oversized = None  # f(): a packet above MAX_PACKET was dropped
         self.last_rx = 0
         self.sock = None
-        self._skip = bytearray(64)
 
     def set_will(self, topic, payload, qos=1, retain=True):
         self.will = (topic, payload, qos, retain)
@@ -70,48 +75,11 @@ class Client:
     async def connect(self, ip, port, clean=True, tls=None, host=None):
         """ip must be a numeric address: no DNS lookup happens here. tls: an
         ssl.SSLContext that verifies the broker's certificate for `host`."""
-        self.close()
-        # As asyncio.open_connection does, but the socket is ours to close
-        # even when connecting fails (a socket from a failed open_connection
-        # is never closed). The TLS handshake runs at the first write.
-        import socket  # here: a board without a network (Pico) has no socket module
-
-        s = self.sock = socket.socket()
-        s.setblocking(False)
+        import mqtt_open
         try:
-            s.connect(socket.getaddrinfo(ip, port)[0][-1])  # numeric: no DNS here
-        except OSError as e:
-            if e.errno != EINPROGRESS:
-                raise
-        if tls:
-            s = self.sock = tls.wrap_socket(s, server_hostname=host,
-                                            do_handshake_on_connect=False)
-            s.setblocking(False)
-        self.reader = self.writer = asyncio.StreamWriter(s, {})
-        flags = 0x02 if clean else 0
-        body = bytearray(_str("MQTT") + b"\x04")
-        payload = bytearray(_str(self.client_id))
-        if self.will:
-            t, m, q, r = self.will
-            flags |= 0x04 | (q << 3) | (0x20 if r else 0)
-            payload += _str(t) + _str(m)
-        if self.user is not None:
-            flags |= 0x80
-            payload += _str(self.user)
-            if self.password is not None:
-                flags |= 0x40
-                payload += _str(self.password)
-        body.append(flags)
-        body += struct.pack(">H", self.keepalive)
-        body += payload
-        await self._send(b"\x10" + _varlen(len(body)) + body)
-        head = await self._read(4)
-        if head[0] != 0x20 or head[1] != 2:
-            raise MQTTError("bad CONNACK")
-        if head[3] != 0:
-            raise MQTTError("connection refused, code %d" % head[3])
-        self.last_rx = asyncio.ticks()
-        return head[2] & 1  # session present
+            return await mqtt_open.connect(self, ip, port, clean, tls, host)
+        finally:
+            sys.modules.pop("mqtt_open", None)  # its code goes at the next collection
 
     async def publish(self, topic, payload, qos=0, retain=False):
         t = _str(topic)
@@ -125,12 +93,6 @@ class Client:
         self.writer.write(payload)
         await asyncio.wait_for(self.writer.drain(), self.timeout)
         return pid
-
-    async def subscribe(self, topics, qos=1):
-        body = bytearray(struct.pack(">H", self._next_pid()))
-        for t in topics:
-            body += _str(t) + bytes([qos])
-        await self._send(b"\x82" + _varlen(len(body)) + body)
 
     async def read_packet(self, timeout):
         """Read one packet; return (type, flags, body). Raises on timeout."""
@@ -153,31 +115,11 @@ class Client:
         return b[0] >> 4, b[0] & 0x0F, body
 
     async def _refuse(self, head, n):
-        # Too long to hold: read it through a small buffer and drop it. A
-        # QoS 1 PUBLISH is still acknowledged, or the broker would send it
-        # again at every connection.
-        if head >> 4 != PUBLISH:
-            raise MQTTError("packet of %d bytes" % n)
-        pid = None
-        if head & 6:  # QoS 1: topic length, topic and packet id come first
-            tl = struct.unpack(">H", await self._read(2))[0]
-            await self._drop(tl)
-            pid = await self._read(2)
-            n -= tl + 4
-            if n < 0:
-                raise MQTTError("bad PUBLISH")
-        await self._drop(n)
-        self.last_rx = asyncio.ticks()
-        if pid:
-            await self._send(b"\x40\x02" + pid)
-
-    async def _drop(self, n):
-        mv = memoryview(self._skip)
-        while n > 0:
-            k = await asyncio.wait_for(self.reader.readinto(mv[:min(n, 64)]), self.timeout)
-            if not k:
-                raise MQTTError("link closed")
-            n -= k
+        import mqtt_open
+        try:
+            await mqtt_open.refuse(self, head, n)
+        finally:
+            sys.modules.pop("mqtt_open", None)  # its code goes at the next collection
 
     async def loop(self):
         """Dispatch incoming packets until the link fails (then raise).
@@ -199,7 +141,7 @@ class Client:
             if ptype is None:
                 if self.on_oversized:
                     self.on_oversized()
-            elif ptype == PUBLISH:
+            elif ptype == _PUBLISH:
                 tl = struct.unpack_from(">H", body, 0)[0]
                 topic = bytes(body[2:2 + tl]).decode()
                 off = 2 + tl
@@ -214,7 +156,7 @@ class Client:
                     await self._send(b"\x40\x02" + struct.pack(">H", pid))
                 elif qos == 2:
                     raise MQTTError("QoS 2 not supported")
-            elif ptype in (PUBACK, SUBACK, PINGRESP):
+            elif ptype in (_PUBACK, _SUBACK, _PINGRESP):
                 pass
             else:
                 raise MQTTError("unexpected packet type %d" % ptype)

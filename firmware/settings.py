@@ -1,11 +1,11 @@
 # Provisioning (set over the serial console) and the server's last retained
 # config, both kept in flash as small JSON files. LittleFS commits a file
 # whole at close, so a power cut leaves the old or the new version.
+# Provisioning's checks and `show config` are in commands.py, loaded only for
+# such a console line.
 import json
 
 import kiosk_wire as w
-
-PROV_KEYS = ("device", "broker", "user", "secret", "wifi_ssid", "wifi_pass", "site", "buttons")
 
 DEFAULT_CONFIG = {
     "site": "", "buttons": 4, "lockout_s": 5, "sync_s": 30, "telemetry_s": 300,
@@ -80,47 +80,6 @@ class Settings:
     def provisioned(self):
         return bool(self.prov.get("device") and self.prov.get("broker"))
 
-    def seed(self, values):
-        """First boot of a blank flash: take provisioning from the caller."""
-        if self.prov:
-            return False
-        p = {}
-        for k in PROV_KEYS:
-            if values.get(k) is not None:
-                p[k] = values[k]
-        if p:
-            self.prov = p
-            self.save_prov()
-            self._apply_prov_defaults()
-        return bool(p)
-
-    def set_prov(self, key, value):
-        """Validate, store and persist one provisioning value."""
-        if key == "device":
-            if not w.valid_device_id(value):
-                raise ValueError("device id: 1..32 of A-Z a-z 0-9 - _")
-        elif key == "broker":
-            parse_broker(value)
-        elif key == "buttons":
-            value = int(value)
-            if not 2 <= value <= 4:
-                raise ValueError("buttons must be 2..4")
-        elif key == "user":
-            if not w.valid_device_id(value):
-                raise ValueError("user: 1..32 of A-Z a-z 0-9 - _")
-        elif key == "wifi_ssid" or key == "wifi_pass":
-            if len(value.encode()) > 64 or not value and key == "wifi_ssid":
-                raise ValueError("Wi-Fi name: 1..32 bytes, password: at most 64")
-        elif key == "site":
-            if not 0 < len(value) <= 64:
-                raise ValueError("site: 1..64 characters")
-        if self.staged is not None:
-            self.staged[0][key] = value
-            return
-        self.prov[key] = value
-        self.save_prov()
-        self._apply_prov_defaults()
-
     def save_prov(self):
         with open(self.prov_path, "w") as f:
             json.dump(self.prov, f)
@@ -135,24 +94,3 @@ class Settings:
             with open(self.cfg_path, "wb") as f:
                 f.write(raw)
         return cfg
-
-    def public(self):
-        p = self.prov
-        c = self.config
-        return {
-            "device": p.get("device"), "broker": p.get("broker"),
-            "user": p.get("user") or p.get("device"), "secret_set": bool(p.get("secret")),
-            "wifi_ssid": p.get("wifi_ssid"), "site": c["site"], "buttons": c["buttons"],
-            "lockout_s": c["lockout_s"], "sync_s": c["sync_s"],
-            "telemetry_s": c["telemetry_s"], "batch": c["batch"],
-            "hours": bool(c["hours"]), "server_config": bool(self.config_raw),
-            "ca": self.ca_shown(),
-        }
-
-    def ca_shown(self):
-        try:
-            open(self.base + "/ca.der").close()
-        except OSError:
-            return None  # plain TCP lab kiosk: no need to load the TLS code
-        import tlsca
-        return tlsca.shown(self.base)

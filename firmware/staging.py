@@ -6,6 +6,7 @@
 import json
 import os
 
+import commands
 from console import CommandError
 
 
@@ -50,7 +51,7 @@ def command(k, cmd, args):
         return {}
     if cmd == "commit":
         commit(s)
-        return s.public()
+        return commands.public(s)
     return shown(s)  # show staged
 
 
@@ -67,7 +68,7 @@ def shown(s):
     live = s.prov
     s.prov = prov
     try:
-        out = s.public()
+        out = commands.public(s)
     finally:
         s.prov = live
     if prov.get("site") != live.get("site"):

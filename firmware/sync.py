@@ -1,12 +1,13 @@
 # The sync task: one MQTT connection, oldest pending votes first, in batches
-# that are resent until the server's application ack frees them.
+# that are resent until the server's application ack frees them. Opening a
+# session is in sync_open.py, loaded for each connection.
 import asyncio
 import gc
 import os
+import sys
 
 import batch
 import mqtt
-import settings
 from version import FW
 
 import kiosk_wire as w
@@ -86,48 +87,21 @@ class Sync:
         self.inflight = None
 
     async def session(self):
-        prov = self.k.settings.prov
-        tls, host, port = settings.parse_broker(prov["broker"])
-        ctx = None
-        if tls:
-            import tlsca
-            ctx = tlsca.context(tlsca.ca(self.k.settings.base))
-        elif not self.plain_warned:
-            self.plain_warned = True
-            self.log("plain TCP (lab option): nothing is encrypted")
-        # Resolved again at every connection: a broker that moved is found.
-        ip = await self.board.resolve(host)
-        dev = self.k.device
-        c = mqtt.Client(dev, prov.get("user") or dev, prov.get("secret"),
-                        keepalive=self.board.keepalive_s)
-        c.set_will(self.topic("status"), w.encode_json({"state": "offline"}), 1, True)
-        c.on_message = self.on_message
-        c.on_oversized = self.on_oversized
-        self.client = c
-        if self.batch is None or self.batch.dev != dev.encode():
-            self.batch = None
-            gc.collect()
-            self.batch = batch.BatchBuffer(dev, self._anchor_of)
-        try:
-            await c.connect(ip, port, tls=ctx, host=host)
-        except (OSError, ValueError) as e:  # mbedTLS refusals are ValueError
-            if ctx:
-                tlsca.explain(e, host)
-            raise
-        self.connected = True
-        self.backoff = BACKOFF_MIN
-        self.anchor_sent = False
-        self.inflight = None
-        self.board.indicator("offline", False)
-        await c.subscribe([self.topic("ack"), self.topic("config"), self.topic("time")])
-        await c.publish(self.topic("status"), w.encode_json(
-            {"state": "online", "boot": self.k.journal.boot, "fw": FW}), 1, True)
-        self.board.state_changed(self.k)
+        c = await self._open()
         reader = asyncio.create_task(c.loop())
         try:
             await self.pump(reader)
         finally:
             reader.cancel()
+
+    async def _open(self):
+        # Its own frame, which ends here: session()'s lasts the connection
+        # and would keep sync_open's code alive through a local name.
+        import sync_open
+        try:
+            return await sync_open.open_session(self)
+        finally:
+            sys.modules.pop("sync_open", None)  # its code goes at the next collection
 
     async def pump(self, reader):
         c = self.client

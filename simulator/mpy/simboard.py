@@ -2,7 +2,7 @@
 # by control lines from the simulator (see CONTROL.md), console on stdio.
 # Ticks and RTC behave as a board's: ticks wrap every 2^30 ms, the RTC keeps
 # UTC across a reset but not across a power cut, and a test can fast-forward
-# idle time (`sim idle SECONDS` on the console).
+# idle time (`sim idle SECONDS` on the console, simlines.py).
 import json
 import os
 import time
@@ -55,7 +55,9 @@ class SimBoard(board_base.Board):
         self.skew_ms = 0
         self.share = 0  # heap of the parts a board has in C (set by kiosk.py)
         self.rtc_delta = -int(time.time())
-        self.load_rtc()
+        import simlines
+        simlines.load_rtc(self)
+        simlines.forget()
 
     # -- ticks and RTC -------------------------------------------------------
     def ticks_ms(self):
@@ -72,39 +74,6 @@ class SimBoard(board_base.Board):
 
     def rtc_set(self, utc_ms):
         self.rtc_delta = utc_ms // 1000 - clock.EPOCH_S - int(time.time()) - self.skew_ms // 1000
-
-    def idle(self, seconds):
-        # Time passes with the board idle: its ticks and RTC move on.
-        self.skew_ms += seconds * 1000
-
-    def rtc_path(self):
-        return (env("BORNE_FLASH") or "borne-flash.img") + ".rtc"
-
-    def load_rtc(self):
-        # Kept across a reset (written at the reset), gone after a power cut:
-        # read once, then removed.
-        try:
-            with open(self.rtc_path()) as f:
-                self.rtc_delta, self.skew_ms = [int(x) for x in f.read().split()]
-            os.remove(self.rtc_path())
-        except (OSError, ValueError):
-            pass
-
-    def save_rtc(self):
-        with open(self.rtc_path(), "w") as f:
-            f.write("%d %d" % (self.rtc_delta, self.skew_ms))
-
-    def sim_command(self, words):
-        """Simulator-only console lines (`sim ...`), answered like the console's."""
-        if words[:1] == ["idle"] and len(words) == 2 and words[1].isdigit():
-            self.idle(int(words[1]))
-            return {"ticks_ms": self.ticks_ms(), "rtc_s": self.rtc_s()}
-        if words == ["heap"]:
-            import kiosk_app
-            # form: the firmware loaded as a board gets it (.mpy) or from source.
-            return {"board_share": self.share,
-                    "form": "mpy" if kiosk_app.__file__.endswith(".mpy") else "py"}
-        raise ValueError("sim idle SECONDS | sim heap")
 
     # -- flash ------------------------------------------------------------
     def mount(self):
@@ -203,7 +172,9 @@ class SimBoard(board_base.Board):
     def request_reboot(self):
         # A reset, not a power cut: the RTC keeps its time.
         if self.flash is None or not self.flash.dead:
-            self.save_rtc()
+            import simlines
+            simlines.save_rtc(self)
+            simlines.forget()
         self.reboot_event.set()
 
     def console_reader(self):

@@ -40,8 +40,11 @@ class ConsoleTap:
         # The simulated board's own lines (fast-forward, heap share), not the
         # firmware's console: see CONTROL.md.
         import json
+
+        import simlines
         try:
-            ans = "OK " + json.dumps(self.board.sim_command(line.decode().split()[1:]))
+            ans = "OK " + json.dumps(simlines.command(self.board, line.decode().split()[1:]))
         except ValueError as e:
             ans = "ERR usage %s" % (e,)
+        simlines.forget()
         self.board.console_write(ans)

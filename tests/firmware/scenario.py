@@ -106,6 +106,7 @@ def run(workdir, heap, backlog=1000, online=20, timeout=180, env=None, mpy=True,
         return {"heap_peak": st["heap_peak"], "heap_free": st["heap_free"],
                 "board_share": board.get("board_share") if isinstance(board, dict) else None,
                 "form": board.get("form") if isinstance(board, dict) else None,
+                "modules": board.get("modules") if isinstance(board, dict) else None,
                 "stored": len(got)}
     finally:
         fw.stop()

@@ -22,6 +22,11 @@ def fw(micropython, tmp_path):
     f.stop()
 
 
+def loaded(fw):
+    """The modules the kiosk holds now (simulator/mpy/simlines.py)."""
+    return set(fw.ask("sim heap")["modules"])
+
+
 def test_simulator_board_sources_compile(mpy_cross, tmp_path):
     files = glob.glob(os.path.join(ROOT, "simulator", "mpy", "*.py"))
     assert files
@@ -53,6 +58,10 @@ def test_provisioning_survives_reboot(fw):
     assert fw.ask("set wifi Mairie-Wifi hunter2") == {"wifi_ssid": "Mairie-Wifi"}
     assert fw.ask("set site mairie-nord") == {"site": "mairie-nord"}
     assert fw.ask("set buttons 3") == {"buttons": 3}
+    # Those commands' code came for each line and went after it (firmware/console.py).
+    mods = loaded(fw)
+    assert {"console", "settings", "kiosk_app"} <= mods
+    assert not mods & {"commands", "staging"}, mods
     assert fw.ask("reboot") == {}
     assert fw.wait_exit() == 0
     fw.start()
@@ -143,6 +152,8 @@ def test_staged_values_are_written_together_at_commit(fw):
     assert fw.ask("set site mairie-sud") == {"site": "mairie-sud"}
     staged = fw.ask("show staged")
     assert staged["device"] == "kiosk-2" and staged["site"] == "mairie-sud"
+    # The staged values stay in RAM while staging.py's code is gone between lines.
+    assert not loaded(fw) & {"commands", "staging"}
     assert fw.ask("show config")["device"] == "kiosk-1"
     fw.stop()  # the console (and the kiosk) cut before commit
     fw.start()

@@ -22,13 +22,13 @@ MAX_PACKET = 4096  # firmware/mqtt.py, documented in PROTOCOL.md
 
 def test_200_refused_connections_leak_no_socket(micropython, tmp_path):
     """A real Mosquitto refuses the kiosk's credentials 200 times (the
-    network toggled to retry at once), under a 100 KiB heap, the tests' default."""
+    network toggled to retry at once), under a 96 KiB heap."""
     db = str(tmp_path / "borne.db")
     dev, secret = next(iter(ss.make_registry(db, kiosks=1).items()))
     broker = ss.secured_mosquitto(db)
     server = ss.Server(db, "--http", "127.0.0.1:0", "--mqtt", broker.url).start()
     ctl = Control()
-    fw = Firmware(micropython, tmp_path / "flash.img", env=dict(
+    fw = Firmware(micropython, tmp_path / "flash.img", heap="96k", env=dict(
         BORNE_DEVICE=dev, BORNE_PASS="wrong-" + secret, BORNE_BROKER=broker.url,
         BORNE_SIM_CTL=ctl.addr))
     try:
