@@ -21,6 +21,12 @@
 # under a temporary name, then renamed: atomic in LittleFS), then removed
 # from /j/s. About 18 bytes of flash per waiting vote instead of about 130.
 #
+# Campaigns (protocol version 2): /jcamp lists (first seq, campaign) entries,
+# from that seq on the votes answer that campaign (0: satisfaction, also
+# before the first entry). It is written whole (one LittleFS commit) before
+# the first vote of a new campaign, so each vote's campaign is durable with
+# it and never depends on time; a batch never spans two campaigns.
+#
 # The bound comes from the filesystem found at boot (fit()); and a flash that
 # fills anyway drops the oldest pending votes, counted in `dropped`, so a press
 # is never refused for lack of space.
@@ -84,6 +90,9 @@ class Journal:
         self.acked = 0  # highest seq the server acknowledged (or dropped)
         self.saved_acked = 0
         self.skip_to = 0  # first seq after damaged records found at boot
+        self.camp_path = base + "/jcamp"
+        self.camps = []  # [(first seq, campaign), ...], increasing seqs
+        self.campaign = 0  # the campaign of the next vote
 
     # -- state ---------------------------------------------------------
     def _load_state(self):
@@ -147,6 +156,7 @@ class Journal:
             except OSError:
                 pass
         self._load_state()
+        self._load_camps()
         self._finish_pack()
         lo = hi = 0
         n = 0
@@ -387,6 +397,56 @@ class Journal:
                     self._finish_pack()
         return seq
 
+    # -- campaigns ---------------------------------------------------------
+    def _load_camps(self):
+        self.camps = []
+        try:
+            with open(self.camp_path, "rb") as f:
+                data = f.read()
+        except OSError:
+            data = b""
+        for i in range(len(data) // 6):
+            self.camps.append(struct.unpack_from(">IH", data, i * 6))
+        self.campaign = self.camps[-1][1] if self.camps else 0
+
+    def set_campaign(self, campaign):
+        """The votes appended from now on answer `campaign`: saved before
+        them. Entries whose votes are all acked are forgotten."""
+        if campaign == self.campaign:
+            return
+        n = self.next_seq
+        lo = self.acked + 1
+        entries = [e for e in self.camps if e[0] < n]
+        entries.append((n, campaign))
+        out = []
+        for i in range(len(entries)):
+            if i + 1 < len(entries) and entries[i + 1][0] <= lo:
+                continue  # every vote of this entry is acked
+            if (out[-1][1] if out else 0) != entries[i][1]:
+                out.append(entries[i])
+        data = bytearray(6 * len(out))
+        for i in range(len(out)):
+            struct.pack_into(">IH", data, 6 * i, out[i][0], out[i][1])
+        while True:
+            try:
+                with open(self.camp_path, "wb") as f:
+                    f.write(data)
+                break
+            except OSError as e:
+                if e.errno != ENOSPC or not self._drop_oldest():
+                    raise
+        self.camps = out
+        self.campaign = campaign
+
+    def campaign_at(self, seq):
+        """(campaign of the vote seq, first seq of the next campaign or 0)."""
+        c = 0
+        for s, k in self.camps:
+            if s > seq:
+                return c, s
+            c = k
+        return c, 0
+
     def _seg_count(self, seg):
         if seg == self.tail:
             return self.tail_n
@@ -455,11 +515,13 @@ class Journal:
             self._remove_head(n)
 
     def scan(self, limit, sink):
-        """Feed the oldest pending votes, all of one boot, at most limit, to
-        sink: sink.begin(boot) once, then sink.add(data, off) per 16-byte
-        record (see REC). Reads through a buffer kept for the purpose."""
+        """Feed the oldest pending votes, all of one boot and one campaign,
+        at most limit, to sink: sink.begin(boot, campaign) once, then
+        sink.add(data, off) per 16-byte record (see REC). Reads through a
+        buffer kept for the purpose."""
         self.n_out = 0
         self.scan_boot = None
+        self.scan_camp = 0
         seg = self.head
         while seg and self.n_out < limit:
             try:
@@ -495,8 +557,9 @@ class Journal:
                     continue
                 if self.scan_boot is None:
                     self.scan_boot = b
-                    sink.begin(b)
-                elif b != self.scan_boot:
+                    self.scan_camp, self.scan_end = self.campaign_at(seq)
+                    sink.begin(b, self.scan_camp)
+                elif b != self.scan_boot or self.scan_end and seq >= self.scan_end:
                     return -1
                 sink.add(buf, off)
                 self.n_out += 1
@@ -505,7 +568,8 @@ class Journal:
             total += size // REC
 
     def read(self, limit):
-        """Oldest pending votes as (boot, [(seq, t, level, scale, flags), ...])."""
+        """Oldest pending votes as (boot, [(seq, t, level, scale, flags), ...]),
+        all of one campaign (then in scan_camp)."""
         sink = _ListSink()
         self.scan(limit, sink)
         return sink.boot, sink.votes
@@ -530,7 +594,7 @@ class _ListSink:
         self.boot = None
         self.votes = []
 
-    def begin(self, boot):
+    def begin(self, boot, campaign):
         self.boot = boot
 
     def add(self, data, off):

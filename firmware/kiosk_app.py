@@ -54,7 +54,10 @@ class Kiosk:
         """A button was pressed: return ('vote', seq), ('suppressed', n),
         or ('error', msg)."""
         cfg = self.settings.config
-        scale = cfg["buttons"]
+        # A consultation running (campaign N): its answers are the buttons;
+        # a press beyond them is refused like a missing button.
+        campaign = cfg["campaign"]
+        scale = cfg["answers"] if campaign else cfg["buttons"]
         if not 0 <= button < scale:
             return "error", "button %d outside 0..%d" % (button, scale - 1)
         now = self.clock.boot_ms()
@@ -69,6 +72,8 @@ class Kiosk:
         if oldest is not None and now - oldest < BURST_S * 1000:
             flags |= F_BURST
         try:
+            if campaign != self.journal.campaign:
+                self.journal.set_campaign(campaign)  # on flash before its first vote
             seq = self.journal.append(t, button, scale, flags)
         except OSError as e:
             self.board.flash_error(e)
@@ -91,6 +96,7 @@ class Kiosk:
             "net": self.board.net_up(), "clock": self.clock.state, "journal": j.pending(),
             "seq": j.next_seq - 1, "acked": j.acked, "suppressed": self.suppressed,
             "dropped": j.dropped, "site": self.settings.config["site"],
+            "campaign": self.settings.config["campaign"],
             "write_errors": self.write_errors, "heap_free": self.board.heap_free(),
             "heap_peak": self.board.heap_peak(),
         }

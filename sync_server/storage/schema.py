@@ -303,6 +303,27 @@ CREATE TABLE consultation_ideas (
 CREATE INDEX consultation_ideas_state ON consultation_ideas(consultation_id, state);
 """
 
+# Kiosk answers whose campaign names no consultation (deleted, or a kiosk's
+# stale config): kept whole and acknowledged, so the kiosk's queue moves on
+# and nothing accepted is lost; counted per kiosk; never in any figure.
+UNKNOWN_CAMPAIGNS = """
+CREATE TABLE kiosk_answers_unknown (
+    device_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    campaign INTEGER NOT NULL,                 -- as sent, no consultation has it
+    site_id TEXT NOT NULL,
+    boot INTEGER NOT NULL,
+    t_ms INTEGER NOT NULL,
+    utc_ms INTEGER,
+    answer INTEGER NOT NULL,
+    scale INTEGER NOT NULL,
+    flags INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    PRIMARY KEY (device_id, seq)
+) WITHOUT ROWID;
+ALTER TABLE kiosk_status ADD COLUMN unknown_campaign INTEGER NOT NULL DEFAULT 0;
+"""
+
 # (version, name, SQL script). Append only.
 MIGRATIONS = [
     (1, "core: sites, kiosks, votes, anchors, kiosk health", CORE),
@@ -313,4 +334,5 @@ MIGRATIONS = [
     (5, "archived sites", ARCHIVE),
     (6, "API tokens", API_TOKENS),
     (7, "public consultations: questions, answers by kiosk and phone, ideas", CONSULTATIONS),
+    (8, "kiosk answers to an unknown campaign, kept and counted", UNKNOWN_CAMPAIGNS),
 ]
