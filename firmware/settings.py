@@ -8,8 +8,8 @@ import kiosk_wire as w
 PROV_KEYS = ("device", "broker", "user", "secret", "wifi_ssid", "wifi_pass", "site", "buttons")
 
 DEFAULT_CONFIG = {
-    "site": "", "buttons": 4, "campaign": 0, "answers": 0, "lockout_s": 5, "sync_s": 30, "telemetry_s": 300,
-    "batch": 50, "hours": {}, "tz": [],
+    "site": "", "buttons": 4, "campaign": 0, "answers": 0, "lockout_s": 5, "sync_s": 30,
+    "telemetry_s": 300, "batch": 50, "hours": {}, "tz": [],
 }
 
 
