@@ -105,7 +105,8 @@ def test_unknown_campaign_is_kept_apart_acked_and_counted(setup):
     assert out.unknown_campaign == 3 and out.rejected == 0
     assert rows(db, "SELECT seq, campaign, answer FROM kiosk_answers_unknown ORDER BY seq") == [
         (1, 99, 1), (2, 99, 2), (3, 99, 0)]
-    assert rows(db, "SELECT unknown_campaign FROM kiosk_status WHERE device_id = ?", a) == [(3,)]
+    health = {k["id"]: k for k in registry.list_kiosks(connect(db))}
+    assert (health[a]["unknown_campaign"], health[b]["unknown_campaign"]) == (3, 0)
     out = ing.process([batch(a, answers([1, 2, 3]), campaign=99)])  # resent: once
     assert out.duplicates == 3 and out.unknown_campaign == 0
     assert stored_answers(db) == [] and stored(db) == []
