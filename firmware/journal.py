@@ -23,9 +23,10 @@
 #
 # Campaigns (protocol version 2): /jcamp lists (first seq, campaign) entries,
 # from that seq on the votes answer that campaign (0: satisfaction, also
-# before the first entry). It is written whole (one LittleFS commit) before
-# the first vote of a new campaign, so each vote's campaign is durable with
-# it and never depends on time; a batch never spans two campaigns.
+# before the first entry). campaign.py writes it whole (one LittleFS commit)
+# before the first vote of a new campaign, so each vote's campaign is
+# durable with it and never depends on time; a batch never spans two
+# campaigns.
 #
 # The bound comes from the filesystem found at boot (fit()); and a flash that
 # fills anyway drops the oldest pending votes, counted in `dropped`, so a press
@@ -408,35 +409,6 @@ class Journal:
         for i in range(len(data) // 6):
             self.camps.append(struct.unpack_from(">IH", data, i * 6))
         self.campaign = self.camps[-1][1] if self.camps else 0
-
-    def set_campaign(self, campaign):
-        """The votes appended from now on answer `campaign`: saved before
-        them. Entries whose votes are all acked are forgotten."""
-        if campaign == self.campaign:
-            return
-        n = self.next_seq
-        lo = self.acked + 1
-        entries = [e for e in self.camps if e[0] < n]
-        entries.append((n, campaign))
-        out = []
-        for i in range(len(entries)):
-            if i + 1 < len(entries) and entries[i + 1][0] <= lo:
-                continue  # every vote of this entry is acked
-            if (out[-1][1] if out else 0) != entries[i][1]:
-                out.append(entries[i])
-        data = bytearray(6 * len(out))
-        for i in range(len(out)):
-            struct.pack_into(">IH", data, 6 * i, out[i][0], out[i][1])
-        while True:
-            try:
-                with open(self.camp_path, "wb") as f:
-                    f.write(data)
-                break
-            except OSError as e:
-                if e.errno != ENOSPC or not self._drop_oldest():
-                    raise
-        self.camps = out
-        self.campaign = campaign
 
     def campaign_at(self, seq):
         """(campaign of the vote seq, first seq of the next campaign or 0)."""

@@ -73,7 +73,9 @@ class Kiosk:
             flags |= F_BURST
         try:
             if campaign != self.journal.campaign:
-                self.journal.set_campaign(campaign)  # on flash before its first vote
+                import campaign as camp  # loaded only by a kiosk taking consultations
+
+                camp.set_campaign(self.journal, campaign)  # on flash before its first vote
             seq = self.journal.append(t, button, scale, flags)
         except OSError as e:
             self.board.flash_error(e)
@@ -96,7 +98,6 @@ class Kiosk:
             "net": self.board.net_up(), "clock": self.clock.state, "journal": j.pending(),
             "seq": j.next_seq - 1, "acked": j.acked, "suppressed": self.suppressed,
             "dropped": j.dropped, "site": self.settings.config["site"],
-            "campaign": self.settings.config["campaign"],
             "write_errors": self.write_errors, "heap_free": self.board.heap_free(),
             "heap_peak": self.board.heap_peak(),
         }

@@ -32,7 +32,6 @@ H_ANCHOR = 0x01  # an anchor (boot_ms, utc_ms) for the batch's boot follows
 
 _HEAD = ">BBBB"  # version, kind, header flags, device id length
 _BATCH = ">IH"  # boot, count
-_CAMPAIGN = ">H"  # version 2: the batch's campaign, 0 = satisfaction
 _ANCHOR = ">HIHI"  # boot_ms (48 bits), utc_ms (48 bits)
 _VOTE = ">IHIBBB"  # seq, t high 16, t low 32, level, scale, flags
 _ACK = ">I"  # acked seq
@@ -40,8 +39,6 @@ _CRC = ">I"
 VOTE_SIZE = 13
 HEAD_SIZE = 4
 BATCH_SIZE = 6
-CAMPAIGN_SIZE = 2
-MAX_CAMPAIGN = 0xFFFF
 ANCHOR_SIZE = 12
 CRC_SIZE = 4
 
@@ -84,7 +81,8 @@ def topic(dev, name):
 
 
 def batch_size(dev_len, count, anchor, version=BATCH_VERSION):
-    return (HEAD_SIZE + dev_len + BATCH_SIZE + (CAMPAIGN_SIZE if version > 1 else 0)
+    # Version 2 adds the campaign (u16) after the count.
+    return (HEAD_SIZE + dev_len + BATCH_SIZE + (2 if version > 1 else 0)
             + (ANCHOR_SIZE if anchor else 0) + count * VOTE_SIZE + CRC_SIZE)
 
 
@@ -223,7 +221,7 @@ def decode_config(data):
     site = m.get("site")
     if not isinstance(site, str) or not 0 < len(site) <= 64:
         raise FormatError("site must be a non-empty string")
-    campaign = _int(m, "campaign", 0, MAX_CAMPAIGN, 0)
+    campaign = _int(m, "campaign", 0, 0xFFFF, 0)
     return {
         "site": site,
         "buttons": _int(m, "buttons", 2, 4),

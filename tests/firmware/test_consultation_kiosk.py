@@ -47,7 +47,7 @@ def test_v1_and_v2_kiosks_side_by_side(rig):
         assert rig.fw.ask("show config")["answers"] == 3
         seqs = press_many(rig.fw, 6, buttons=3)
         assert rig.fw.ask("press 3")[0] == "ERR"  # no 4th answer on the card: ignored
-        assert rig.fw.ask("status")["campaign"] == 7
+        assert rig.fw.ask("show config")["campaign"] == 7
         v1.press(5)  # the version 1 kiosk reads no campaign: satisfaction votes
         assert v1.sync(30)
         rig.synced()

@@ -16,6 +16,7 @@ import vfs
 
 ROOT = sys.argv[1]
 sys.path[:0] = [ROOT + "/firmware", ROOT + "/simulator/mpy"]
+import campaign  # noqa: E402
 import flash  # noqa: E402
 import journal  # noqa: E402
 
@@ -63,7 +64,7 @@ def scenario(dev, log):
             j.open()
             j.start_boot()
         LAST[0] = CAMPAIGNS[(i // 7) % len(CAMPAIGNS)]
-        j.set_campaign(LAST[0])
+        campaign.set_campaign(j, LAST[0])
         seq = j.append(1763900000000 + i, i % 4, 4, i & 7)
         CAMP[seq] = LAST[0]
         log.append(("vote", seq))

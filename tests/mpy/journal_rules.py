@@ -11,6 +11,7 @@ ROOT = sys.argv[1]
 IMG = sys.argv[2]
 sys.path[:0] = [ROOT + "/firmware", ROOT + "/protocol", ROOT + "/simulator/mpy", ROOT]
 import board_base  # noqa: E402
+import campaign  # noqa: E402
 import flash  # noqa: E402
 import journal  # noqa: E402
 
@@ -93,10 +94,10 @@ j.open()
 j.start_boot()
 plan = [0, 0, 5, 5, 5, 0, 9, 9, 9, 9, 9, 0]
 for i in range(len(plan)):
-    j.set_campaign(plan[i])
+    campaign.set_campaign(j, plan[i])
     j.append(1763900000000 + i, i % 2, 2, 0)
-j.set_campaign(3)  # no vote under it: replaced by the next change
-j.set_campaign(7)
+campaign.set_campaign(j, 3)  # no vote under it: replaced by the next change
+campaign.set_campaign(j, 7)
 unmount(dev)
 dev = mount()
 j = journal.Journal("/fl", per_seg=4)
@@ -117,7 +118,7 @@ while True:
 out["camp_groups"] = groups
 out["camp_same"] = camp_same
 out["camp_entries"] = [list(e) for e in j.camps]
-j.set_campaign(0)  # every vote acked: only what the next votes need is kept
+campaign.set_campaign(j, 0)  # every vote acked: only what the next votes need is kept
 out["camp_entries_acked"] = [list(e) for e in j.camps]
 unmount(dev)
 
