@@ -25,7 +25,6 @@ class BatchBuffer:
     def reset(self):
         self.n = 0
         self.boot = None
-        self.campaign = 0
         self.first = self.last = 0
         self.anchored = False
 
@@ -49,7 +48,6 @@ class BatchBuffer:
             off += w.ANCHOR_SIZE
         self.anchored = bool(anchor)
         self.boot = boot
-        self.campaign = campaign
         self.off = off
         self.n = 0
 

@@ -28,7 +28,7 @@ def set_campaign(j, campaign):
         struct.pack_into(">IH", data, 6 * i, out[i][0], out[i][1])
     while True:
         try:
-            with open(j.camp_path, "wb") as f:
+            with open(j.proot + "camp", "wb") as f:  # /jcamp
                 f.write(data)
             break
         except OSError as e:

@@ -21,7 +21,7 @@
 # under a temporary name, then renamed: atomic in LittleFS), then removed
 # from /j/s. About 18 bytes of flash per waiting vote instead of about 130.
 #
-# Campaigns (protocol version 2): /jcamp lists (first seq, campaign) entries,
+# Campaigns (protocol version 2): /jcamp (proot + "camp") lists (first seq, campaign) entries,
 # from that seq on the votes answer that campaign (0: satisfaction, also
 # before the first entry). campaign.py writes it whole (one LittleFS commit)
 # before the first vote of a new campaign, so each vote's campaign is
@@ -91,7 +91,6 @@ class Journal:
         self.acked = 0  # highest seq the server acknowledged (or dropped)
         self.saved_acked = 0
         self.skip_to = 0  # first seq after damaged records found at boot
-        self.camp_path = base + "/jcamp"
         self.camps = []  # [(first seq, campaign), ...], increasing seqs
         self.campaign = 0  # the campaign of the next vote
 
@@ -157,7 +156,13 @@ class Journal:
             except OSError:
                 pass
         self._load_state()
-        self._load_camps()
+        try:  # the campaigns (see campaign.py): 6-byte entries
+            with open(self.proot + "camp", "rb") as f:
+                data = f.read()
+        except OSError:
+            data = b""
+        self.camps = [struct.unpack_from(">IH", data, i) for i in range(0, len(data) - 5, 6)]
+        self.campaign = self.camps[-1][1] if self.camps else 0
         self._finish_pack()
         lo = hi = 0
         n = 0
@@ -399,17 +404,6 @@ class Journal:
         return seq
 
     # -- campaigns ---------------------------------------------------------
-    def _load_camps(self):
-        self.camps = []
-        try:
-            with open(self.camp_path, "rb") as f:
-                data = f.read()
-        except OSError:
-            data = b""
-        for i in range(len(data) // 6):
-            self.camps.append(struct.unpack_from(">IH", data, i * 6))
-        self.campaign = self.camps[-1][1] if self.camps else 0
-
     def campaign_at(self, seq):
         """(campaign of the vote seq, first seq of the next campaign or 0)."""
         c = 0

@@ -8,7 +8,7 @@ import kiosk_wire as w
 PROV_KEYS = ("device", "broker", "user", "secret", "wifi_ssid", "wifi_pass", "site", "buttons")
 
 DEFAULT_CONFIG = {
-    "site": "", "buttons": 4, "campaign": 0, "answers": 0, "lockout_s": 5, "sync_s": 30,
+    "site": "", "buttons": 4, "campaign": 0, "lockout_s": 5, "sync_s": 30,
     "telemetry_s": 300, "batch": 50, "hours": {}, "tz": [],
 }
 
@@ -143,7 +143,7 @@ class Settings:
             "device": p.get("device"), "broker": p.get("broker"),
             "user": p.get("user") or p.get("device"), "secret_set": bool(p.get("secret")),
             "wifi_ssid": p.get("wifi_ssid"), "site": c["site"], "buttons": c["buttons"],
-            "campaign": c["campaign"], "answers": c["answers"],
+            "campaign": c["campaign"], "answers": c.get("answers", 0),
             "lockout_s": c["lockout_s"], "sync_s": c["sync_s"],
             "telemetry_s": c["telemetry_s"], "batch": c["batch"],
             "hours": bool(c["hours"]), "server_config": bool(self.config_raw),

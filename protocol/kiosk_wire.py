@@ -1,5 +1,5 @@
-# Borne wire protocol (versions 1 and 2), the kiosk's half: constants, the encoders of what a
-# kiosk sends and the decoders of what it receives. The only protocol file
+# Borne wire protocol (versions 1 and 2), the kiosk's half: constants, the
+# encoders of what a kiosk sends and the decoders of what it receives. The only protocol file
 # copied onto a kiosk (flat, imported as `kiosk_wire`); the server's half,
 # server_wire, imports it. Keep to the MicroPython subset: no typing, no
 # dataclasses, no f-strings. PROTOCOL.md describes every byte.

@@ -62,7 +62,6 @@ from protocol.kiosk_wire import (
     valid_device_id,
 )
 
-
 # Version 2's campaign field, known to the kiosk only through batch_size and
 # its batch encoder (firmware/batch.py): fewer names on a small heap.
 _CAMPAIGN = ">H"  # the batch's campaign, 0 = satisfaction
