@@ -82,10 +82,10 @@ def test_consultation_closing_while_kiosk_offline(rig):
     # Consultation 8 opens; the kiosk can receive but its batches are dropped
     # by the broker, so answers are pending when 8 closes and the new config
     # arrives; the votes pressed then queue behind them.
+    set_kiosk_acl(rig, "publishClientSend", "votes", False)
     now = int(time.time() * 1000)
     ss.add_consultation(rig.db, 8, [SITE], kiosk_answers=2, opens_ms=now - 1000)
     configured(rig.fw, campaign=8)
-    set_kiosk_acl(rig, "publishClientSend", "votes", False)
     pending = press_many(rig.fw, 3, buttons=2)
     close_consultation(rig.db, 8)
     configured(rig.fw, campaign=0)
