@@ -1,6 +1,7 @@
-# Vote batches encoded straight from journal records into one buffer kept
-# for the connection: no per-vote objects on a small heap. The bytes are
-# those of server_wire.encode_batch (tests/mpy/journal_rules.py compares them).
+# Vote batches (protocol version 2: one campaign per batch) encoded straight
+# from journal records into one buffer kept for the connection: no per-vote
+# objects on a small heap. The bytes are those of server_wire.encode_batch
+# with a campaign (tests/mpy/journal_rules.py compares them).
 import struct
 
 import kiosk_wire as w
@@ -27,16 +28,19 @@ class BatchBuffer:
         self.first = self.last = 0
         self.anchored = False
 
-    def begin(self, boot):
+    def begin(self, boot, campaign=0):
         b = self.buf
         L = len(self.dev)
         anchor = self.anchor_of(boot)
-        struct.pack_into(">BBBB", b, 0, w.VERSION, w.KIND_VOTES, w.H_ANCHOR if anchor else 0, L)
+        struct.pack_into(">BBBB", b, 0, w.BATCH_VERSION, w.KIND_VOTES,
+                         w.H_ANCHOR if anchor else 0, L)
         for i in range(L):
             b[4 + i] = self.dev[i]
         off = 4 + L
         struct.pack_into(">I", b, off, boot)
         off += 6  # the count is written by finish()
+        struct.pack_into(">H", b, off, campaign)
+        off += 2
         if anchor:
             bms, ums = anchor
             struct.pack_into(">HIHI", b, off, bms >> 32, bms & w.MAX_U32, ums >> 32,

@@ -118,6 +118,7 @@ def public(s):
         "device": p.get("device"), "broker": p.get("broker"),
         "user": p.get("user") or p.get("device"), "secret_set": bool(p.get("secret")),
         "wifi_ssid": p.get("wifi_ssid"), "site": c["site"], "buttons": c["buttons"],
+        "campaign": c["campaign"], "answers": c.get("answers", 0),
         "lockout_s": c["lockout_s"], "sync_s": c["sync_s"],
         "telemetry_s": c["telemetry_s"], "batch": c["batch"],
         "hours": bool(c["hours"]), "server_config": bool(s.config_raw),

@@ -21,6 +21,13 @@
 # under a temporary name, then renamed: atomic in LittleFS), then removed
 # from /j/s. About 18 bytes of flash per waiting vote instead of about 130.
 #
+# Campaigns (protocol version 2): /jcamp (proot + "camp") lists (first seq, campaign) entries,
+# from that seq on the votes answer that campaign (0: satisfaction, also
+# before the first entry). campaign.py writes it whole (one LittleFS commit)
+# before the first vote of a new campaign, so each vote's campaign is
+# durable with it and never depends on time; a batch never spans two
+# campaigns.
+#
 # The bound comes from the filesystem found at boot (fit()); and a flash that
 # fills anyway drops the oldest pending votes, counted in `dropped`, so a press
 # is never refused for lack of space.
@@ -84,6 +91,8 @@ class Journal:
         self.acked = 0  # highest seq the server acknowledged (or dropped)
         self.saved_acked = 0
         self.skip_to = 0  # first seq after damaged records found at boot
+        self.camps = []  # [(first seq, campaign), ...], increasing seqs
+        self.campaign = 0  # the campaign of the next vote
 
     # -- state ---------------------------------------------------------
     def _load_state(self):
@@ -147,6 +156,13 @@ class Journal:
             except OSError:
                 pass
         self._load_state()
+        try:  # the campaigns (see campaign.py): 6-byte entries
+            with open(self.proot + "camp", "rb") as f:
+                data = f.read()
+        except OSError:
+            data = b""
+        self.camps = [struct.unpack_from(">IH", data, i) for i in range(0, len(data) - 5, 6)]
+        self.campaign = self.camps[-1][1] if self.camps else 0
         self._finish_pack()
         lo = hi = 0
         n = 0
@@ -387,6 +403,16 @@ class Journal:
                     self._finish_pack()
         return seq
 
+    # -- campaigns ---------------------------------------------------------
+    def campaign_at(self, seq):
+        """(campaign of the vote seq, first seq of the next campaign or 0)."""
+        c = 0
+        for s, k in self.camps:
+            if s > seq:
+                return c, s
+            c = k
+        return c, 0
+
     def _seg_count(self, seg):
         if seg == self.tail:
             return self.tail_n
@@ -455,11 +481,13 @@ class Journal:
             self._remove_head(n)
 
     def scan(self, limit, sink):
-        """Feed the oldest pending votes, all of one boot, at most limit, to
-        sink: sink.begin(boot) once, then sink.add(data, off) per 16-byte
-        record (see REC). Reads through a buffer kept for the purpose."""
+        """Feed the oldest pending votes, all of one boot and one campaign,
+        at most limit, to sink: sink.begin(boot, campaign) once, then
+        sink.add(data, off) per 16-byte record (see REC). Reads through a
+        buffer kept for the purpose."""
         self.n_out = 0
         self.scan_boot = None
+        self.scan_camp = 0
         seg = self.head
         while seg and self.n_out < limit:
             try:
@@ -495,8 +523,9 @@ class Journal:
                     continue
                 if self.scan_boot is None:
                     self.scan_boot = b
-                    sink.begin(b)
-                elif b != self.scan_boot:
+                    self.scan_camp, self.scan_end = self.campaign_at(seq)
+                    sink.begin(b, self.scan_camp)
+                elif b != self.scan_boot or self.scan_end and seq >= self.scan_end:
                     return -1
                 sink.add(buf, off)
                 self.n_out += 1
@@ -505,7 +534,8 @@ class Journal:
             total += size // REC
 
     def read(self, limit):
-        """Oldest pending votes as (boot, [(seq, t, level, scale, flags), ...])."""
+        """Oldest pending votes as (boot, [(seq, t, level, scale, flags), ...]),
+        all of one campaign (then in scan_camp)."""
         sink = _ListSink()
         self.scan(limit, sink)
         return sink.boot, sink.votes
@@ -530,7 +560,7 @@ class _ListSink:
         self.boot = None
         self.votes = []
 
-    def begin(self, boot):
+    def begin(self, boot, campaign):
         self.boot = boot
 
     def add(self, data, off):

@@ -56,7 +56,10 @@ class Kiosk:
         """A button was pressed: return ('vote', seq), ('suppressed', n),
         or ('error', msg)."""
         cfg = self.settings.config
-        scale = cfg["buttons"]
+        # A consultation running (campaign N): its answers are the buttons;
+        # a press beyond them is refused like a missing button.
+        campaign = cfg["campaign"]
+        scale = cfg["answers"] if campaign else cfg["buttons"]
         if not 0 <= button < scale:
             return "error", "button %d outside 0..%d" % (button, scale - 1)
         now = self.clock.boot_ms()
@@ -71,6 +74,10 @@ class Kiosk:
         if oldest is not None and now - oldest < BURST_S * 1000:
             flags |= F_BURST
         try:
+            if campaign != self.journal.campaign:
+                import campaign as camp  # loaded only by a kiosk taking consultations
+
+                camp.set_campaign(self.journal, campaign)  # on flash before its first vote
             seq = self.journal.append(t, button, scale, flags)
         except OSError as e:
             self.board.flash_error(e)

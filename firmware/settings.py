@@ -8,8 +8,8 @@ import json
 import kiosk_wire as w
 
 DEFAULT_CONFIG = {
-    "site": "", "buttons": 4, "lockout_s": 5, "sync_s": 30, "telemetry_s": 300,
-    "batch": 50, "hours": {}, "tz": [],
+    "site": "", "buttons": 4, "campaign": 0, "lockout_s": 5, "sync_s": 30,
+    "telemetry_s": 300, "batch": 50, "hours": {}, "tz": [],
 }
 
 

@@ -1,5 +1,5 @@
-# Borne wire protocol v1, the kiosk's half: constants, the encoders of what a
-# kiosk sends and the decoders of what it receives. The only protocol file
+# Borne wire protocol (versions 1 and 2), the kiosk's half: constants, the
+# encoders of what a kiosk sends and the decoders of what it receives. The only protocol file
 # copied onto a kiosk (flat, imported as `kiosk_wire`); the server's half,
 # server_wire, imports it. Keep to the MicroPython subset: no typing, no
 # dataclasses, no f-strings. PROTOCOL.md describes every byte.
@@ -11,7 +11,8 @@ try:
 except ImportError:  # pragma: no cover - ports built without crc32
     from zlib import crc32
 
-VERSION = 1
+VERSION = 1  # JSON messages and acks; vote batches of version 1 have no campaign
+BATCH_VERSION = 2  # the vote batches this kiosk sends: a campaign per batch
 KIND_VOTES = 0x56  # 'V'
 KIND_ACK = 0x41  # 'A'
 
@@ -79,18 +80,19 @@ def topic(dev, name):
     return TOPIC_ROOT + dev + "/" + name
 
 
-def batch_size(dev_len, count, anchor):
-    return (HEAD_SIZE + dev_len + BATCH_SIZE + (ANCHOR_SIZE if anchor else 0)
-            + count * VOTE_SIZE + CRC_SIZE)
+def batch_size(dev_len, count, anchor, version=BATCH_VERSION):
+    # Version 2 adds the campaign (u16) after the count.
+    return (HEAD_SIZE + dev_len + BATCH_SIZE + (2 if version > 1 else 0)
+            + (ANCHOR_SIZE if anchor else 0) + count * VOTE_SIZE + CRC_SIZE)
 
 
-def _open(data, kind):
-    """Check version, kind and the device id length; return that length."""
+def _open(data, kind, top=VERSION):
+    """Check version (1..top), kind and the device id length; return that length."""
     n = len(data)
     if n < 1:
         raise TruncatedError("empty message")
-    if data[0] != VERSION:
-        raise VersionError("version %d, expected %d" % (data[0], VERSION))
+    if not 1 <= data[0] <= top:
+        raise VersionError("version %d, expected 1..%d" % (data[0], top))
     if n < HEAD_SIZE:
         raise TruncatedError("header cut at %d bytes" % n)
     if data[1] != kind:
@@ -219,9 +221,12 @@ def decode_config(data):
     site = m.get("site")
     if not isinstance(site, str) or not 0 < len(site) <= 64:
         raise FormatError("site must be a non-empty string")
+    campaign = _int(m, "campaign", 0, 0xFFFF, 0)
     return {
         "site": site,
         "buttons": _int(m, "buttons", 2, 4),
+        "campaign": campaign,
+        "answers": _int(m, "answers", 2, 4) if campaign else 0,
         "lockout_s": _int(m, "lockout_s", 0, 3600, 5),
         "sync_s": _int(m, "sync_s", 1, 86400, 30),
         "telemetry_s": _int(m, "telemetry_s", 10, 86400, 300),

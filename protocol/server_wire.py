@@ -1,4 +1,4 @@
-# Borne wire protocol v1, the sync server's half: decoders of what kiosks
+# Borne wire protocol (versions 1 and 2), the sync server's half: decoders of what kiosks
 # send, encoders of what the server sends. The kiosk's half (constants,
 # encoders of what a kiosk sends, decoders of what it receives) is
 # kiosk_wire, the only part copied onto a kiosk; its names are re-exported
@@ -22,6 +22,7 @@ from protocol.kiosk_wire import (
     _VOTE,
     ANCHOR_SIZE,
     BATCH_SIZE,
+    BATCH_VERSION,
     CLOCK_STATES,
     CRC_SIZE,
     F_ALL,
@@ -61,6 +62,12 @@ from protocol.kiosk_wire import (
     valid_device_id,
 )
 
+# Version 2's campaign field, known to the kiosk only through batch_size and
+# its batch encoder (firmware/batch.py): fewer names on a small heap.
+_CAMPAIGN = ">H"  # the batch's campaign, 0 = satisfaction
+CAMPAIGN_SIZE = 2
+MAX_CAMPAIGN = 0xFFFF
+
 
 # Errors only the server's decoders raise: kept out of the kiosk's half.
 class LevelError(WireError):
@@ -82,13 +89,17 @@ def parse_topic(t):
 
 
 class Batch:
-    """A decoded vote batch. votes: list of (seq, t_ms, level, scale, flags)."""
+    """A decoded vote batch. votes: list of (seq, t_ms, level, scale, flags);
+    campaign: 0 for satisfaction votes (always, in a version 1 batch), else
+    the consultation the answers belong to."""
 
-    def __init__(self, device_id, boot, votes, anchor=None):
+    def __init__(self, device_id, boot, votes, anchor=None, campaign=0, version=BATCH_VERSION):
         self.device_id = device_id
         self.boot = boot
         self.votes = votes
         self.anchor = anchor  # None or (boot_ms, utc_ms)
+        self.campaign = campaign
+        self.version = version
 
     def __eq__(self, other):
         return (
@@ -96,12 +107,14 @@ class Batch:
             and self.device_id == other.device_id
             and self.boot == other.boot
             and self.anchor == other.anchor
+            and self.campaign == other.campaign
             and list(self.votes) == list(other.votes)
         )
 
     def __repr__(self):
-        return "Batch(%r, %d, %d votes, anchor=%r)" % (
-            self.device_id, self.boot, len(self.votes), self.anchor)
+        return "Batch(%r, %d, %d votes, anchor=%r, campaign=%d, v%d)" % (
+            self.device_id, self.boot, len(self.votes), self.anchor, self.campaign,
+            self.version)
 
 
 def _check_vote(seq, t, level, scale, flags, prev):
@@ -119,25 +132,32 @@ def _check_vote(seq, t, level, scale, flags, prev):
         raise FormatError("unknown vote flags 0x%02x" % flags)
 
 
-def _head(kind, dev, hflags):
+def _head(kind, dev, hflags, version=VERSION):
     if not valid_device_id(dev):
         raise FormatError("bad device id")
     b = dev.encode()
-    return struct.pack(_HEAD, VERSION, kind, hflags, len(b)) + b
+    return struct.pack(_HEAD, version, kind, hflags, len(b)) + b
 
 
 def _seal(buf):
     return buf + struct.pack(_CRC, crc32(buf) & 0xFFFFFFFF)
 
 
-def encode_batch(device_id, boot, votes, anchor=None):
-    """votes: sequence of (seq, t_ms, level, scale, flags), seq increasing."""
+def encode_batch(device_id, boot, votes, anchor=None, campaign=None):
+    """votes: sequence of (seq, t_ms, level, scale, flags), seq increasing.
+    campaign None: a version 1 batch (no campaign, satisfaction votes);
+    0..65535: a version 2 batch of that campaign (0 = satisfaction)."""
     if not 0 <= boot <= MAX_U32:
         raise FormatError("boot out of range")
     if len(votes) > MAX_VOTES:
         raise FormatError("more than %d votes" % MAX_VOTES)
-    out = bytearray(_head(KIND_VOTES, device_id, H_ANCHOR if anchor else 0))
+    if campaign is not None and not 0 <= campaign <= MAX_CAMPAIGN:
+        raise FormatError("campaign out of range")
+    version = 1 if campaign is None else BATCH_VERSION
+    out = bytearray(_head(KIND_VOTES, device_id, H_ANCHOR if anchor else 0, version))
     out += struct.pack(_BATCH, boot, len(votes))
+    if campaign is not None:
+        out += struct.pack(_CAMPAIGN, campaign)
     if anchor:
         bms, ums = anchor
         if not (0 <= bms <= MAX_U48 and 0 <= ums <= MAX_U48):
@@ -153,21 +173,27 @@ def encode_batch(device_id, boot, votes, anchor=None):
 
 
 def decode_batch(data):
-    """Decode a vote batch whole, or raise a WireError subclass."""
-    idlen = _open(data, KIND_VOTES)
+    """Decode a vote batch (version 1 or 2) whole, or raise a WireError subclass."""
+    idlen = _open(data, KIND_VOTES, BATCH_VERSION)
+    version = data[0]
     hflags = data[2]
     if hflags & ~H_ANCHOR:
         raise FormatError("unknown header flags 0x%02x" % hflags)
     off = HEAD_SIZE + idlen
-    if len(data) < off + BATCH_SIZE:
+    extra = CAMPAIGN_SIZE if version > 1 else 0
+    if len(data) < off + BATCH_SIZE + extra:
         raise TruncatedError("batch header cut")
     boot, count = struct.unpack_from(_BATCH, data, off)
     if count > MAX_VOTES:
         raise FormatError("count %d above %d" % (count, MAX_VOTES))
     anchor = bool(hflags & H_ANCHOR)
-    _crc_ok(data, batch_size(idlen, count, anchor))
+    _crc_ok(data, batch_size(idlen, count, anchor, version))
     dev = _device(data, idlen)
     off += BATCH_SIZE
+    campaign = 0
+    if extra:
+        campaign = struct.unpack_from(_CAMPAIGN, data, off)[0]
+        off += extra
     if anchor:
         bh, bl, uh, ul = struct.unpack_from(_ANCHOR, data, off)
         anchor = ((bh << 32) | bl, (uh << 32) | ul)
@@ -183,7 +209,7 @@ def decode_batch(data):
         prev = seq
         votes.append((seq, t, level, scale, flags))
         off += VOTE_SIZE
-    return Batch(dev, boot, votes, anchor)
+    return Batch(dev, boot, votes, anchor, campaign, version)
 
 
 def encode_ack(device_id, seq):

@@ -7,6 +7,13 @@ LEVEL is 0 for the least satisfied button up to buttons - 1):
     press K LEVEL       net K off | net K on      power K cut | power K on
     reboot K            console K TEXT            status
     battery K PERCENT   signal K DBM              sleep SECONDS       quit
+    answer K N          answer site=SITE N
+
+`answer` presses answer N (0 for the first on the kiosk's card) of the
+consultation the kiosk takes now, or on every powered kiosk of SITE taking
+one; it is refused when no consultation runs there. A kiosk's state (its
+events and `status`) gives `campaign`, the consultation it takes (0:
+satisfaction votes), and `buttons`, how many buttons it takes now.
 
 Every line printed is one JSON object with an "ev" key: the board's events
 (hello, vote, suppressed, led, state, error) with "kiosk" and "device"
@@ -18,8 +25,9 @@ import sys
 import threading
 import time
 
-USAGE = ("commands: press K LEVEL | net K on|off | power K cut|on | reboot K | "
-         "console K TEXT | battery K PERCENT | signal K DBM | status | sleep SECONDS | quit")
+USAGE = ("commands: press K LEVEL | answer K|site=SITE N | net K on|off | power K cut|on | "
+         "reboot K | console K TEXT | battery K PERCENT | signal K DBM | status | "
+         "sleep SECONDS | quit")
 
 # Share of each button in random traffic, least satisfied first.
 LEVEL_WEIGHTS = {2: (0.2, 0.8), 3: (0.12, 0.28, 0.6), 4: (0.06, 0.12, 0.34, 0.48)}
@@ -43,12 +51,13 @@ def parse(line):
         if len(args) != n:
             raise CommandError("%s takes %d argument(s); %s" % (name, n, USAGE))
 
-    if name == "press":
+    if name in ("press", "answer"):
         need(2)
         try:
             level = int(args[1])
         except ValueError:
-            raise CommandError("press: LEVEL must be a number, got %r" % args[1]) from None
+            raise CommandError("%s: %s must be a number, got %r"
+                               % (name, "LEVEL" if name == "press" else "N", args[1])) from None
         return name, (args[0], level)
     if name in ("net", "power"):
         need(2)
@@ -93,6 +102,8 @@ def run_command(fleet, name, args):
     if name == "sleep":
         time.sleep(args[0])
         return None
+    if name == "answer":
+        return answer(fleet, *args)
     try:
         kiosk = fleet.get(args[0])
     except KeyError as e:
@@ -121,6 +132,37 @@ def run_command(fleet, name, args):
     elif name == "console":
         if not kiosk.console(args[1]):
             return {"ev": "ignored", "kiosk": kiosk.number, "msg": "power off"}
+    return None
+
+
+def answer(fleet, target, n):
+    """Press answer n of the running consultation on kiosk `target`, or on
+    every powered kiosk of a site (`site=SITE`) taking one; an event to
+    print when refused, else None."""
+    if target.startswith("site="):
+        site = target[5:]
+        kiosks = [k for k in fleet.kiosks if k.state.get("site") == site
+                  and k.state.get("campaign") and k.state["power"]]
+        if not kiosks:
+            return {"ev": "refused", "msg": "no powered kiosk of site %s takes a consultation "
+                                            "now" % site}
+    else:
+        try:
+            kiosks = [fleet.get(target)]
+        except KeyError as e:
+            return {"ev": "refused", "msg": e.args[0]}
+        if not kiosks[0].state.get("campaign"):
+            return {"ev": "refused", "kiosk": kiosks[0].number,
+                    "msg": "kiosk %s takes no consultation now" % target}
+    for k in kiosks:
+        answers = k.state.get("buttons") or 0
+        if not 0 <= n < answers:
+            return {"ev": "refused", "kiosk": k.number,
+                    "msg": "answer %d: consultation %d has answers 0..%d on this kiosk"
+                           % (n, k.state["campaign"], answers - 1)}
+    for k in kiosks:
+        if not k.press(n):
+            fleet.emit({"ev": "ignored", "kiosk": k.number, "msg": "power off"})
     return None
 
 

@@ -205,10 +205,13 @@ class Server:
 
 class Kiosk:
     """A kiosk's sync loop in Python: votes stay in `pending` until an ack
-    names them; batches are resent until acked, across reconnects."""
+    names them; batches are resent until acked, across reconnects. It speaks
+    protocol version 1 (campaign None), or version 2 with every batch of
+    `campaign` (0: satisfaction, N: answers to consultation N)."""
 
-    def __init__(self, port, dev, secret, boot=1, batch=50, resend_s=1.0):
+    def __init__(self, port, dev, secret, boot=1, batch=50, resend_s=1.0, campaign=None):
         self.dev, self.boot, self.batch, self.resend_s = dev, boot, batch, resend_s
+        self.campaign = campaign
         self.pending = {}  # seq -> (seq, t, level, scale, flags)
         self.acks = []
         self.next_seq = 1
@@ -261,7 +264,8 @@ class Kiosk:
                 votes = [self.pending[s] for s in todo]
             if self.connected.wait(max(0.0, deadline - time.monotonic())):
                 self.client.publish(w.topic(self.dev, "votes"),
-                                    w.encode_batch(self.dev, self.boot, votes, anchor), qos=1)
+                                    w.encode_batch(self.dev, self.boot, votes, anchor,
+                                                   self.campaign), qos=1)
             last = todo[-1]
             with self.lock:
                 self.lock.wait_for(lambda: last not in self.pending,  # noqa: B023
@@ -283,6 +287,43 @@ def stored(db, dev=None):
             sql += " WHERE device_id = ?"
             args = (dev,)
         return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+def consultation_rows(db, cid, sites, kiosk_answers=3, opens_ms=None, closes_ms=None,
+                     state="open"):
+    """A consultation as plain rows: id `cid` (its campaign number on the
+    wire), running at `sites` from opens_ms (default: an hour ago) to
+    closes_ms (default: in a day), `kiosk_answers` answers on the kiosk card."""
+    now = int(time.time() * 1000)
+    opens_ms = now - 3_600_000 if opens_ms is None else opens_ms
+    closes_ms = now + 86_400_000 if closes_ms is None else closes_ms
+    answers = json.dumps([{"fr": "Réponse %d" % i, "en": "Answer %d" % i}
+                          for i in range(max(kiosk_answers, 2))])
+    conn = connect(db)
+    with conn:
+        conn.execute(
+            "INSERT INTO consultations (id, token, title_fr, title_en, question_fr, question_en,"
+            " answers, kiosk_answers, opens_ms, closes_ms, state, created_ms, updated_ms)"
+            " VALUES (?, ?, 'Projet', 'Project', 'Pour ?', 'For?', ?, ?, ?, ?, ?, ?, ?)",
+            (cid, "tok%d" % cid, answers, kiosk_answers, opens_ms, closes_ms, state, now, now))
+        conn.executemany("INSERT INTO consultation_sites (consultation_id, site_id) VALUES (?, ?)",
+                         [(cid, site) for site in sites])
+    conn.close()
+
+
+def stored_answers(db, dev=None):
+    """[(device_id, seq, consultation_id, answer)] of kiosk answers, by seq."""
+    conn = connect(db)
+    try:
+        sql = ("SELECT device_id, seq, consultation_id, answer FROM consultation_answers"
+               " WHERE channel = 'kiosk'")
+        args = ()
+        if dev:
+            sql += " AND device_id = ?"
+            args = (dev,)
+        return conn.execute(sql + " ORDER BY device_id, seq", args).fetchall()
     finally:
         conn.close()
 

@@ -8,9 +8,13 @@ import json
 
 def state(board, kiosk):
     s = kiosk.status()
+    c = kiosk.settings.config
+    # campaign: the consultation the kiosk takes (0: satisfaction votes);
+    # buttons: how many it takes now (the consultation's answers, or the site's).
     st = {"ev": "state", "mqtt": s["mqtt"], "journal": s["journal"], "clock": s["clock"],
           "acked": s["acked"], "seq": s["seq"], "dropped": s["dropped"],
-          "suppressed": s["suppressed"]}
+          "suppressed": s["suppressed"], "site": c["site"], "campaign": c["campaign"],
+          "buttons": c["answers"] if c["campaign"] else c["buttons"]}
     if st != board.last_state:
         board.last_state = st
         board.emit(st)
@@ -39,6 +43,7 @@ async def control(board, addr):
         return
     board.emit({"ev": "hello", "device": k.device, "fw": FW, "boot": k.journal.boot,
                 "buttons": k.settings.config["buttons"], "journal": k.journal.pending()})
+    # The state that follows gives the buttons in force and the campaign.
     board.last_state = None
     board.state_changed(k)
     while True:

@@ -169,12 +169,12 @@ def kiosk_add(args: argparse.Namespace) -> None:
 def kiosk_list(args: argparse.Namespace) -> None:
     print_rows(registry.list_kiosks(connect(args.db), args.site), args.json,
                lambda r: ("%-16s %-24s %-8s last seen %s, journal %s, rejected %d,"
-                          " undatable %d") % (
+                          " undatable %d, unknown campaign %d") % (
                    r["id"], r["site_id"],
                    "revoked" if r["revoked_ms"] else (r["state"] or "unknown"),
                    utc_text(r["last_seen_ms"], "never"),
                    "-" if r["journal"] is None else r["journal"], r["rejected"],
-                   r["undatable"]))
+                   r["undatable"], r["unknown_campaign"]))
 
 
 def kiosk_revoke(args: argparse.Namespace) -> None:

@@ -31,8 +31,8 @@ def decode(args: argparse.Namespace) -> None:
             out = {"kind": "ack", "device_id": dev, "seq": seq}
         else:
             b = w.decode_batch(data)
-            out = {"kind": "votes", "device_id": b.device_id, "boot": b.boot,
-                   "anchor": b.anchor, "votes": [
+            out = {"kind": "votes", "version": b.version, "device_id": b.device_id,
+                   "boot": b.boot, "campaign": b.campaign, "anchor": b.anchor, "votes": [
                        dict(zip(("seq", "t_ms", "level", "scale", "flags"), v))
                        for v in b.votes]}
     except w.WireError as e:

@@ -6,7 +6,7 @@ import zoneinfo
 from typing import Any
 
 from protocol import server_wire as w
-from sync_server.storage import registry
+from sync_server.storage import kiosk_answers, registry
 from sync_server.storage.connection import Db
 
 DAY_S = 86400
@@ -43,12 +43,19 @@ def tz_offsets(tzname: str, day_start_s: int,
     return tuple(tuple(e) for e in out)
 
 
-def site_config(site: dict[str, Any], now_s: float) -> bytes:
-    """The config message for a kiosk of `site` (as registry.get_site gives it)."""
+def site_config(site: dict[str, Any], now_s: float,
+                consultation: dict[str, int] | None = None) -> bytes:
+    """The config message for a kiosk of `site` (as registry.get_site gives
+    it); with the consultation running there (kiosk_answers.running_at_site),
+    its campaign number and number of answers."""
     day = int(now_s) // DAY_S * DAY_S
+    extra = {}
+    if consultation:
+        extra = {"campaign": consultation["id"], "answers": consultation["kiosk_answers"]}
     return w.encode_json({
         "site": site["id"],
         "buttons": site["buttons"],
+        **extra,
         "lockout_s": site["lockout_s"],
         "sync_s": site["sync_s"],
         "telemetry_s": site["telemetry_s"],
@@ -58,9 +65,19 @@ def site_config(site: dict[str, Any], now_s: float) -> bytes:
     })
 
 
+def config_mark(conn: Db, now_s: float) -> tuple:
+    """Changes whenever some kiosk's config changes: a site edited, a kiosk
+    added or revoked, a new day (the time zone table), a consultation edited,
+    or one opening or closing at a site (checked each time it is called)."""
+    return (registry.change_mark(conn), int(now_s) // DAY_S,
+            kiosk_answers.schedule_mark(conn, int(now_s * 1000)))
+
+
 def kiosk_configs(conn: Db, now_s: float) -> dict[str, bytes]:
     """{device_id: config payload} for every trusted kiosk."""
-    by_site = {site["id"]: site_config(site, now_s) for site in registry.list_sites(conn)}
+    running = kiosk_answers.running_by_site(conn, int(now_s * 1000))
+    by_site = {site["id"]: site_config(site, now_s, running.get(site["id"]))
+               for site in registry.list_sites(conn)}
     return {dev: by_site[site] for dev, site, _hash in registry.trusted_kiosks(conn)
             if site in by_site}
 

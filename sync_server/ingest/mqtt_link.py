@@ -296,9 +296,9 @@ class Link:
         last_time = time.monotonic()
         while True:
             try:
-                # A new day renews the time zone table of every config.
-                mark = (await self._db(registry.change_mark, self._ingest.conn),
-                        int(time.time()) // control.DAY_S)
+                # A new day renews the time zone table of every config; a
+                # consultation opening or closing at a site changes its kiosks'.
+                mark = await self._db(control.config_mark, self._ingest.conn, time.time())
                 if mark != self._mark:
                     configs = await self._db(control.kiosk_configs, self._ingest.conn,
                                              time.time())

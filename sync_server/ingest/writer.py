@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from itertools import repeat
 
 from protocol import server_wire as w
-from sync_server.storage import registry, rollup, votes
+from sync_server.storage import kiosk_answers, registry, rollup, votes
 from sync_server.storage.connection import connect, now_ms, savepoint, transaction
 
 log = logging.getLogger("borne.ingest")
@@ -58,6 +58,8 @@ class Outcome:
         self.rejected = 0
         self.refused: dict[str, int] = {}  # reason code -> messages refused
         self.undatable = 0  # votes stored without a time they can be counted at
+        self.answers = 0  # new kiosk answers to consultations (in new_votes too)
+        self.unknown_campaign = 0  # of which to a campaign no consultation has
 
 
 class _RollupFailed(Exception):
@@ -235,7 +237,9 @@ class Ingest:
             utcs = kept
         lo, hi = seqs[0], seqs[-1]
         # Inside this transaction nobody else writes: what is not there yet is new.
-        have = votes.stored_seqs(c, dev, lo, hi)
+        # Campaign 0 is satisfaction (votes); N > 0 answers a consultation.
+        store = kiosk_answers if b.campaign else votes
+        have = store.stored_seqs(c, dev, lo, hi)
         rows = list(zip(repeat(dev), seqs, repeat(site), repeat(b.boot), ts, utcs, levels,
                         scales, flags, repeat(now_ms())))
         if have:
@@ -250,11 +254,20 @@ class Ingest:
                         n += 1
                     marked.append(r)
                 rows = marked
-            votes.insert_votes(c, rows)
+            if b.campaign:
+                out.answers += len(rows)
+                if not kiosk_answers.insert_answers(c, b.campaign, rows):
+                    out.unknown_campaign += len(rows)
+                    log.warning("kiosk %s: %d answers to unknown campaign %d kept apart",
+                                dev, len(rows), b.campaign)
+            else:
+                votes.insert_votes(c, rows)
             if n:
                 votes.count_undatable(c, dev, n)
                 out.undatable += n
-            if have or None in utcs:
+            if b.campaign:
+                pass  # answers never count in satisfaction: no rollup
+            elif have or None in utcs:
                 dated = [r[1:2] + r[5:9] for r in rows if r[5] is not None]
                 if dated:
                     self._rollup((site, dev) + tuple(zip(*dated)))
@@ -271,6 +284,8 @@ class Ingest:
         c = self.conn
         if MIN_UTC_MS <= utc_ms < MAX_UTC_MS:
             dated = votes.add_anchor(c, dev, boot, boot_ms, utc_ms, MIN_UTC_MS, MAX_UTC_MS)
+            if dated is not None:  # a new anchor: the boot's answers too
+                kiosk_answers.date_boot(c, dev, boot, boot_ms, utc_ms, MIN_UTC_MS, MAX_UTC_MS)
             if dated:
                 self._rollup(dated)
         return votes.anchor_of(c, dev, boot)

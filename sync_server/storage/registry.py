@@ -227,7 +227,8 @@ def list_kiosks(conn: Db, site_id: str | None = None) -> list[dict]:
     sql = ("SELECT k.id, k.site_id, k.created_ms, k.revoked_ms, s.state, s.last_seen_ms,"
            " s.boot, s.fw, s.battery_pct, s.battery_mv, s.rssi, s.journal, s.suppressed,"
            " s.dropped, s.uptime_s, s.clock, s.acked_seq, COALESCE(s.rejected, 0) AS rejected,"
-           " s.last_reject, COALESCE(s.undatable, 0) AS undatable"
+           " s.last_reject, COALESCE(s.undatable, 0) AS undatable,"
+           " COALESCE(s.unknown_campaign, 0) AS unknown_campaign"
            " FROM kiosks k LEFT JOIN kiosk_status s ON s.device_id = k.id")
     args: tuple[str, ...] = ()
     if site_id:

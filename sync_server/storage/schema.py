@@ -422,6 +422,27 @@ CREATE INDEX alert_deliveries_due ON alert_deliveries(next_ms) WHERE state = 'pe
 CREATE INDEX alert_deliveries_alert ON alert_deliveries(alert_id);
 """
 
+# Kiosk answers whose campaign names no consultation (deleted, or a kiosk's
+# stale config): kept whole and acknowledged, so the kiosk's queue moves on
+# and nothing accepted is lost; counted per kiosk; never in any figure.
+UNKNOWN_CAMPAIGNS = """
+CREATE TABLE kiosk_answers_unknown (
+    device_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    campaign INTEGER NOT NULL,                 -- as sent, no consultation has it
+    site_id TEXT NOT NULL,
+    boot INTEGER NOT NULL,
+    t_ms INTEGER NOT NULL,
+    utc_ms INTEGER,
+    answer INTEGER NOT NULL,
+    scale INTEGER NOT NULL,
+    flags INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    PRIMARY KEY (device_id, seq)
+) WITHOUT ROWID;
+ALTER TABLE kiosk_status ADD COLUMN unknown_campaign INTEGER NOT NULL DEFAULT 0;
+"""
+
 # (version, name, SQL script). Append only.
 MIGRATIONS = [
     (1, "core: sites, kiosks, votes, anchors, kiosk health", CORE),
@@ -434,4 +455,5 @@ MIGRATIONS = [
     (7, "public consultations: questions, answers by kiosk and phone, ideas", CONSULTATIONS),
     (8, "the agents' voice: team links, internal polls, staff ideas", STAFF_VOICE),
     (9, "alerts: rules, alerts and their deliveries", ALERTS),
+    (10, "kiosk answers to an unknown campaign, kept and counted", UNKNOWN_CAMPAIGNS),
 ]

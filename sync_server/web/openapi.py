@@ -177,7 +177,10 @@ OPENAPI: dict[str, Any] = {
             "rejected": {"type": "integer"},
             "last_reject": {"type": "string", "nullable": True},
             "undatable": {"type": "integer", "description":
-                          "votes stored whose time is outside 2000..2100: never counted"}}},
+                          "votes stored whose time is outside 2000..2100: never counted"},
+            "unknown_campaign": {"type": "integer", "description":
+                                 "answers stored to a campaign no consultation has: "
+                                 "kept apart, never counted"}}},
         "Vote": {"type": "object", "properties": {
             "device_id": {"type": "string"}, "seq": {"type": "integer"},
             "utc_ms": {"type": "integer"}, "level": {"type": "integer"},

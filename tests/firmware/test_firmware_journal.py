@@ -67,6 +67,16 @@ def test_outside_opening_hours_flagged(rules):
     assert rules["closed_flags"] == 2
 
 
+def test_each_vote_keeps_its_campaign_and_batches_split(rules):
+    # plan per seq 1..12: 0 0 5 5 5 0 9 9 9 9 9 0, then 3 and 7 with no vote
+    assert rules["camp_after_boot"] == 7  # the change is on flash before any vote
+    assert rules["camp_groups"] == [[0, [1, 2]], [5, [3, 4, 5]], [0, [6]],
+                                    [9, [7, 8, 9, 10, 11]], [0, [12]]]
+    assert rules["camp_same"] == [True] * 5  # the kiosk's bytes are server_wire's
+    assert rules["camp_entries"] == [[3, 5], [6, 0], [7, 9], [12, 0], [13, 7]]
+    assert rules["camp_entries_acked"] == []
+
+
 def test_batches_from_journal_match_the_wire_encoder(rules):
     assert rules["batch_same"] == [True] * 10
 

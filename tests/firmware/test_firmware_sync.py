@@ -20,11 +20,11 @@ pytestmark = pytest.mark.timeout(150)
 
 
 class Rig:
-    def __init__(self, micropython, tmp_path):
+    def __init__(self, micropython, tmp_path, kiosks=1):
         self.dir = tmp_path
         self.db = str(tmp_path / "borne.db")
-        keys = ss.make_registry(self.db, kiosks=1)
-        self.dev, self.secret = next(iter(keys.items()))
+        self.keys = ss.make_registry(self.db, kiosks=kiosks)
+        self.dev, self.secret = sorted(self.keys.items())[0]
         conn = sqlite3.connect(self.db)
         with conn:  # many presses in a row, quick resend of an unacked batch
             conn.execute("UPDATE sites SET lockout_s = 0, sync_s = 1")
@@ -61,23 +61,24 @@ def rig(micropython, tmp_path):
     r.close()
 
 
-def configured(fw, timeout=30):
-    """Wait for the server's config (lockout 0); False if the power was cut."""
+def configured(fw, timeout=30, campaign=0):
+    """Wait for the server's config (lockout 0, that campaign); False if the
+    power was cut."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         c = fw.ask("show config")
         if c is None:
             return False
-        if c["server_config"] and c["lockout_s"] == 0:
+        if c["server_config"] and c["lockout_s"] == 0 and c["campaign"] == campaign:
             return True
         time.sleep(0.1)
     raise TimeoutError("no config from the server; logs: %s" % fw.logs[-5:])
 
 
-def press_many(fw, n, start=0):
+def press_many(fw, n, start=0, buttons=4):
     seqs = []
     for i in range(n):
-        r = fw.ask("press %d" % ((start + i) % 4))
+        r = fw.ask("press %d" % ((start + i) % buttons))
         if r is None:
             break
         assert "seq" in r, r
@@ -86,16 +87,30 @@ def press_many(fw, n, start=0):
 
 
 def test_power_cut_every_kth_write(rig):
-    """200 votes; the power is cut at the k-th flash write of every run."""
+    """200 presses; the power is cut at the k-th flash write of every run.
+    Consultation 7 (3 answers) runs at the site until 100 presses are
+    thanked, then closes: each press lands once, as an answer to 7 or as a
+    satisfaction vote, as the config in force when it was pressed said."""
+    ss.consultation_rows(rig.db, 7, ["mairie-centre"], kiosk_answers=3)
     k = 41
     confirmed = []
+    answered = []  # thanked while consultation 7 ran
     cuts = 0
     while len(confirmed) < 200:
         rig.fw.start(BORNE_POWERCUT=("%d:torn" % k) if cuts % 2 else k)  # half: torn write
-        got = []
-        if configured(rig.fw):
-            got = press_many(rig.fw, 200 - len(confirmed), len(confirmed))
-        confirmed += got
+        for campaign, upto, buttons in ((7, 100, 3), (0, 200, 4)):
+            if len(confirmed) >= upto:
+                continue
+            if not configured(rig.fw, campaign=campaign):
+                break  # the power was cut
+            got = press_many(rig.fw, upto - len(confirmed), len(confirmed), buttons)
+            confirmed += got
+            if campaign:
+                answered += got
+            if len(confirmed) < upto:
+                break  # the power was cut
+            if campaign:
+                close_consultation(rig.db, campaign)  # the config changes under the run
         if len(confirmed) < 200:
             assert rig.fw.wait_exit() == POWER_CUT
             cuts += 1
@@ -107,10 +122,24 @@ def test_power_cut_every_kth_write(rig):
     rig.fw.start()
     rig.synced()
     stored = rig.stored()
+    answers = ss.stored_answers(rig.db, rig.dev)
     assert len(stored) == len(set(stored))
-    assert set(confirmed) <= set(stored)
-    # at most the one vote being written at each cut, stored but not thanked
-    assert len(set(stored) - set(confirmed)) <= cuts
+    assert {a[2] for a in answers} == {7}
+    assert not set(stored) & {a[1] for a in answers}  # a seq is a vote or an answer
+    assert set(answered) <= {a[1] for a in answers}
+    assert set(confirmed) - set(answered) <= set(stored)
+    # at most the one press being written at each cut, stored but not thanked
+    assert len(set(stored) | {a[1] for a in answers}) - len(confirmed) <= cuts
+
+
+def close_consultation(db, cid):
+    """The consultation's closing instant is now: the server republishes the config."""
+    conn = sqlite3.connect(db)
+    with conn:
+        now = int(time.time() * 1000)
+        conn.execute("UPDATE consultations SET closes_ms = ?, updated_ms = ? WHERE id = ?",
+                     (now, now, cid))
+    conn.close()
 
 
 def test_broker_down_then_back(rig):
@@ -138,11 +167,16 @@ def server_side_client(rig):
 
 
 def _set_ack_readable(rig, readable):
-    # Through Mosquitto's control topic, as `borne kiosk` commands do: without
-    # read access to its ack topic the kiosk never sees the server's acks.
+    # Without read access to its ack topic the kiosk never sees the server's acks.
+    set_kiosk_acl(rig, "publishClientReceive", "ack", readable)
+
+
+def set_kiosk_acl(rig, acltype, name, allowed):
+    """Give or take one of the kiosk's topic rights, through Mosquitto's
+    control topic as `borne kiosk` commands do."""
     role = dynsec.kiosk_role(rig.dev)["rolename"]
-    acl = {"rolename": role, "acltype": "publishClientReceive", "topic": w.topic(rig.dev, "ack")}
-    command = (dict(acl, command="addRoleACL", priority=0, allow=True) if readable
+    acl = {"rolename": role, "acltype": acltype, "topic": w.topic(rig.dev, name)}
+    command = (dict(acl, command="addRoleACL", priority=0, allow=True) if allowed
                else dict(acl, command="removeRoleACL"))
     conn = connect(rig.db)
     try:

@@ -5,7 +5,8 @@
 # first three quarters, so segments get packed, then acks free packed files.
 # After each cut the image is mounted again and recovered: no confirmed vote
 # lost, no seq reused, no vote whose ack completed pending again (the acked
-# position survives reboots). Prints one JSON line {"cuts": N, "failures":
+# position survives reboots), and each pending vote comes back with the
+# campaign set before it (changing every 7 votes). Prints one JSON line {"cuts": N, "failures":
 # [...], "writes": W}.
 import json
 import os
@@ -15,6 +16,7 @@ import vfs
 
 ROOT = sys.argv[1]
 sys.path[:0] = [ROOT + "/firmware", ROOT + "/simulator/mpy"]
+import campaign  # noqa: E402
 import flash  # noqa: E402
 import journal  # noqa: E402
 
@@ -28,6 +30,9 @@ if BACKLOG:
 else:
     KW = {"capacity": 40, "per_seg": 8}
 OPTS = {"readsize": 32, "progsize": 32, "lookahead": 32}
+CAMPAIGNS = (0, 3, 0, 9, 65535)
+CAMP = {}  # seq -> the campaign set before it was appended
+LAST = [0]  # the campaign set before the vote being appended
 
 
 def mount(cut_at=0):
@@ -58,7 +63,10 @@ def scenario(dev, log):
             j = journal.Journal("/fl", **KW)
             j.open()
             j.start_boot()
+        LAST[0] = CAMPAIGNS[(i // 7) % len(CAMPAIGNS)]
+        campaign.set_campaign(j, LAST[0])
         seq = j.append(1763900000000 + i, i % 4, 4, i & 7)
+        CAMP[seq] = LAST[0]
         log.append(("vote", seq))
         if i % 5 == 4 and (not BACKLOG or i >= VOTES * 3 // 4):
             # The server committed these before its ack arrived: log first.
@@ -77,13 +85,17 @@ def check(log):
     done = max([s for k, s in log if k == "acked"] or [0])
     depth = j.pending()
     got = []
+    wrong = []
     while True:
         boot, vs = j.read(7)
         if not vs:
             break
         got += [v[0] for v in vs]
+        wrong += [v[0] for v in vs if CAMP.get(v[0], LAST[0]) != j.scan_camp]
         j.ack(vs[-1][0])
     problems = []
+    if wrong:
+        problems.append("votes back with another campaign: %r" % wrong)
     if depth != len(got):
         problems.append("pending() said %d, %d read" % (depth, len(got)))
     if got != sorted(set(got)):
@@ -137,6 +149,7 @@ def main():
         copy(IMG + ".base", IMG)
         dev = mount(k)
         log = []
+        CAMP.clear()
         try:
             scenario(dev, log)
         except OSError:

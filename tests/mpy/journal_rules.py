@@ -11,6 +11,7 @@ ROOT = sys.argv[1]
 IMG = sys.argv[2]
 sys.path[:0] = [ROOT + "/firmware", ROOT + "/protocol", ROOT + "/simulator/mpy", ROOT]
 import board_base  # noqa: E402
+import campaign  # noqa: E402
 import flash  # noqa: E402
 import journal  # noqa: E402
 
@@ -75,13 +76,50 @@ for anchor in (None, (60000, 1763900000000)):
         bb = batch.BatchBuffer("kiosk-7", lambda boot, a=anchor: a)
         j.scan(limit, bb)
         boot, votes = j.read(limit)
-        same.append(bytes(bb.finish()) == server_wire.encode_batch("kiosk-7", boot, votes, anchor))
+        same.append(bytes(bb.finish()) == server_wire.encode_batch("kiosk-7", boot, votes, anchor,
+                                                                   0))
 j.ack(12)
 bb = batch.BatchBuffer("k", lambda boot: None)
 j.scan(5, bb)
-same.append(bytes(bb.finish()) == server_wire.encode_batch("k", 1, j.read(5)[1]))
+same.append(bytes(bb.finish()) == server_wire.encode_batch("k", 1, j.read(5)[1], None, 0))
 same.append(j.read(5)[1][0][0] == 13)
 out["batch_same"] = same
+unmount(dev)
+
+# Campaigns: each vote keeps the campaign set before it, across a reboot;
+# batches split at every change; entries whose votes are acked are forgotten.
+dev = fresh()
+j = journal.Journal("/fl", per_seg=4)
+j.open()
+j.start_boot()
+plan = [0, 0, 5, 5, 5, 0, 9, 9, 9, 9, 9, 0]
+for i in range(len(plan)):
+    campaign.set_campaign(j, plan[i])
+    j.append(1763900000000 + i, i % 2, 2, 0)
+campaign.set_campaign(j, 3)  # no vote under it: replaced by the next change
+campaign.set_campaign(j, 7)
+unmount(dev)
+dev = mount()
+j = journal.Journal("/fl", per_seg=4)
+j.open()
+out["camp_after_boot"] = j.campaign
+groups = []
+camp_same = []
+while True:
+    bb = batch.BatchBuffer("k", lambda boot: None)
+    n = j.scan(100, bb)
+    boot, vs = j.read(100)
+    if not vs:
+        break
+    groups.append([j.scan_camp, [v[0] for v in vs]])
+    camp_same.append(bytes(bb.finish()) == server_wire.encode_batch("k", boot, vs, None,
+                                                                     j.scan_camp))
+    j.ack(vs[-1][0])
+out["camp_groups"] = groups
+out["camp_same"] = camp_same
+out["camp_entries"] = [list(e) for e in j.camps]
+campaign.set_campaign(j, 0)  # every vote acked: only what the next votes need is kept
+out["camp_entries_acked"] = [list(e) for e in j.camps]
 unmount(dev)
 
 # A damaged tail record is cut off at boot, and its seq is not reused.

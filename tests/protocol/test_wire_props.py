@@ -22,11 +22,18 @@ def vote_lists(draw):
     return votes
 
 
-@given(ids, st.integers(0, w.MAX_U32), vote_lists(), st.none() | st.tuples(u48, u48))
-def test_batch_roundtrip(dev, boot, votes, anchor):
-    data = w.encode_batch(dev, boot, votes, anchor)
-    assert len(data) == w.batch_size(len(dev), len(votes), anchor)
-    assert w.decode_batch(data) == w.Batch(dev, boot, votes, anchor)
+campaigns = st.none() | st.integers(0, w.MAX_CAMPAIGN)  # None: a version 1 batch
+
+
+@given(ids, st.integers(0, w.MAX_U32), vote_lists(), st.none() | st.tuples(u48, u48), campaigns)
+def test_batch_roundtrip(dev, boot, votes, anchor, campaign):
+    data = w.encode_batch(dev, boot, votes, anchor, campaign)
+    version = 1 if campaign is None else 2
+    assert data[0] == version
+    assert len(data) == w.batch_size(len(dev), len(votes), anchor, version)
+    got = w.decode_batch(data)
+    assert got == w.Batch(dev, boot, votes, anchor, campaign or 0)
+    assert got.version == version
 
 
 @given(ids, st.integers(0, w.MAX_U32))
@@ -43,10 +50,10 @@ def test_random_bytes_never_crash(data):
             pass
 
 
-@given(ids, vote_lists(), st.data())
-def test_any_corruption_is_refused_whole(dev, votes, data):
+@given(ids, vote_lists(), campaigns, st.data())
+def test_any_corruption_is_refused_whole(dev, votes, campaign, data):
     """Truncating or flipping any bit of a valid batch never yields another batch."""
-    good = w.encode_batch(dev, 1, votes)
+    good = w.encode_batch(dev, 1, votes, None, campaign)
     i = data.draw(st.integers(0, len(good) - 1))
     bad = [good[:i], good[:i] + bytes([good[i] ^ (1 << data.draw(st.integers(0, 7)))])
            + good[i + 1:]]

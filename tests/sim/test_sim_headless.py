@@ -13,7 +13,13 @@ import pytest
 from simulator.driver import BORNE, HeadlessSim
 from tests import realparts
 from tests.realparts import poll
-from tests.server_support import Server, api_get, api_headers, secured_mosquitto
+from tests.server_support import (
+    Server,
+    api_get,
+    api_headers,
+    consultation_rows,
+    secured_mosquitto,
+)
 
 SITE = "sim-site"
 
@@ -216,3 +222,41 @@ def test_unprovisioned_kiosk_is_provisioned_through_its_pty(stack):
         poll(lambda: vote["seq"] in api_votes(stack, cred["device_id"]), what="vote stored")
         assert sim.close() == 0
 
+
+
+def test_headless_commands_run_a_consultation(stack):
+    """A consultation at the site: the kiosks' state shows it, `answer`
+    presses its answers, which land on it; once closed, votes again."""
+    consultation_rows(stack["db"], 31, [SITE], kiosk_answers=3)
+    with sim_for(stack, 0) as sim:
+        sim.wait(lambda e: e["ev"] == "state" and e.get("campaign") == 31, what="campaign 31")
+        assert (sim.status()[0]["campaign"], sim.status()[0]["buttons"]) == (31, 3)
+        mark = sim.mark()
+        sim.send("answer 1 3", "press 1 3", "answer site=%s 2" % SITE)
+        refused = sim.seen_or_wait(mark, lambda e: e["ev"] == "refused", what="refusal")
+        vote = sim.wait(lambda e: e["ev"] == "vote", what="thank-you")
+        assert "answers 0..2" in refused["msg"]
+        got = poll(lambda: stored_answer(stack, "sim0", vote["seq"]), what="answer stored")
+        assert got == (31, 2)
+        assert vote["seq"] not in stored_seqs(stack, "sim0")
+        conn = sqlite3.connect(stack["db"], timeout=30)
+        with conn:  # closed now: the server republishes the config
+            conn.execute("UPDATE consultations SET state = 'closed', updated_ms = updated_ms + 1"
+                         " WHERE id = 31")
+        conn.close()
+        sim.wait(lambda e: e["ev"] == "state" and e.get("campaign") == 0, what="campaign 0")
+        mark = sim.mark()
+        sim.send("answer 1 0")
+        off = sim.seen_or_wait(mark, lambda e: e["ev"] == "refused", what="refusal")
+        assert "takes no consultation" in off["msg"]
+        assert sim.status()[0]["buttons"] == 4
+        assert sim.close() == 0
+
+
+def stored_answer(stack, device, seq):
+    conn = sqlite3.connect(stack["db"], timeout=30)
+    try:
+        return conn.execute("SELECT consultation_id, answer FROM consultation_answers"
+                            " WHERE device_id = ? AND seq = ?", (device, seq)).fetchone()
+    finally:
+        conn.close()

@@ -1,5 +1,8 @@
 """Delivery under faults, with a real Mosquitto and `borne serve` processes:
-every vote stored exactly once and acked, whatever dies in between."""
+every vote stored exactly once and acked, whatever dies in between. The fleet
+mixes protocol versions: a version 1 kiosk, a version 2 one sending
+satisfaction votes (campaign 0) and one answering consultation 7; each
+answer lands once, on its consultation, never in the votes."""
 import os
 import random
 import signal
@@ -15,10 +18,14 @@ from tests.realparts import wait_until
 from tests.server_support import (
     Kiosk,
     Server,
+    consultation_rows,
     make_registry,
     secured_mosquitto,
     stored,
+    stored_answers,
 )
+
+CAMPAIGNS = (None, 0, 7)  # the fleet's kiosks in turn: v1, v2 satisfaction, v2 consultation 7
 
 
 def serve(db, broker, launcher=None):
@@ -36,6 +43,7 @@ def hold_commit(path):
 def fleet(tmp_path):
     db = tmp_path / "b.db"
     keys = make_registry(db, 3)
+    consultation_rows(db, 7, ["mairie-centre"], kiosk_answers=4)
     broker = secured_mosquitto(db)
     kiosks = []
     yield db, keys, broker, kiosks
@@ -45,8 +53,8 @@ def fleet(tmp_path):
 
 
 def connect_all(broker, keys, kiosks, **kw):
-    for dev, secret in sorted(keys.items()):
-        kiosks.append(Kiosk(broker.port, dev, secret, **kw))
+    for i, (dev, secret) in enumerate(sorted(keys.items())):
+        kiosks.append(Kiosk(broker.port, dev, secret, campaign=CAMPAIGNS[i % 3], **kw))
     return kiosks
 
 
@@ -65,8 +73,12 @@ def sync_all(kiosks, timeout=60):
 def assert_exactly_once(db, kiosks):
     rows = stored(db)
     assert len(rows) == len(set(rows))
-    want = {(k.dev, s) for k in kiosks for s in range(1, k.next_seq)}
+    want = {(k.dev, s) for k in kiosks if not k.campaign for s in range(1, k.next_seq)}
     assert set(rows) == want
+    answers = [a[:3] for a in stored_answers(db)]
+    assert len(answers) == len(set(answers))
+    assert set(answers) == {(k.dev, s, k.campaign) for k in kiosks if k.campaign
+                            for s in range(1, k.next_seq)}
 
 
 def test_kill_9_in_the_middle_of_a_batch(fleet, tmp_path):
