@@ -15,6 +15,7 @@ from sync_server.commands import (
     feedback,
     firmware,
     mystery,
+    org,
     provision,
     registry,
     rollup,
@@ -28,7 +29,7 @@ from sync_server.errors import CliError
 
 # Modules that contribute subcommands, in the order `borne --help` lists them
 # (the `borne.commands` entry points come after them).
-COMMAND_MODULES = (serve, registry, broker, tls, feedback, mystery, screen, token, rollup,
+COMMAND_MODULES = (serve, registry, org, broker, tls, feedback, mystery, screen, token, rollup,
                    provision, firmware, wire, backup)
 PLUGIN_GROUP = "borne.commands"
 

@@ -303,6 +303,22 @@ CREATE TABLE consultation_ideas (
 CREATE INDEX consultation_ideas_state ON consultation_ideas(consultation_id, state);
 """
 
+# Organisations (town hall, community of municipalities, departmental
+# council, library...): each site belongs to one; a manager account sees one
+# organisation's sites, an operator account every site. Accounts made before
+# this migration saw every site: they become operators, so that an upgrade
+# takes nothing away from anyone (README, "Who may use what").
+ORGANISATIONS = """
+ALTER TABLE organisations ADD COLUMN kind TEXT NOT NULL DEFAULT 'other'
+    CHECK (kind IN ('commune', 'community', 'department', 'library', 'other'));
+ALTER TABLE organisations ADD COLUMN population INTEGER;  -- communes: legal population
+ALTER TABLE organisations ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE managers ADD COLUMN role TEXT NOT NULL DEFAULT 'operator'
+    CHECK (role IN ('operator', 'manager'));
+ALTER TABLE managers ADD COLUMN org_id INTEGER REFERENCES organisations(id);  -- role manager
+CREATE INDEX sites_org ON sites(org_id);
+"""
+
 # (version, name, SQL script). Append only.
 MIGRATIONS = [
     (1, "core: sites, kiosks, votes, anchors, kiosk health", CORE),
@@ -313,4 +329,6 @@ MIGRATIONS = [
     (5, "archived sites", ARCHIVE),
     (6, "API tokens", API_TOKENS),
     (7, "public consultations: questions, answers by kiosk and phone, ideas", CONSULTATIONS),
+    (8, "organisations: kind and population; managers scoped to one, operators to all",
+     ORGANISATIONS),
 ]

@@ -17,7 +17,13 @@ with `WWW-Authenticate: Bearer` without credentials (or with an unknown or
 revoked token), 403 with credentials that do not reach the route; the
 screen pages answer 403 with a page that says why; the manager pages send
 to the login page. A route missing from ROUTES is refused (and a test lists
-the app's routes against this table)."""
+the app's routes against this table).
+
+Organisations: a manager account sees only its organisation's sites; an
+operator account and the API tokens see every site. Here, once: a route
+whose path names a `{site_id}` outside the caller's sites answers 404 (unknown
+site); a route that lists sites filters them with
+`scope.visible_sites(request)` (or `scope.may_see(request, site_id)`)."""
 import logging
 from urllib.parse import urlencode
 
@@ -29,6 +35,7 @@ from sync_server.web import access, render
 from sync_server.web.api import error
 from sync_server.web.i18n import TEXT, lang_of
 from sync_server.web.keys import DB
+from sync_server.web.scope import bearer, may_see
 
 log = logging.getLogger(__name__)
 
@@ -59,22 +66,8 @@ ROUTES: dict[str, str] = {
     "/api/v1/screen-links/{link_id}": ADMIN,
 }
 
-BEARER = "bearer "
-
-
 def setup(app: web.Application) -> None:
     app.middlewares.append(enforce)
-
-
-def bearer(request: web.Request) -> str | None:
-    """The token of an `Authorization: Bearer` header ("" if the header is
-    there but says nothing usable), else None."""
-    value = request.headers.get("Authorization")
-    if value is None:
-        return None
-    if value[:len(BEARER)].lower() != BEARER:
-        return ""
-    return value[len(BEARER):].strip()
 
 
 def _refusal(audience: str, request: web.Request) -> tuple[int, str] | None:
@@ -93,7 +86,7 @@ def _refusal(audience: str, request: web.Request) -> tuple[int, str] | None:
         if audience == ADMIN and scope != "admin":
             return 403, "this token may read only"
         return None
-    if access.request_manager(request):
+    if access.request_account(request):
         if audience == ADMIN:
             return 403, "writes need an admin API token"
         return None
@@ -108,10 +101,17 @@ def _refusal(audience: str, request: web.Request) -> tuple[int, str] | None:
     return 401, "log in as a manager or give an API token (Authorization: Bearer)"
 
 
+def _out_of_scope(request: web.Request) -> bool:
+    site_id = request.match_info.get("site_id")
+    return site_id is not None and not may_see(request, site_id)
+
+
 def still_allowed(request: web.Request) -> bool:
     """Whether the request's credentials still reach its route (a stream
-    asks again while it runs: a link may be revoked, a session end)."""
-    return _refusal(audience_of(request) or ADMIN, request) is None
+    asks again while it runs: a link may be revoked, a session end, a site
+    move to another organisation)."""
+    return (_refusal(audience_of(request) or ADMIN, request) is None
+            and not _out_of_scope(request))
 
 
 def audience_of(request: web.Request) -> str | None:
@@ -147,4 +147,15 @@ async def enforce(request: web.Request, handler: Handler) -> web.StreamResponse:
     refusal = _refusal(audience, request)
     if refusal is not None:
         return _refused(request, audience, *refusal)
+    if audience != PUBLIC and _out_of_scope(request):
+        return _unknown_site(request)
     return await handler(request)
+
+
+def _unknown_site(request: web.Request) -> web.StreamResponse:
+    """The answer to a site of another organisation: the one an unknown site gets."""
+    if request.path.startswith("/api/") or request.path.endswith(".json"):
+        return error(404, "unknown site")
+    lang = lang_of(request)
+    return render.page(request, "screen_message.html", lang, status=404,
+                       title=TEXT[lang]["notfound_title"], message=TEXT[lang]["notfound"])

@@ -15,6 +15,7 @@ from sync_server.storage import registry
 from sync_server.web import access, csrf, csv_export, login_limits, render
 from sync_server.web.i18n import TEXT, lang_of, period_error
 from sync_server.web.keys import DB
+from sync_server.web.scope import visible_sites
 from sync_server.web.screen_pages import message
 
 RANKING_COLUMNS = ("rank", "site_id", "site_name", "source", "from", "to", "n", "happy_index",
@@ -123,7 +124,8 @@ async def ranking_page(request: web.Request) -> web.Response:
     lang = lang_of(request)
     from_day, to_day = _period(request)
     source = _source(request)
-    rank = scoring_report.ranking(request.app[DB], from_day, to_day, source)
+    rank = scoring_report.ranking(request.app[DB], from_day, to_day, source,
+                                 visible_sites(request))
     return _page(request, "manager_ranking.html", sites=rank["sites"], source=source,
                  sources=scoring_report.LEVEL_SOURCES, from_day=from_day, to_day=to_day,
                  site_query=_period_query(from_day, to_day, lang=lang),
@@ -147,7 +149,8 @@ async def site_page(request: web.Request) -> web.Response:
 async def ranking_csv(request: web.Request) -> web.Response:
     from_day, to_day = _period(request)
     source = _source(request)
-    rank = scoring_report.ranking(request.app[DB], from_day, to_day, source)
+    rank = scoring_report.ranking(request.app[DB], from_day, to_day, source,
+                                 visible_sites(request))
     rows = []
     for r in rank["sites"]:
         lo, hi = r["positive_interval"] or (None, None)
