@@ -210,6 +210,31 @@ TEXTS: dict[str, tuple[Any, Any]] = {
     "malformed_fields": (
         "La réponse envoyée est illisible : champs en trop ou mal formés.",
         "The answer sent cannot be read: too many or malformed fields."),
+    # the agents' screen on a TV: plain words
+    "tv_today": ("Satisfaction aujourd'hui, sur 100", "Satisfaction today, out of 100"),
+    "tv_words": ({"good": "Très bien", "mid": "Moyen", "low": "À améliorer",
+                  "none": "Pas encore de note"},
+                 {"good": "Very good", "mid": "Average", "low": "To improve",
+                  "none": "No score yet"}),
+    "tv_legend": ("Couleurs", "Colours"),
+    "tv_legend_items": (
+        {"good": "75 à 100 : très bien", "mid": "50 à 74 : moyen", "low": "0 à 49 : à améliorer",
+         "none": "moins de 10 réponses : pas de note"},
+        {"good": "75 to 100: very good", "mid": "50 to 74: average",
+         "low": "0 to 49: to improve", "none": "under 10 responses: no score"}),
+    "tv_first_vote": ("Pas encore de réponse aujourd'hui", "No response yet today"),
+    "tv_to_confirm": ("À confirmer : moins de 100 réponses", "To be confirmed: under 100 responses"),
+    "tv_too_few": ("Moins de 10 réponses : pas encore de note",
+                   "Under 10 responses: no score yet"),
+    "tv_positive": ("%s des usagers contents (sans doute entre %s et %s)",
+                    "%s of users satisfied (probably between %s and %s)"),
+    "tv_set_aside": ("%s appuis répétés ou hors horaires non comptés",
+                     "%s repeated or after-hours presses not counted"),
+    "tv_week": ("Les 7 derniers jours", "The last 7 days"),
+    "tv_week_label": ("Satisfaction sur 100 par jour : %s", "Satisfaction out of 100 per day: %s"),
+    "tv_yesterday": ("Hier", "Yesterday"),
+    "tv_week_ago": ("Il y a 7 jours", "7 days ago"),
+    "tv_score": ("%s sur 100", "%s out of 100"),
 }
 TEXT: dict[str, dict[str, Any]] = {
     lang: {key: pair[i] for key, pair in TEXTS.items()} for i, lang in enumerate(LANGS)}

@@ -5,6 +5,7 @@ texts `t`, the language picker's `switch_url`, `csrf_input(action)` for
 forms, and the filters of `i18n` (num, pct, day, when, responses). Charts are
 inline SVG (no script library, no CDN): their geometry is computed here, the
 markup is in `templates/charts.html`."""
+import datetime
 import os
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from babel.dates import format_date
 
 from sync_server.web import csrf, i18n
 
@@ -26,6 +28,7 @@ def setup(app: web.Application) -> None:
         undefined=jinja2.StrictUndefined)
     env.filters.update({name: _in_page_lang(fmt) for name, fmt in FILTERS.items()})
     env.globals.update(band=band, hourly_chart=hourly_chart, level_bars=level_bars,
+                       week_chart=_in_page_lang(week_chart),
                        plural=_in_page_lang(i18n.plural), csrf_input=_csrf_input)
 
 
@@ -107,6 +110,29 @@ def hourly_chart(hourly: list[dict]) -> dict[str, Any]:
     summary = ", ".join("%dh %d" % (h["hour"], h["n"]) for h in hours if h["n"]) or "0"
     return {"w": w, "h": hgt, "base": base, "label_y": base + 26, "bars": bars,
             "summary": summary}
+
+
+def week_chart(days: list[dict], lang: str) -> dict[str, Any]:
+    """One bar per day (height: the day's score out of 100, colour: its
+    band; a day under 10 responses has no bar), the score written above:
+    SVG geometry for `charts.week`, with the same figures as text."""
+    w, hgt, base = 700, 230, 190
+    slot = w / max(1, len(days))
+    bar = slot * 0.62
+    bars, said = [], []
+    for i, d in enumerate(days):
+        idx = d["happy_index"]
+        x = i * slot + (slot - bar) / 2
+        height = 0 if idx is None else max(3, (base - 40) * idx / 100)
+        name = format_date(datetime.date.fromisoformat(d["day"]), "EEE d", locale=lang)
+        value = i18n.fmt_num(idx, lang)
+        said.append("%s %s" % (name, value))
+        bars.append({"x": "%.1f" % x, "y": "%.1f" % (base - height), "width": "%.1f" % bar,
+                     "height": "%.1f" % height, "cx": "%.1f" % (x + bar / 2),
+                     "value_y": "%.1f" % (base - height - 8), "value": value,
+                     "band": band(idx), "name": name, "n": d["n"]})
+    return {"w": w, "h": hgt, "base": base, "label_y": base + 30, "bars": bars,
+            "summary": ", ".join(said)}
 
 
 def level_bars(fig: dict, lang: str) -> list[dict]:

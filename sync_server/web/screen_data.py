@@ -74,6 +74,21 @@ def day_figures(db: Store, site_id: str, day: datetime.date, shrink: bool = Fals
     return rep["sources"]
 
 
+def seven_days(db: Store, site_id: str, today: datetime.date, shrink: bool = False) -> dict:
+    """The 7 days before today: the kiosk figures over them, and each day's
+    responses and score (the morning view, before the day's first vote)."""
+    first, last = today - datetime.timedelta(7), today - datetime.timedelta(1)
+    per_day = {d: (n, idx) for d, n, idx in scoring_report.daily(db, site_id, first, last)}
+    days = []
+    for i in range(7):
+        d = (first + datetime.timedelta(i)).isoformat()
+        n, idx = per_day.get(d, (0, None))
+        days.append({"day": d, "n": n, "happy_index": idx})
+    fig = scoring_report.satisfaction(db, site_id, first, last, source="kiosk", shrink=shrink,
+                                      compare=False, hourly=False)["sources"]["kiosk"]
+    return {"from": first.isoformat(), "to": last.isoformat(), "kiosk": fig, "days": days}
+
+
 def screen(db: Store, site_id: str, now: datetime.datetime | None = None,
            shrink: bool = False) -> dict | None:
     """Everything the screen shows, as plain data (also served as JSON)."""
@@ -91,6 +106,7 @@ def screen(db: Store, site_id: str, now: datetime.datetime | None = None,
         "figures": day_figures(db, site_id, today, shrink, hourly=True),
         "yesterday": day_figures(db, site_id, today - day, shrink),
         "last_week": day_figures(db, site_id, today - week, shrink),
+        "week": seven_days(db, site_id, today, shrink),
         "kiosks": kiosk_health(db, site_id, site["telemetry_s"] or 300, now_ms),
         "comments": latest_comments(db, site_id),
         "mystery": latest_mystery(db, site_id),
