@@ -82,3 +82,11 @@ def put_budget(conn: Db, key: str, tokens: float, updated_ms: int, refused: int,
     c.execute("INSERT OR REPLACE INTO qr_address_budget (key, tokens, updated_ms, refused,"
               " blocked_until_ms) VALUES (?, ?, ?, ?, ?)",
               (key, tokens, updated_ms, refused, blocked_until_ms))
+
+
+def topics_between(conn: Db, site_id: str, start_ms: int, end_ms: int) -> list[str]:
+    """The topics field of every answer of the site in [start_ms, end_ms)
+    that names at least one (comma-separated codes)."""
+    return [r[0] for r in raw_conn(conn).execute(
+        "SELECT topics FROM qr_answers WHERE site_id = ? AND created_ms >= ? AND created_ms < ?"
+        " AND topics != ''", (site_id, start_ms, end_ms))]

@@ -29,6 +29,8 @@ def setup(app: web.Application) -> None:
     env.filters.update({name: _in_page_lang(fmt) for name, fmt in FILTERS.items()})
     env.globals.update(band=band, hourly_chart=hourly_chart, level_bars=level_bars,
                        week_chart=_in_page_lang(week_chart),
+                       ranking_chart=_in_page_lang(ranking_chart),
+                       line_chart=_in_page_lang(line_chart),
                        plural=_in_page_lang(i18n.plural), csrf_input=_csrf_input)
 
 
@@ -133,6 +135,58 @@ def week_chart(days: list[dict], lang: str) -> dict[str, Any]:
                      "band": band(idx), "name": name, "n": d["n"]})
     return {"w": w, "h": hgt, "base": base, "label_y": base + 30, "bars": bars,
             "summary": ", ".join(said)}
+
+
+def ranking_chart(rows: list[dict], lang: str, column: str,
+                  limit: int = 30) -> dict[str, Any]:
+    """Horizontal bars of `column` (0..100) for the first `limit` rows, in
+    their order, the value written after each bar: SVG geometry for
+    `charts.ranking`, and the same figures as text."""
+    rows = rows[:limit]
+    label_w, bar_w, row_h = 300, 560, 34
+    bars, said = [], []
+    for i, r in enumerate(rows):
+        value = r.get(column)
+        width = 0 if value is None else max(2, bar_w * value / 100)
+        shown = i18n.fmt_num(value, lang, 1)
+        said.append("%s %s" % (r["name"], shown))
+        bars.append({"y": i * row_h + 6, "ty": i * row_h + 25, "width": "%.1f" % width,
+                     "band": band(value), "name": r["name"], "value": shown,
+                     "vx": "%.1f" % (label_w + width + 8)})
+    return {"w": label_w + bar_w + 80, "h": max(1, len(rows)) * row_h + 8, "label_w": label_w,
+            "label_x": label_w - 10, "bars": bars, "n": len(rows), "summary": ", ".join(said)}
+
+
+def line_chart(points: list[dict], lang: str) -> dict[str, Any]:
+    """A line of scores (0..100) over periods, a dot per period with a score
+    (a gap where a period has none), the first and last labels and gridlines
+    at 0, 50, 75 and 100: SVG geometry for `charts.line`."""
+    w, h, left, top, bottom = 900, 260, 44, 12, 224
+    n = len(points)
+    step = (w - left - 20) / max(1, n - 1)
+
+    def y(v):
+        return "%.1f" % (bottom - (bottom - top) * v / 100)
+    dots, segments, current = [], [], []
+    for i, p in enumerate(points):
+        if p["value"] is None:
+            if len(current) > 1:
+                segments.append(" ".join(current))
+            current = []
+            continue
+        x = "%.1f" % (left + i * step)
+        current.append("%s,%s" % (x, y(p["value"])))
+        dots.append({"x": x, "y": y(p["value"]), "band": band(p["value"]),
+                     "title": "%s : %s" % (p["label"], i18n.fmt_num(p["value"], lang, 1))})
+    if len(current) > 1:
+        segments.append(" ".join(current))
+    grid = [{"v": v, "y": y(v)} for v in (0, 50, 75, 100)]
+    ticks = [{"x": "%.1f" % (left + i * step), "label": points[i]["label"]}
+             for i in sorted({0, n - 1}) if n]
+    summary = ", ".join("%s %s" % (p["label"], i18n.fmt_num(p["value"], lang, 1))
+                        for p in points)
+    return {"w": w, "h": h, "left": left, "right": w - 20, "label_y": h - 12, "grid": grid,
+            "segments": segments, "dots": dots, "ticks": ticks, "summary": summary}
 
 
 def level_bars(fig: dict, lang: str) -> list[dict]:
