@@ -240,9 +240,10 @@ TEXTS: dict[str, tuple[Any, Any]] = {
                      "efficacite": "Efficiency"}),
     "qr_comments": ("Derniers commentaires (QR code)", "Latest comments (QR code)"),
     "comments_masked": (
-        "Adresses e-mail et numéros de téléphone masqués ; ces commentaires ne sont pas "
-        "modérés.",
-        "E-mail addresses and phone numbers are masked; these comments are not moderated."),
+        "Adresses e-mail et numéros de téléphone masqués. Ces commentaires ne sont pas "
+        "modérés : seuls les responsables les voient, jamais l'écran des agents.",
+        "E-mail addresses and phone numbers are masked. These comments are not moderated: "
+        "only managers see them, never the agents' screen."),
     # the agents' screen on a TV: plain words
     "tv_today": ("Satisfaction aujourd'hui, sur 100", "Satisfaction today, out of 100"),
     "tv_words": ({"good": "Très bien", "mid": "Moyen", "low": "À améliorer",
@@ -268,6 +269,7 @@ TEXTS: dict[str, tuple[Any, Any]] = {
     "tv_week_label": ("Satisfaction sur 100 par jour : %s", "Satisfaction out of 100 per day: %s"),
     "tv_yesterday": ("Hier", "Yesterday"),
     "tv_week_ago": ("Il y a 7 jours", "7 days ago"),
+    "tv_topics": ("Sujets signalés aujourd'hui (QR code)", "Topics raised today (QR code)"),
     "tv_score": ("%s sur 100", "%s out of 100"),
 }
 TEXT: dict[str, dict[str, Any]] = {

@@ -1,10 +1,12 @@
 """What the agents' screen shows for one site today: figures from the
-rollups, kiosk health, the latest QR comments and mystery visits."""
+rollups, kiosk health, today's QR topics and the latest mystery visits.
+QR comments are not moderated: they are shown to managers only, never on
+the agents' screen (which may hang where the public sees it)."""
 import datetime
 import logging
 
-from sync_server.feedback import answers
 from sync_server.mystery import audits
+from sync_server.scoring import overview
 from sync_server.scoring import report as scoring_report
 from sync_server.storage import page_queries, registry
 from sync_server.storage.access_queries import Store
@@ -51,11 +53,12 @@ def kiosk_health(db: Store, site_id: str, telemetry_s: int = 300,
     return out
 
 
-def latest_comments(db: Store, site_id: str, limit: int = 3) -> list[dict]:
+def qr_topics(db: Store, site_id: str, day: datetime.date) -> list[tuple[str, int]]:
+    """How many of the day's QR answers named each topic, most named first."""
     try:
-        return list(answers.latest_comments(db, site_id, limit))
+        return overview.qr_topics(db, site_id, day, day)
     except Exception:  # a fault there must not take the screen down
-        log.exception("latest comments of %s", site_id)
+        log.exception("QR topics of %s", site_id)
         return []
 
 
@@ -108,6 +111,6 @@ def screen(db: Store, site_id: str, now: datetime.datetime | None = None,
         "last_week": day_figures(db, site_id, today - week, shrink),
         "week": seven_days(db, site_id, today, shrink),
         "kiosks": kiosk_health(db, site_id, site["telemetry_s"] or 300, now_ms),
-        "comments": latest_comments(db, site_id),
+        "topics": qr_topics(db, site_id, today),
         "mystery": latest_mystery(db, site_id),
     }

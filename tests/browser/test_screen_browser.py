@@ -75,8 +75,8 @@ def seed_qr_and_mystery(db_path, tmp):
     db = open_db(db_path)
     now = int(time.time() * 1000)
     db.conn.execute("BEGIN IMMEDIATE")
-    db.conn.execute("INSERT INTO qr_answers (site_id, token, level, scale, comment, created_ms)"
-                    " VALUES (?, 't', 1, 4, ?, ?)",
+    db.conn.execute("INSERT INTO qr_answers (site_id, token, level, scale, topics, comment,"
+                    " created_ms) VALUES (?, 't', 1, 4, 'attente', ?, ?)",
                     (SITE, "Attente trop longue, rappelez-moi au 06 12 34 56 78", now))
     rollup.apply_votes(db.conn, [dict(site_id=SITE, utc_ms=now, level=1, scale=4, flags=0)],
                        source="qr")
@@ -209,7 +209,8 @@ def test_votes_published_over_mqtt_show_within_2_s(stack, artifacts_dir):
     assert page.locator(".morning-view").count() == 0  # the day has begun
     page.screenshot(path=os.path.join(artifacts_dir, "screen-1920x1080.png"))
     assert page.evaluate(OUT_OF_VIEW) == []
-    assert "06 12 34 56 78" not in page.content()  # the QR comment is shown masked
+    assert "Attente trop longue" not in page.content()  # QR comments: managers only
+    assert page.locator('[data-topic="attente"]').inner_text() == "1"
     assert "Téléphone" in page.locator(".mystery-card").inner_text()
     page.set_viewport_size({"width": 1280, "height": 720})
     page.screenshot(path=os.path.join(artifacts_dir, "screen-1280x720.png"))
