@@ -11,6 +11,7 @@ from importlib.metadata import entry_points
 from sync_server import __version__
 from sync_server.commands import (
     backup,
+    barometer,
     broker,
     feedback,
     firmware,
@@ -30,7 +31,7 @@ from sync_server.errors import CliError
 # Modules that contribute subcommands, in the order `borne --help` lists them
 # (the `borne.commands` entry points come after them).
 COMMAND_MODULES = (serve, registry, org, broker, tls, feedback, mystery, screen, token, rollup,
-                   provision, firmware, wire, backup)
+                   provision, firmware, wire, backup, barometer)
 PLUGIN_GROUP = "borne.commands"
 
 

@@ -319,6 +319,52 @@ ALTER TABLE managers ADD COLUMN org_id INTEGER REFERENCES organisations(id);  --
 CREATE INDEX sites_org ON sites(org_id);
 """
 
+# The yearly barometer: editions, the organisations registered, their scores
+# per channel, journey step and overall, and the trophies with their evidence
+# (METHOD.md, "The barometer").
+BAROMETER = """
+CREATE TABLE barometer_editions (
+    year INTEGER PRIMARY KEY,
+    registration_deadline TEXT NOT NULL,       -- YYYY-MM-DD: 31 December of the year
+    test_from TEXT NOT NULL,                   -- YYYY-MM-DD, local days of the sites
+    test_to TEXT NOT NULL,
+    computed_ms INTEGER,                       -- NULL until `borne barometer compute`
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE barometer_registrations (
+    year INTEGER NOT NULL REFERENCES barometer_editions(year),
+    org_id INTEGER NOT NULL REFERENCES organisations(id),
+    registered_ms INTEGER NOT NULL,
+    PRIMARY KEY (year, org_id)
+) WITHOUT ROWID;
+CREATE TABLE barometer_scores (
+    year INTEGER NOT NULL REFERENCES barometer_editions(year),
+    org_id INTEGER NOT NULL REFERENCES organisations(id),
+    dimension TEXT NOT NULL,                   -- composite, channel:<c>, step:<s>
+    score REAL,                                -- 0..100, NULL when too little data
+    n INTEGER NOT NULL,                        -- checks or responses behind it
+    PRIMARY KEY (year, org_id, dimension)
+) WITHOUT ROWID;
+CREATE TABLE barometer_results (
+    year INTEGER NOT NULL REFERENCES barometer_editions(year),
+    org_id INTEGER NOT NULL REFERENCES organisations(id),
+    category TEXT NOT NULL,                    -- kind, with the band of a commune
+    tests INTEGER NOT NULL,                    -- mystery tests in the test period
+    eligible INTEGER NOT NULL,                 -- 1: may receive a trophy
+    rank INTEGER,                              -- in its category, ties share a rank
+    progress REAL,                             -- composite minus the previous edition's
+    PRIMARY KEY (year, org_id)
+) WITHOUT ROWID;
+CREATE TABLE barometer_awards (
+    year INTEGER NOT NULL REFERENCES barometer_editions(year),
+    award TEXT NOT NULL,                       -- e.g. category:commune/2000-9999, channel:phone
+    org_id INTEGER NOT NULL REFERENCES organisations(id),
+    score REAL NOT NULL,
+    evidence TEXT NOT NULL,                    -- JSON: the rule, the figures, the runners-up
+    PRIMARY KEY (year, award, org_id)
+) WITHOUT ROWID;
+"""
+
 # (version, name, SQL script). Append only.
 MIGRATIONS = [
     (1, "core: sites, kiosks, votes, anchors, kiosk health", CORE),
@@ -331,4 +377,5 @@ MIGRATIONS = [
     (7, "public consultations: questions, answers by kiosk and phone, ideas", CONSULTATIONS),
     (8, "organisations: kind and population; managers scoped to one, operators to all",
      ORGANISATIONS),
+    (9, "the barometer: editions, registrations, scores, trophies", BAROMETER),
 ]
