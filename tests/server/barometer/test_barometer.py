@@ -146,8 +146,8 @@ def test_editions_scores_ranks_progress_and_trophies(env, capsys, monkeypatch):
     assert won["progress"] == ["Bourg"]
     assert won["channel:smartphone"] == ["Bibliothèque Sud", "Bourg", "Médiathèque"]
 
-    code, out, err = borne(capsys, monkeypatch, "barometer", "explain", "category:commune/2000-9999",
-                           "--edition", str(YEAR), "--db", path)
+    code, out, err = borne(capsys, monkeypatch, "barometer", "explain",
+                           "category:commune/2000-9999", "--edition", str(YEAR), "--db", path)
     assert code in (0, None), err
     assert "Villeneuve" in out and "best composite score of its category" in out
     assert "runner-up: Bourg, composite 85.6" in out
