@@ -7,11 +7,13 @@ import json
 
 from sync_server.barometer import compute as computing
 from sync_server.barometer import editions
+from sync_server.barometer import report as reports
 from sync_server.commands.common import Subparsers, data_command, print_rows
 from sync_server.errors import CliError
 from sync_server.storage import barometer as store
 from sync_server.storage import organisations
 from sync_server.storage.connection import connect
+from sync_server.web import pdf, render
 
 
 def add_commands(sub: Subparsers) -> None:
@@ -33,6 +35,14 @@ def add_commands(sub: Subparsers) -> None:
                      help="compute an edition's scores, ranks and trophies (again)")
     c.add_argument("--edition", type=int, required=True)
     c.add_argument("--json", action="store_true")
+    rp = data_command(bsub, "report", report,
+                      help="an organisation's report of a computed edition, as HTML or PDF")
+    rp.add_argument("--edition", type=int, required=True)
+    rp.add_argument("--org", required=True, metavar="ORGANISATION", help="name or id")
+    rp.add_argument("--out", required=True, metavar="FILE",
+                    help="FILE.pdf (printed by Chromium) or FILE.html")
+    rp.add_argument("--lang", choices=("fr", "en"), default="fr")
+    rp.add_argument("--chromium", default=pdf.CHROMIUM, help="the browser that prints the PDF")
     x = data_command(bsub, "explain", explain, help="why an award went to whom")
     x.add_argument("award", help="e.g. category:library, progress, channel:phone")
     x.add_argument("--edition", type=int, required=True)
@@ -77,6 +87,25 @@ def compute(args: argparse.Namespace) -> None:
         out["year"], out["organisations"], out["eligible"]))
     for award, name, score in out["awards"]:
         print("  %-32s %s (%.1f)" % (award, name, score))
+
+
+def report(args: argparse.Namespace) -> None:
+    conn = connect(args.db)
+    org = _run(organisations.org_id, conn, args.org)
+    data = _run(reports.organisation, conn, args.edition, org)
+    if data is None:
+        raise CliError("%s has no result in edition %d (registered? `borne barometer compute`"
+                       " run?)" % (args.org, args.edition))
+    html = render.standalone("barometer_report.html", args.lang, report=data)
+    if args.out.lower().endswith(".pdf"):
+        try:
+            pdf.html_to_pdf(html, args.out, args.chromium)
+        except pdf.PdfError as e:
+            raise CliError(str(e)) from None
+    else:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(html)
+    print("report of %s, edition %d: %s" % (args.org, args.edition, args.out))
 
 
 def explain(args: argparse.Namespace) -> None:

@@ -29,6 +29,7 @@ from sync_server.web import (
     access_log,
     api,
     audience,
+    barometer_pages,
     csrf,
     feedback,
     headers,
@@ -48,7 +49,7 @@ __all__ = ["DB", "LINK", "SETTINGS", "make_app"]
 # first, then JSON errors and access control (middlewares in this order), then
 # the features.
 FEATURES = (headers, render, csrf, api, audience, openapi, feedback, scoring_api,
-            screen_pages, manager_pages)
+            screen_pages, manager_pages, barometer_pages)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -21,9 +21,10 @@ the app's routes against this table).
 
 Organisations: a manager account sees only its organisation's sites; an
 operator account and the API tokens see every site. Here, once: a route
-whose path names a `{site_id}` outside the caller's sites answers 404 (unknown
-site); a route that lists sites filters them with
-`scope.visible_sites(request)` (or `scope.may_see(request, site_id)`)."""
+whose path names a `{site_id}` outside the caller's sites, or an `{org_id}`
+other than the manager's organisation, answers 404 (unknown site); a route
+that lists sites filters them with `scope.visible_sites(request)` (or
+`scope.may_see(request, site_id)`, `scope.visible_orgs(request)`)."""
 import logging
 from urllib.parse import urlencode
 
@@ -35,7 +36,7 @@ from sync_server.web import access, render
 from sync_server.web.api import error
 from sync_server.web.i18n import TEXT, lang_of
 from sync_server.web.keys import DB
-from sync_server.web.scope import bearer, may_see
+from sync_server.web.scope import bearer, may_see, may_see_org
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,10 @@ ROUTES: dict[str, str] = {
     "/api/v1/sites/{site_id}/votes": READ,
     "/api/v1/ranking": READ,
     "/api/v1/sites/{site_id}/screen-links": ADMIN,
+    "/barometer/{year}": PUBLIC,
+    "/barometer/{year}/open-data.csv": PUBLIC,
+    "/manager/barometer/{year}": MANAGER,
+    "/manager/barometer/{year}/orgs/{org_id}": MANAGER,
     "/api/v1/screen-links/{link_id}": ADMIN,
 }
 
@@ -103,7 +108,10 @@ def _refusal(audience: str, request: web.Request) -> tuple[int, str] | None:
 
 def _out_of_scope(request: web.Request) -> bool:
     site_id = request.match_info.get("site_id")
-    return site_id is not None and not may_see(request, site_id)
+    if site_id is not None and not may_see(request, site_id):
+        return True
+    org_id = request.match_info.get("org_id")
+    return org_id is not None and not may_see_org(request, org_id)
 
 
 def still_allowed(request: web.Request) -> bool:

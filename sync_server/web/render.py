@@ -21,16 +21,31 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATE_DIRS = [os.path.join(HERE, "templates")]
 
 
+OPTIONS: dict[str, Any] = dict(autoescape=True, auto_reload=False, trim_blocks=True,
+                               lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+
+
 def setup(app: web.Application) -> None:
-    env = aiohttp_jinja2.setup(
-        app, loader=jinja2.FileSystemLoader(TEMPLATE_DIRS), autoescape=True,
-        auto_reload=False, trim_blocks=True, lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined)
+    env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATE_DIRS), **OPTIONS)
+    _fill(env)
+
+
+def standalone(name: str, lang: str, **context: Any) -> str:
+    """The template `name` outside any request (a report printed to a file):
+    the same filters and charts, no language picker, no form."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE_DIRS), **OPTIONS)
+    _fill(env)
+    return env.get_template(name).render(lang=lang, t=i18n.TEXT[lang], switch_url=None,
+                                         **context)
+
+
+def _fill(env: jinja2.Environment) -> None:
     env.filters.update({name: _in_page_lang(fmt) for name, fmt in FILTERS.items()})
     env.globals.update(band=band, hourly_chart=hourly_chart, level_bars=level_bars,
                        week_chart=_in_page_lang(week_chart),
                        ranking_chart=_in_page_lang(ranking_chart),
                        line_chart=_in_page_lang(line_chart),
+                       distribution_chart=_in_page_lang(distribution_chart),
                        plural=_in_page_lang(i18n.plural), csrf_input=_csrf_input)
 
 
@@ -155,6 +170,22 @@ def ranking_chart(rows: list[dict], lang: str, column: str,
                      "vx": "%.1f" % (label_w + width + 8)})
     return {"w": label_w + bar_w + 80, "h": max(1, len(rows)) * row_h + 8, "label_w": label_w,
             "label_x": label_w - 10, "bars": bars, "n": len(rows), "summary": ", ".join(said)}
+
+
+def distribution_chart(values: list[float], lang: str, own: float | None) -> dict[str, Any]:
+    """A strip from 0 to 100 with a dot per organisation of a category
+    (`values`), the organisation's own score larger: SVG geometry for
+    `charts.distribution`."""
+    w, h, left, right, mid = 900, 110, 30, 870, 50
+
+    def x(v):
+        return "%.1f" % (left + (right - left) * v / 100)
+    dots = [{"x": x(v), "band": band(v)} for v in values]
+    ticks = [{"x": x(v), "label": str(v)} for v in (0, 25, 50, 75, 100)]
+    return {"w": w, "h": h, "left": left, "right": right, "mid": mid, "dots": dots,
+            "own": None if own is None else {"x": x(own), "band": band(own)},
+            "ticks": ticks, "label_y": h - 10,
+            "summary": ", ".join(i18n.fmt_num(v, lang, 1) for v in values)}
 
 
 def line_chart(points: list[dict], lang: str) -> dict[str, Any]:

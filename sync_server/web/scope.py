@@ -10,7 +10,7 @@ from sync_server.web.keys import DB
 
 BEARER = "bearer "
 
-__all__ = ["bearer", "may_see", "visible_sites"]
+__all__ = ["bearer", "may_see", "may_see_org", "visible_orgs", "visible_sites"]
 
 
 def bearer(request: web.Request) -> str | None:
@@ -50,3 +50,27 @@ def may_see(request: web.Request, site_id: str) -> bool:
     return sites is None or site_id in sites
 
 
+
+
+def visible_orgs(request: web.Request) -> frozenset[int] | None:
+    """The organisations a request may see: None for every one (an API
+    token, a network operator), a manager's own, else none."""
+    token = bearer(request)
+    if token is not None:
+        return None if tokens.token_scope(request.app[DB], token) is not None else frozenset()
+    account = access.request_account(request)
+    if account is not None:
+        if account.operator:
+            return None
+        return frozenset((account.org_id,)) if account.org_id else frozenset()
+    return frozenset()
+
+
+def may_see_org(request: web.Request, org_id: str | int) -> bool:
+    """Whether the request's credentials may see this organisation (an id
+    that is not a number is nobody's)."""
+    orgs = visible_orgs(request)
+    if orgs is None:
+        return True
+    text = str(org_id)
+    return text.isascii() and text.isdigit() and int(text) in orgs

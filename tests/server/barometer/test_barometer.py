@@ -2,18 +2,30 @@
 journey step, ranks within a category, progress, trophies with ties and
 eligibility, and the explanation of an award, through the command line on
 a real SQLite database with real mystery imports and rollups."""
+import asyncio
+import csv
 import datetime
 import io
 import json
+import os
+import re
+import shutil
+import subprocess
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from sync_server.barometer import editions, scores
+from sync_server.barometer.compute import compute
 from sync_server.commands import cli
 from sync_server.mystery import audits
 from sync_server.storage import barometer as store
 from sync_server.storage import organisations, registry, rollup
 from sync_server.storage.connection import open_db
+from sync_server.web import access, pdf
+from sync_server.web.app import make_app
+from tests import realparts
+from tests.server.web.support import PASSWORD, log_in
 from tests.server.web.test_screen_api import Votes, noon_ms
 
 TODAY = datetime.date.today()
@@ -168,3 +180,86 @@ def test_editions_scores_ranks_progress_and_trophies(env, capsys, monkeypatch):
 def test_ranks_share_ties_and_skip():
     assert scores.ranks({1: 90.0, 2: 95.0, 3: 90.0, 4: None, 5: 80.0}) == {
         1: 2, 2: 1, 3: 2, 4: None, 5: 4}
+
+
+@pytest.fixture(scope="module")
+def computed(tmp_path_factory):
+    """A second database, both editions computed through the Python API."""
+    tmp = tmp_path_factory.mktemp("reports")
+    path = tmp / "borne.db"
+    db = open_db(path)
+    for name, kind, pop, _now, _before in ORGS:
+        org = organisations.add_org(db, name, kind, pop)
+        registry.add_site(db.conn, site_of(name), name)
+        organisations.set_site_org(db, site_of(name), org)
+    for year in (YEAR - 1, YEAR):
+        editions.add(db, year)
+        for name, *_rest, before in ORGS:
+            if year == YEAR or before:
+                editions.register(db, year, organisations.org_id(db, name),
+                                  today=datetime.date(year, 12, 1))
+    seed(db, tmp, YEAR - 1, datetime.date(YEAR - 1, 6, 30), "before")
+    seed(db, tmp, YEAR, TODAY - datetime.timedelta(1), "now")
+    compute(db, YEAR - 1)
+    compute(db, YEAR)
+    return {"path": str(path), "db": db, "tmp": tmp}
+
+
+def test_report_as_pdf_with_real_text_and_as_html(computed, capsys, monkeypatch):
+    if not os.access(pdf.CHROMIUM, os.X_OK) or not shutil.which("pdftotext"):
+        realparts.missing("chromium and pdftotext")
+    out = computed["tmp"] / "bourg.pdf"
+    code, _out, err = borne(capsys, monkeypatch, "barometer", "report", "--edition", str(YEAR),
+                            "--org", "Bourg", "--out", str(out), "--db", computed["path"])
+    assert code in (0, None), err
+    assert out.read_bytes().startswith(b"%PDF")
+    text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "Baromètre de l'accueil %d" % YEAR in text and "Bourg" in text
+    assert "Meilleure progression" in text  # its trophy
+    assert "Téléphone" in text and "90,0" in text  # the phone channel's score, as text
+    assert "Rang dans la catégorie commune/2000-9999 : 2 sur 2" in text
+    html_path = computed["tmp"] / "bourg.html"
+    borne(capsys, monkeypatch, "barometer", "report", "--edition", str(YEAR), "--org", "Bourg",
+          "--out", str(html_path), "--lang", "en", "--db", computed["path"])
+    html = html_path.read_text(encoding="utf-8")
+    for chart in ("ranking", "distribution", "line"):
+        svg = re.search(r'<svg class="%s"[^>]*role="img" aria-label="([^"]+)"' % chart, html)
+        assert svg, chart
+    # the trend over the editions, in its text alternative: last year 55.5, now 85.6
+    assert 'aria-label="Trend per edition: %d 55.5, %d 85.6"' % (YEAR - 1, YEAR) in html
+    code, _out, err = borne(capsys, monkeypatch, "barometer", "report", "--edition", str(YEAR),
+                            "--org", "Bourg", "--out", str(out), "--chromium", "/nonexistent",
+                            "--db", computed["path"])
+    assert code == 2 and "no Chromium at /nonexistent" in err
+
+
+def test_public_trophies_open_data_and_national_summary(computed):
+    async def scenario(client):
+        r = await client.get("/barometer/%d" % YEAR)
+        html = await r.text()
+        assert r.status == 200 and "Meilleure progression" in html and "Bourg" in html
+        html = await (await client.get("/barometer/%d?lang=en" % YEAR)).text()
+        assert "Best progress" in html and 'lang="en"' in html
+        assert (await client.get("/barometer/1999")).status == 404
+        assert (await client.get("/barometer/abcd")).status == 404
+        r = await client.get("/barometer/%d/open-data.csv" % YEAR)
+        rows = list(csv.reader(io.StringIO((await r.read()).decode("utf-8-sig"))))
+        with open(os.path.join(realparts.ROOT, "docs", "BAROMETER.md"), encoding="utf-8") as f:
+            documented = re.findall(r"^\| `([a-z_]+)` \|", f.read().split("## Open data")[1],
+                                    re.M)
+        assert rows[0] == documented
+        bourg = dict(zip(rows[0], next(r for r in rows if r[1] == "Bourg")))
+        assert (bourg["composite"], bourg["rank"], bourg["channel_phone"]) == ("85.6", "2", "90.0")
+        assert bourg["channel_email"] == "" and "progress" in bourg["awards"].split()
+        r = await client.get("/manager/barometer/%d" % YEAR, allow_redirects=False)
+        assert r.status == 302  # managers only
+        await log_in(client, "network")
+        html = await (await client.get("/manager/barometer/%d" % YEAR)).text()
+        assert "commune/2000-9999" in html and "Médiathèque" in html
+    access.add_manager(computed["db"], "network", PASSWORD)
+
+    async def main():
+        async with TestClient(TestServer(make_app(computed["path"]))) as client:
+            await scenario(client)
+    asyncio.run(main())

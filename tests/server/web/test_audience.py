@@ -54,6 +54,8 @@ SAMPLES = {
     "/api/v1/ranking": ("GET", "/api/v1/ranking"),
     "/api/v1/sites/{site_id}/screen-links": ("POST", "/api/v1/sites/mairie/screen-links"),
     "/api/v1/screen-links/{link_id}": ("DELETE", "/api/v1/screen-links/1"),
+    "/manager/barometer/{year}": ("GET", "/manager/barometer/2026"),
+    "/manager/barometer/{year}/orgs/{org_id}": ("GET", "/manager/barometer/2026/orgs/1"),
 }
 
 

@@ -12,6 +12,8 @@ import sqlite3
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from sync_server.barometer import editions
+from sync_server.barometer.compute import compute
 from sync_server.commands import cli
 from sync_server.storage import organisations, registry, rollup, tokens
 from sync_server.storage.connection import connect, open_db, split_sql, transaction
@@ -20,6 +22,7 @@ from sync_server.web import access, audience
 from sync_server.web.app import make_app
 from tests.server.web.support import PASSWORD, log_in
 
+YEAR = datetime.date.today().year
 HIDDEN, HIDDEN_NAME = "alpha-hall", "Alpha Hidden Hall"
 OWN, OWN_NAME = "beta-lib", "Beta Reading Room"
 # Routes that list sites: an operator finds the hidden site in each.
@@ -43,9 +46,13 @@ def env(tmp_path_factory):
                 datetime.datetime.combine(today, datetime.time(12)).timestamp() * 1000),
                 level=3, scale=4, flags=0)] * 12)
         access.add_link(db, sid, "accueil")
+    editions.add(db, YEAR)
+    for org in (alpha, beta):
+        editions.register(db, YEAR, org)
+    compute(db, YEAR)
     access.add_manager(db, "beta-mgr", PASSWORD, beta)
     access.add_manager(db, "network", PASSWORD)
-    return {"path": path, "db": db, "read": tokens.add_token(db, "read")[1]}
+    return {"path": path, "db": db, "read": tokens.add_token(db, "read")[1], "alpha": alpha}
 
 
 def run(env, scenario):
@@ -55,17 +62,18 @@ def run(env, scenario):
     return asyncio.run(main())
 
 
-def guarded_routes(app):
-    """(method, url, names a site) of every route but the public ones, its
-    parameters filled in: the hidden site, else 1."""
+def guarded_routes(app, alpha=1):
+    """(method, url, names a site or an organisation) of every route but the
+    public ones, its parameters filled in: the hidden site, its organisation,
+    this year's edition, else 1."""
+    values = {"site_id": HIDDEN, "org_id": str(alpha), "year": str(YEAR)}
     out = []
     for route in app.router.routes():
         canonical = route.resource.canonical
         if route.method == "HEAD" or audience.ROUTES.get(canonical) == audience.PUBLIC:
             continue
-        url = re.sub(r"\{([a-z_]+)\}", lambda m: HIDDEN if m.group(1) == "site_id" else "1",
-                     canonical)
-        out.append((route.method, url, "{site_id}" in canonical))
+        url = re.sub(r"\{([a-z_]+)\}", lambda m: values.get(m.group(1), "1"), canonical)
+        out.append((route.method, url, "{site_id}" in canonical or "{org_id}" in canonical))
     return out
 
 
@@ -81,7 +89,7 @@ async def fetch(client, method, url, headers=None):
 
 
 def test_a_manager_reads_nothing_of_another_organisation(env):
-    routes = guarded_routes(make_app(env["path"]))
+    routes = guarded_routes(make_app(env["path"]), env["alpha"])
     assert {url for _m, url, _s in routes} >= set(LISTS)
 
     async def scenario(client):
@@ -100,7 +108,7 @@ def test_a_manager_reads_nothing_of_another_organisation(env):
 
 
 def test_an_operator_and_an_api_token_see_every_organisation(env):
-    routes = guarded_routes(make_app(env["path"]))
+    routes = guarded_routes(make_app(env["path"]), env["alpha"])
 
     async def scenario(client):
         await log_in(client, "network")
