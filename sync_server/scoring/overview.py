@@ -10,6 +10,7 @@ from typing import Any
 
 from sync_server.scoring import report
 from sync_server.scoring import stats as scoring
+from sync_server.storage import mystery as mystery_store
 from sync_server.storage import qr, rollup
 from sync_server.storage.connection import Db
 
@@ -37,8 +38,17 @@ def _scores(db: Db, from_day: datetime.date, to_day: datetime.date,
         for r in report.ranking(db, from_day, to_day, source, site_ids)["sites"]:
             row = out.setdefault(r["site"], {"name": r["name"]})
             row[source], row[source + "_n"] = r["happy_index"], r["n"]
+    checks: dict[str, list[float]] = {}
+    for sid, weight, passes, fails in mystery_store.site_checks(
+            db, from_day.isoformat(), to_day.isoformat()):
+        c = checks.setdefault(sid, [0, 0, 0.0, 0.0])  # passes, fails, weighted ones
+        c[0] += passes
+        c[1] += fails
+        c[2] += weight * passes
+        c[3] += weight * (passes + fails)
     for sid, row in out.items():
-        res = report.mystery_figures(db, sid, from_day, to_day)
+        p, f, num, den = checks.get(sid, (0, 0, 0.0, 0.0))
+        res = scoring.mystery_part(int(p), int(f), num / den if den else None)
         row["mystery"], row["mystery_n"] = res["score"], res["n"]
         row["composite"] = scoring.composite(
             {k: row[k] for k in ("kiosk", "qr", "mystery")})["value"]

@@ -119,13 +119,6 @@ def _mystery(db, site_id, from_day, to_day):
     return out
 
 
-def mystery_figures(db: Db, site_id: str, from_day: datetime.date,
-                    to_day: datetime.date) -> dict[str, Any]:
-    """The mystery part of a site over a period: score (0..100 or None), n
-    checks, status, and per channel and criterion counts."""
-    return _mystery(db, site_id, from_day, to_day)
-
-
 def mystery_totals(res: dict[str, Any] | None) -> tuple[int, int, float | None]:
     """Applicable checks passed and failed over every channel and criterion
     of mystery.results, and the weighted compliance rate (0..1) over them."""
