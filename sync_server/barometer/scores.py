@@ -69,7 +69,7 @@ def ranks(values: dict[int, float | None]) -> dict[int, int | None]:
     """Competition ranks, best first: equal scores share a rank, the next
     rank skips (1, 1, 3); no score, no rank."""
     scored = sorted((v for v in values.values() if v is not None), reverse=True)
-    first = {}
+    first: dict[float, int] = {}
     for i, v in enumerate(scored):
         first.setdefault(v, i + 1)
     return {k: (first[v] if v is not None else None) for k, v in values.items()}

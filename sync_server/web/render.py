@@ -198,7 +198,9 @@ def line_chart(points: list[dict], lang: str) -> dict[str, Any]:
 
     def y(v):
         return "%.1f" % (bottom - (bottom - top) * v / 100)
-    dots, segments, current = [], [], []
+    dots: list[dict[str, str]] = []
+    segments: list[str] = []
+    current: list[str] = []
     for i, p in enumerate(points):
         if p["value"] is None:
             if len(current) > 1:
