@@ -166,6 +166,9 @@ def raw_report(conn, org_id):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--requests", type=int, default=50)
+    ap.add_argument("--skip-network", action="store_true",
+                    help="leave out the ranking of every site and the edition's computation"
+                         " (minutes each on two cores)")
     args = ap.parse_args()
     os.makedirs(CACHE, exist_ok=True)
     with open(os.path.join(CACHE, ".gitignore"), "w") as f:
@@ -185,13 +188,15 @@ def main():
     n = args.requests
     org = organisations.org_id(conn, "Organisation 0042")
     mine = organisations.org_site_ids(conn, org)
-    lat = timed(lambda: report.ranking(conn, YEAR_START, YEAR_END, "kiosk"), n)
-    base = timed(lambda: raw_ranking(conn), 3)
     print("%-44s %9s %9s %12s %8s" % ("", "p50 ms", "p99 ms", "raw p50 ms", "p99/raw"))
-    print("%-44s %9.1f %9.1f %12.1f %8.3f" % (
-        "ranking of %d sites over a year" % (ORGS * SITES_PER_ORG), pct(lat, 50), pct(lat, 99),
-        pct(base, 50), pct(lat, 99) / pct(base, 50)))
-    worst_rank = pct(lat, 99)
+    worst_rank = None
+    if not args.skip_network:
+        lat = timed(lambda: report.ranking(conn, YEAR_START, YEAR_END, "kiosk"), n)
+        base = timed(lambda: raw_ranking(conn), 3)
+        print("%-44s %9.1f %9.1f %12.1f %8.3f" % (
+            "ranking of %d sites over a year" % (ORGS * SITES_PER_ORG), pct(lat, 50),
+            pct(lat, 99), pct(base, 50), pct(lat, 99) / pct(base, 50)))
+        worst_rank = pct(lat, 99)
     lat = timed(lambda: report.ranking(conn, YEAR_START, YEAR_END, "kiosk", mine), n)
     base = timed(lambda: raw_ranking(conn, mine), 3)
     print("%-44s %9.1f %9.1f %12.1f %8.3f" % (
@@ -206,12 +211,14 @@ def main():
     print("%-44s %9.1f %9.1f %12.1f %8.3f" % (
         "an organisation's barometer report (HTML)", pct(lat, 50), pct(lat, 99), pct(base, 50),
         pct(lat, 99) / pct(base, 50)))
-    t0 = time.perf_counter()
-    computing.compute(conn, YEAR)
-    print("computing the edition (%d organisations): %.0f ms" % (
-        ORGS, (time.perf_counter() - t0) * 1000))
-    print("targets: ranking over a year p99 < 50 ms: %s (%.1f ms); report < 1 s: %s" % (
-        "met" if worst_rank < 50 else "NOT met", worst_rank,
+    if not args.skip_network:
+        t0 = time.perf_counter()
+        computing.compute(conn, YEAR)
+        print("computing the edition (%d organisations): %.0f ms" % (
+            ORGS, (time.perf_counter() - t0) * 1000))
+    print("targets: ranking of every site over a year p99 < 50 ms: %s; report < 1 s: %s" % (
+        "not measured" if worst_rank is None else "%s (%.1f ms)" % (
+            "met" if worst_rank < 50 else "NOT met", worst_rank),
         "met" if pct(lat, 99) < 1000 else "NOT met"))
     return 0
 
