@@ -24,6 +24,7 @@ from tests.server.web.support import PASSWORD, log_in
 
 YEAR = datetime.date.today().year
 HIDDEN, HIDDEN_NAME = "alpha-hall", "Alpha Hidden Hall"
+UNOWNED = "unowned-hall"
 OWN, OWN_NAME = "beta-lib", "Beta Reading Room"
 # Routes that list sites: an operator finds the hidden site in each.
 LISTS = ("/manager", "/manager/ranking.csv", "/api/v1/sites", "/api/v1/kiosks",
@@ -46,6 +47,7 @@ def env(tmp_path_factory):
                 datetime.datetime.combine(today, datetime.time(12)).timestamp() * 1000),
                 level=3, scale=4, flags=0)] * 12)
         access.add_link(db, sid, "accueil")
+    registry.add_site(db.conn, UNOWNED, "Nobody's Hall")  # no organisation yet
     editions.add(db, YEAR)
     for org in (alpha, beta):
         editions.register(db, YEAR, org)
@@ -99,9 +101,9 @@ def test_a_manager_reads_nothing_of_another_organisation(env):
             assert HIDDEN not in body and HIDDEN_NAME not in body, (method, url)
             if names_site:
                 assert status in (403, 404), (method, url, status)
-        for url in LISTS:  # their own site is there
+        for url in LISTS:  # their own site is there, not a site of no organisation
             status, body = await fetch(client, "GET", url)
-            assert status == 200 and OWN in body, url
+            assert status == 200 and OWN in body and UNOWNED not in body, url
         status, _ = await fetch(client, "GET", "/manager/sites/%s" % OWN)
         assert status == 200
     run(env, scenario)
@@ -120,6 +122,7 @@ def test_an_operator_and_an_api_token_see_every_organisation(env):
                 assert status == 200, url
             if url in LISTS:
                 assert status == 200 and HIDDEN in body and OWN in body, url
+                assert UNOWNED in body or url == "/api/v1/kiosks", url  # it has no kiosk
         headers = {"Authorization": "Bearer " + env["read"]}
         for url in ("/api/v1/sites", "/api/v1/ranking", "/api/v1/sites/%s/votes" % HIDDEN):
             status, body = await fetch(client, "GET", url, headers)
