@@ -12,12 +12,14 @@ from sync_server import __version__
 from sync_server.commands import (
     alerts,
     backup,
+    barometer,
     broker,
     consultation,
     feedback,
     firmware,
     mystery,
     polls,
+    org,
     provision,
     registry,
     rollup,
@@ -31,8 +33,8 @@ from sync_server.errors import CliError
 
 # Modules that contribute subcommands, in the order `borne --help` lists them
 # (the `borne.commands` entry points come after them).
-COMMAND_MODULES = (serve, registry, broker, tls, feedback, consultation, mystery, screen, polls,
-                   token, rollup, provision, firmware, wire, backup, alerts)
+COMMAND_MODULES = (serve, registry, org, broker, tls, feedback, consultation, mystery, screen,
+                   polls, token, rollup, provision, firmware, wire, backup, alerts, barometer)
 PLUGIN_GROUP = "borne.commands"
 
 

@@ -12,7 +12,7 @@ from sync_server.commands.provision import add_console_arguments, add_network_ar
 from sync_server.devices import lifecycle
 from sync_server.devices.console import ConsoleError
 from sync_server.errors import CliError
-from sync_server.storage import registry
+from sync_server.storage import organisations, registry
 from sync_server.storage.connection import connect, utc_text
 
 
@@ -27,6 +27,8 @@ def add_commands(sub: Subparsers) -> None:
     a.add_argument("--buttons", type=int, default=4, choices=(2, 3, 4))
     a.add_argument("--hours", default="{}",
                    help='opening hours as JSON, e.g. {"0": [[510, 720]]} (Monday 8:30-12:00)')
+    a.add_argument("--org", metavar="ORGANISATION",
+                   help="the organisation (name or id) the site belongs to")
     s = data_command(ssub, "set", site_set,
                      help="change a site's settings (kiosks get the new config)")
     s.add_argument("id")
@@ -37,6 +39,8 @@ def add_commands(sub: Subparsers) -> None:
     s.add_argument("--lockout-s", type=int, dest="lockout_s")
     s.add_argument("--sync-s", type=int, dest="sync_s")
     s.add_argument("--telemetry-s", type=int, dest="telemetry_s")
+    s.add_argument("--org", metavar="ORGANISATION",
+                   help="move the site to this organisation (name or id)")
     ar = data_command(ssub, "archive", site_archive,
                       help="take a site out of service: its history stays, it leaves the"
                            " rankings (revoke its kiosks first)")
@@ -126,15 +130,21 @@ def _run(fn, *args, **kwargs):
 
 def site_add(args: argparse.Namespace) -> None:
     conn = connect(args.db)
+    org = _run(organisations.org_id, conn, args.org) if args.org else None
     _run(registry.add_site, conn, args.id, args.name, args.timezone, args.buttons, args.hours)
+    if org is not None:
+        organisations.set_site_org(conn, args.id, org)
     print("site %s added" % args.id)
 
 
 def site_set(args: argparse.Namespace) -> None:
     conn = connect(args.db)
+    org = _run(organisations.org_id, conn, args.org) if args.org else None
     _run(registry.set_site, conn, args.id, name=args.name, timezone=args.timezone,
          buttons=args.buttons, hours=args.hours, lockout_s=args.lockout_s,
          sync_s=args.sync_s, telemetry_s=args.telemetry_s)
+    if org is not None:
+        organisations.set_site_org(conn, args.id, org)
     print("site %s updated" % args.id)
 
 

@@ -13,7 +13,7 @@ from sync_server.commands.serve import PUBLIC_URL
 from sync_server.errors import CliError
 from sync_server.settings import SettingsError
 from sync_server.settings import load as load_settings
-from sync_server.storage import registry
+from sync_server.storage import organisations, registry
 from sync_server.storage.connection import connect, get_setting, utc_text
 from sync_server.web import access as screen_access
 
@@ -43,8 +43,15 @@ def add_commands(sub: Subparsers) -> None:
     p = sub.add_parser("manager", help="accounts of the manager view")
     msub = p.add_subparsers(dest="manager_command", metavar="ACTION", required=True)
     a = data_command(msub, "add", manager_add,
-                     help="add a manager (password asked, or read from stdin)")
+                     help="add a manager of one organisation (--org) or a network operator"
+                          " (--operator; the default while no organisation exists); password"
+                          " asked, or read from stdin")
     a.add_argument("username")
+    who = a.add_mutually_exclusive_group()
+    who.add_argument("--org", metavar="ORGANISATION",
+                     help="the organisation (name or id) whose sites alone this manager sees")
+    who.add_argument("--operator", action="store_true",
+                     help="a network operator, who sees every organisation")
     a.add_argument("--password-stdin", action="store_true",
                    help="read the password from the first line of stdin")
     d = data_command(msub, "disable", manager_disable,
@@ -119,8 +126,14 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def manager_add(args: argparse.Namespace) -> None:
-    _run(screen_access.add_manager, connect(args.db), args.username, _password(args))
-    print("manager %s added" % args.username)
+    conn = connect(args.db)
+    if not args.operator and not args.org and organisations.list_orgs(conn):
+        raise CliError("say whose sites %s sees: --org ORGANISATION (one organisation) or"
+                       " --operator (every organisation)" % args.username)
+    org = _run(organisations.org_id, conn, args.org) if args.org else None
+    _run(screen_access.add_manager, conn, args.username, _password(args), org)
+    print("manager %s added: %s" % (args.username, "network operator, sees every organisation"
+                                    if org is None else "sees organisation %s only" % args.org))
 
 
 def manager_reset(args: argparse.Namespace) -> None:
@@ -135,8 +148,9 @@ def manager_enable(args: argparse.Namespace) -> None:
 
 def manager_list(args: argparse.Namespace) -> None:
     print_rows(screen_access.list_managers(connect(args.db)), args.json,
-               lambda r: "%-24s created %s  %s" % (
-                   r["username"], utc_text(r["created_ms"]),
+               lambda r: "%-24s %-30s created %s  %s" % (
+                   r["username"], "operator" if r["role"] == "operator"
+                   else "manager of %s" % r["organisation"], utc_text(r["created_ms"]),
                    "disabled " + utc_text(r["disabled_ms"]) if r["disabled_ms"] else "active"))
 
 

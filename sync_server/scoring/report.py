@@ -223,19 +223,21 @@ def daily(db: Db, site_id: str, from_day: datetime.date, to_day: datetime.date,
 
 
 def ranking(db: Db, from_day: datetime.date, to_day: datetime.date,
-            source: str = "kiosk") -> dict[str, Any]:
-    """Every site with its figures for one source, best first; sites without
-    a score come last, in name order."""
+            source: str = "kiosk", site_ids: Iterable[str] | None = None) -> dict[str, Any]:
+    """Every site (of `site_ids` when given) with its figures for one
+    source, best first; sites without a score come last, in name order."""
     per_site: defaultdict[str, defaultdict[tuple[int, int], int]] = defaultdict(
         lambda: defaultdict(int))
     filtered: defaultdict[str, int] = defaultdict(int)
-    for sid, scale, level, filt, n in rollup.per_site_level_counts(db, from_day, to_day, source):
+    wanted = None if site_ids is None else sorted(site_ids)
+    for sid, scale, level, filt, n in rollup.per_site_level_counts(db, from_day, to_day, source,
+                                                                   wanted):
         if filt:
             filtered[sid] += n
         else:
             per_site[sid][(scale, level)] += n
     rows = []
-    for sid, name in site_names(db):
+    for sid, name in site_names(db, wanted):
         fig = scoring.summary(per_site.get(sid, {}), filtered.get(sid, 0))
         fig.update(site=sid, name=name)
         rows.append(fig)

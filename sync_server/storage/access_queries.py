@@ -57,10 +57,14 @@ def manager_exists(db: Store, username: str) -> bool:
                                 (username,)).fetchone() is not None
 
 
-def insert_manager(db: Store, username: str, password_hash: str) -> None:
+def insert_manager(db: Store, username: str, password_hash: str,
+                   org_id: int | None = None) -> None:
+    """A manager of one organisation, or (org_id None) a network operator."""
     raw_conn(db).execute(
-        "INSERT INTO managers (username, password_hash, created_ms) VALUES (?,?,?)",
-        (username, password_hash, now_ms()))
+        "INSERT INTO managers (username, password_hash, created_ms, role, org_id)"
+        " VALUES (?,?,?,?,?)",
+        (username, password_hash, now_ms(), "operator" if org_id is None else "manager",
+         org_id))
 
 
 def disable_manager(db: Store, username: str) -> bool:
@@ -93,9 +97,10 @@ def reset_manager(db: Store, username: str, password_hash: str) -> bool:
 
 
 def list_managers(db: Store) -> list[dict]:
-    """Every manager account, by name."""
+    """Every manager account, by name, with its role and organisation."""
     return row_dicts(raw_conn(db).execute(
-        "SELECT username, created_ms, disabled_ms FROM managers ORDER BY username"))
+        "SELECT m.username, m.created_ms, m.disabled_ms, m.role, o.name AS organisation"
+        " FROM managers m LEFT JOIN organisations o ON o.id = m.org_id ORDER BY m.username"))
 
 
 def active_manager(db: Store, username: str) -> tuple[int, str] | None:
@@ -123,10 +128,11 @@ def delete_session(db: Store, token_hash: str) -> None:
     raw_conn(db).execute("DELETE FROM manager_sessions WHERE token_hash = ?", (token_hash,))
 
 
-def session_username(db: Store, token_hash: str) -> str | None:
-    """The manager of a live session of an active manager."""
+def session_account(db: Store, token_hash: str) -> tuple[str, str, int | None] | None:
+    """(username, role, org_id) of the active manager of a live session."""
     row = raw_conn(db).execute(
-        "SELECT m.username FROM manager_sessions s JOIN managers m ON m.id = s.manager_id"
+        "SELECT m.username, m.role, m.org_id FROM manager_sessions s"
+        " JOIN managers m ON m.id = s.manager_id"
         " WHERE s.token_hash = ? AND s.expires_ms > ? AND m.disabled_ms IS NULL",
         (token_hash, now_ms())).fetchone()
-    return row[0] if row else None
+    return (row[0], row[1], row[2]) if row else None

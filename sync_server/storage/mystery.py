@@ -88,3 +88,14 @@ def latest_tests(conn: Db, site_id: str, limit: int) -> list[dict]:
                                  " WHERE test_id = ? ORDER BY criterion",
                                  (t["test_id"],)).fetchall()
     return tests
+
+
+def site_checks(conn: Db, from_day: str, to_day: str) -> list[tuple]:
+    """(site_id, weight, passes, fails) per site and criterion of every
+    test of the period (all sites at once, for rankings)."""
+    return raw_conn(conn).execute(
+        "SELECT t.site_id, COALESCE(c.weight, 1.0), sum(r.result = 'pass'),"
+        " sum(r.result = 'fail') FROM mystery_results r JOIN mystery_tests t ON t.id = r.test_id"
+        " LEFT JOIN mystery_criteria c ON c.code = r.criterion"
+        " WHERE substr(t.local_time, 1, 10) BETWEEN ? AND ? GROUP BY t.site_id, r.criterion",
+        (from_day, to_day)).fetchall()

@@ -89,3 +89,9 @@ def topic_levels(conn: Db, site_id: str, from_ms: int, to_ms: int) -> list[tuple
     return raw_conn(conn).execute(
         "SELECT topics, level, scale FROM qr_answers WHERE site_id = ? AND created_ms >= ?"
         " AND created_ms < ?", (site_id, from_ms, to_ms)).fetchall()
+def topics_between(conn: Db, site_id: str, start_ms: int, end_ms: int) -> list[str]:
+    """The topics field of every answer of the site in [start_ms, end_ms)
+    that names at least one (comma-separated codes)."""
+    return [r[0] for r in raw_conn(conn).execute(
+        "SELECT topics FROM qr_answers WHERE site_id = ? AND created_ms >= ? AND created_ms < ?"
+        " AND topics != ''", (site_id, start_ms, end_ms))]

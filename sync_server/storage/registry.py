@@ -98,17 +98,24 @@ def get_site(conn: Db, site_id: str) -> dict:
     return rows[0]
 
 
-def list_sites(conn: Db) -> list[dict]:
-    """Every site as get_site gives it, with its number of trusted `kiosks`."""
-    return _site_dicts(raw_conn(conn).execute(
+def list_sites(conn: Db, site_ids: Iterable[str] | None = None) -> list[dict]:
+    """Every site as get_site gives it, with its number of trusted `kiosks`
+    (only those of `site_ids` when given)."""
+    rows = _site_dicts(raw_conn(conn).execute(
         "SELECT s.*, (SELECT count(*) FROM kiosks k WHERE k.site_id = s.id"
         " AND k.revoked_ms IS NULL) AS kiosks FROM sites s ORDER BY s.id"))
+    return rows if site_ids is None else [r for r in rows if r["id"] in set(site_ids)]
 
 
-def site_names(conn: Db) -> list[tuple[str, str]]:
-    """(id, name) of every site in service (not archived), by name."""
-    return [tuple(r) for r in raw_conn(conn).execute(
+def site_names(conn: Db, site_ids: Iterable[str] | None = None) -> list[tuple[str, str]]:
+    """(id, name) of every site in service (not archived), by name; only
+    those of `site_ids` when given."""
+    rows = [tuple(r) for r in raw_conn(conn).execute(
         "SELECT id, name FROM sites WHERE archived_ms IS NULL ORDER BY name, id")]
+    if site_ids is None:
+        return rows
+    keep = set(site_ids)
+    return [r for r in rows if r[0] in keep]
 
 
 def archive_site(conn: Db, site_id: str, archived: bool = True) -> None:
@@ -222,8 +229,10 @@ def revoke_kiosk(conn: Db, device_id: str) -> None:
         raise ValueError("unknown kiosk %r" % device_id)
 
 
-def list_kiosks(conn: Db, site_id: str | None = None) -> list[dict]:
-    """Kiosks with their health (kiosk_status), secret hashes left out."""
+def list_kiosks(conn: Db, site_id: str | None = None,
+                site_ids: Iterable[str] | None = None) -> list[dict]:
+    """Kiosks with their health (kiosk_status), secret hashes left out; only
+    those of `site_ids` when given."""
     sql = ("SELECT k.id, k.site_id, k.created_ms, k.revoked_ms, s.state, s.last_seen_ms,"
            " s.boot, s.fw, s.battery_pct, s.battery_mv, s.rssi, s.journal, s.suppressed,"
            " s.dropped, s.uptime_s, s.clock, s.acked_seq, COALESCE(s.rejected, 0) AS rejected,"
@@ -234,7 +243,11 @@ def list_kiosks(conn: Db, site_id: str | None = None) -> list[dict]:
     if site_id:
         sql += " WHERE k.site_id = ?"
         args = (site_id,)
-    return row_dicts(conn.execute(sql + " ORDER BY k.id", args))
+    rows = row_dicts(conn.execute(sql + " ORDER BY k.id", args))
+    if site_ids is None:
+        return rows
+    keep = set(site_ids)
+    return [r for r in rows if r["site_id"] in keep]
 
 
 def server_secret(conn: Db) -> str:

@@ -254,9 +254,21 @@ def daily_level_counts(conn: Db, site_id: str, from_day: datetime.date, to_day: 
 
 
 def per_site_level_counts(conn: Db, from_day: datetime.date, to_day: datetime.date,
-                          source: str) -> list[tuple]:
-    """(site_id, scale, level, filt, n) of one source over the days."""
+                          source: str, site_ids: Sequence[str] | None = None) -> list[tuple]:
+    """(site_id, scale, level, filt, n) of one source over the days, of
+    every site or of `site_ids` (read through each site's own rows then: a
+    manager's few sites never scan the network's)."""
+    args = (from_day.isoformat(), to_day.isoformat(), source)
+    if site_ids is None:
+        return raw_conn(conn).execute(
+            "SELECT site_id, scale, level, filt, sum(n) FROM rollup_daily"
+            " WHERE day BETWEEN ? AND ? AND source = ? GROUP BY site_id, scale, level, filt",
+            args).fetchall()
+    if not site_ids:
+        return []
     return raw_conn(conn).execute(
-        "SELECT site_id, scale, level, filt, sum(n) FROM rollup_daily"
-        " WHERE day BETWEEN ? AND ? AND source = ? GROUP BY site_id, scale, level, filt",
-        (from_day.isoformat(), to_day.isoformat(), source)).fetchall()
+        # `+day`: the day index would scan every site's rows of the period
+        "SELECT site_id, scale, level, filt, sum(n) FROM rollup_daily WHERE site_id IN (%s)"
+        " AND +day BETWEEN ? AND ? AND source = ? GROUP BY site_id, scale, level, filt"
+        % _in(site_ids),
+        tuple(site_ids) + args).fetchall()

@@ -443,6 +443,68 @@ CREATE TABLE kiosk_answers_unknown (
 ALTER TABLE kiosk_status ADD COLUMN unknown_campaign INTEGER NOT NULL DEFAULT 0;
 """
 
+# Organisations (town hall, community of municipalities, departmental
+# council, library...): each site belongs to one; a manager account sees one
+# organisation's sites, an operator account every site. Accounts made before
+# this migration saw every site: they become operators, so that an upgrade
+# takes nothing away from anyone (README, "Who may use what").
+ORGANISATIONS = """
+ALTER TABLE organisations ADD COLUMN kind TEXT NOT NULL DEFAULT 'other'
+    CHECK (kind IN ('commune', 'community', 'department', 'library', 'other'));
+ALTER TABLE organisations ADD COLUMN population INTEGER;  -- communes: legal population
+ALTER TABLE organisations ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE managers ADD COLUMN role TEXT NOT NULL DEFAULT 'operator'
+    CHECK (role IN ('operator', 'manager'));
+ALTER TABLE managers ADD COLUMN org_id INTEGER REFERENCES organisations(id);  -- role manager
+CREATE INDEX sites_org ON sites(org_id);
+"""
+
+# The yearly barometer: editions, the organisations registered, their scores
+# per channel, journey step and overall, and the trophies with their evidence
+# (METHOD.md, "The barometer").
+BAROMETER = """
+CREATE TABLE barometer_editions (
+    year INTEGER PRIMARY KEY,
+    registration_deadline TEXT NOT NULL,       -- YYYY-MM-DD: 31 December of the year
+    test_from TEXT NOT NULL,                   -- YYYY-MM-DD, local days of the sites
+    test_to TEXT NOT NULL,
+    computed_ms INTEGER,                       -- NULL until `borne barometer compute`
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE barometer_registrations (
+    year INTEGER NOT NULL REFERENCES barometer_editions(year),
+    org_id INTEGER NOT NULL REFERENCES organisations(id),
+    registered_ms INTEGER NOT NULL,
+    PRIMARY KEY (year, org_id)
+) WITHOUT ROWID;
+CREATE TABLE barometer_scores (
+    year INTEGER NOT NULL REFERENCES barometer_editions(year),
+    org_id INTEGER NOT NULL REFERENCES organisations(id),
+    dimension TEXT NOT NULL,                   -- composite, channel:<c>, step:<s>
+    score REAL,                                -- 0..100, NULL when too little data
+    n INTEGER NOT NULL,                        -- checks or responses behind it
+    PRIMARY KEY (year, org_id, dimension)
+) WITHOUT ROWID;
+CREATE TABLE barometer_results (
+    year INTEGER NOT NULL REFERENCES barometer_editions(year),
+    org_id INTEGER NOT NULL REFERENCES organisations(id),
+    category TEXT NOT NULL,                    -- kind, with the band of a commune
+    tests INTEGER NOT NULL,                    -- mystery tests in the test period
+    eligible INTEGER NOT NULL,                 -- 1: may receive a trophy
+    rank INTEGER,                              -- in its category, ties share a rank
+    progress REAL,                             -- composite minus the previous edition's
+    PRIMARY KEY (year, org_id)
+) WITHOUT ROWID;
+CREATE TABLE barometer_awards (
+    year INTEGER NOT NULL REFERENCES barometer_editions(year),
+    award TEXT NOT NULL,                       -- e.g. category:commune/2000-9999, channel:phone
+    org_id INTEGER NOT NULL REFERENCES organisations(id),
+    score REAL NOT NULL,
+    evidence TEXT NOT NULL,                    -- JSON: the rule, the figures, the runners-up
+    PRIMARY KEY (year, award, org_id)
+) WITHOUT ROWID;
+"""
+
 # (version, name, SQL script). Append only.
 MIGRATIONS = [
     (1, "core: sites, kiosks, votes, anchors, kiosk health", CORE),
@@ -456,4 +518,7 @@ MIGRATIONS = [
     (8, "the agents' voice: team links, internal polls, staff ideas", STAFF_VOICE),
     (9, "alerts: rules, alerts and their deliveries", ALERTS),
     (10, "kiosk answers to an unknown campaign, kept and counted", UNKNOWN_CAMPAIGNS),
+    (11, "organisations: kind and population; managers scoped to one, operators to all",
+     ORGANISATIONS),
+    (12, "the barometer: editions, registrations, scores, trophies", BAROMETER),
 ]

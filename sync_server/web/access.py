@@ -14,6 +14,7 @@ import secrets
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from aiohttp import web
 from pwdlib import PasswordHash
@@ -137,14 +138,16 @@ def _check_password(password: str) -> None:
         raise ValueError("the password must have at least 10 characters")
 
 
-def add_manager(db: Store, username: str, password: str) -> None:
+def add_manager(db: Store, username: str, password: str, org_id: int | None = None) -> None:
+    """A manager of the organisation `org_id`, who sees only its sites; with
+    no organisation, a network operator, who sees every site."""
     username = (username or "").strip()
     if not username or len(username) > 64:
         raise ValueError("a manager name is 1 to 64 characters")
     _check_password(password)
     if q.manager_exists(db, username):
         raise ValueError("manager %s already exists" % username)
-    q.insert_manager(db, username, hash_password(password))
+    q.insert_manager(db, username, hash_password(password), org_id)
 
 
 def disable_manager(db: Store, username: str) -> None:
@@ -195,18 +198,43 @@ def logout(db: Store, token: str | None) -> None:
         q.delete_session(db, _digest(token))
 
 
-def session_manager(db: Store, token: str | None) -> str | None:
-    """The manager's name for a valid session token, else None."""
+@dataclass(frozen=True)
+class Account:
+    """A logged-in manager: an operator sees every site, a manager those of
+    `org_id` only (a manager whose organisation is gone sees none)."""
+    username: str
+    operator: bool
+    org_id: int | None
+
+
+def session_account(db: Store, token: str | None) -> Account | None:
+    """The account of a valid session token, else None."""
     if not token or len(token) > MAX_TOKEN:
         return None
-    return q.session_username(db, _digest(token))
+    row = q.session_account(db, _digest(token))
+    if row is None:
+        return None
+    username, role, org_id = row
+    return Account(username, role == "operator", org_id)
+
+
+def session_manager(db: Store, token: str | None) -> str | None:
+    """The manager's name for a valid session token, else None."""
+    account = session_account(db, token)
+    return account.username if account else None
 
 
 # --- requests ---------------------------------------------------------------
 
+def request_account(request: web.Request) -> Account | None:
+    """The logged-in manager account of a request, else None."""
+    return session_account(request.app[DB], request.cookies.get(SESSION_COOKIE))
+
+
 def request_manager(request: web.Request) -> str | None:
     """The logged-in manager of a request, else None."""
-    return session_manager(request.app[DB], request.cookies.get(SESSION_COOKIE))
+    account = request_account(request)
+    return account.username if account else None
 
 
 def secure_cookies(request: web.Request) -> bool:

@@ -15,6 +15,7 @@ from aiohttp.typedefs import Handler
 from sync_server.storage import page_queries, registry
 from sync_server.web import access
 from sync_server.web.keys import DB
+from sync_server.web.scope import visible_sites
 
 log = logging.getLogger("borne.api")
 
@@ -92,11 +93,13 @@ def _time_param(request, name):
 
 
 async def sites(request: web.Request) -> web.Response:
-    return web.json_response({"sites": registry.list_sites(_db(request).conn)})
+    return web.json_response({"sites": registry.list_sites(_db(request).conn,
+                                                           visible_sites(request))})
 
 
 async def kiosks(request: web.Request) -> web.Response:
-    rows = registry.list_kiosks(_db(request).conn, query_param(request, "site"))
+    rows = registry.list_kiosks(_db(request).conn, query_param(request, "site"),
+                                visible_sites(request))
     for r in rows:
         r["online"] = r["state"] == "online" and not r["revoked_ms"]
         r["trusted"] = not r["revoked_ms"]

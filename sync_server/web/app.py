@@ -36,6 +36,7 @@ from sync_server.web import (
     consultation_manager,
     consultation_phone,
     consultation_results,
+    barometer_pages,
     csrf,
     feedback,
     headers,
@@ -58,7 +59,7 @@ __all__ = ["DB", "LINK", "SETTINGS", "make_app"]
 # the features.
 FEATURES = (headers, render, csrf, api, audience, openapi, feedback, consultation_phone,
             scoring_api, screen_pages, manager_pages, consultation_manager,
-            consultation_results, team_pages, voice_pages, alert_pages)
+            consultation_results, team_pages, voice_pages, alert_pages, barometer_pages)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -20,7 +20,14 @@ with `WWW-Authenticate: Bearer` without credentials (or with an unknown or
 revoked token), 403 with credentials that do not reach the route; the
 screen pages answer 403 with a page that says why; the manager pages send
 to the login page. A route missing from ROUTES is refused (and a test lists
-the app's routes against this table)."""
+the app's routes against this table).
+
+Organisations: a manager account sees only its organisation's sites; an
+operator account and the API tokens see every site. Here, once: a route
+whose path names a `{site_id}` outside the caller's sites, or an `{org_id}`
+other than the manager's organisation, answers 404 (unknown site); a route
+that lists sites filters them with `scope.visible_sites(request)` (or
+`scope.may_see(request, site_id)`, `scope.visible_orgs(request)`)."""
 import logging
 from urllib.parse import urlencode
 
@@ -32,6 +39,7 @@ from sync_server.web import access, render
 from sync_server.web.api import error
 from sync_server.web.i18n import TEXT, lang_of
 from sync_server.web.keys import DB
+from sync_server.web.scope import bearer, may_see, may_see_org
 
 log = logging.getLogger(__name__)
 
@@ -88,25 +96,15 @@ ROUTES: dict[str, str] = {
     "/team/{site_id}/polls/{poll_id}": TEAM,
     "/team/{site_id}/ideas": TEAM,
     "/team/{site_id}/ideas/{idea_id}/support": TEAM,
+    "/barometer/{year}": PUBLIC,
+    "/barometer/{year}/open-data.csv": PUBLIC,
+    "/manager/barometer/{year}": MANAGER,
+    "/manager/barometer/{year}/orgs/{org_id}": MANAGER,
     "/api/v1/screen-links/{link_id}": ADMIN,
 }
 
-BEARER = "bearer "
-
-
 def setup(app: web.Application) -> None:
     app.middlewares.append(enforce)
-
-
-def bearer(request: web.Request) -> str | None:
-    """The token of an `Authorization: Bearer` header ("" if the header is
-    there but says nothing usable), else None."""
-    value = request.headers.get("Authorization")
-    if value is None:
-        return None
-    if value[:len(BEARER)].lower() != BEARER:
-        return ""
-    return value[len(BEARER):].strip()
 
 
 def _refusal(audience: str, request: web.Request) -> tuple[int, str] | None:
@@ -131,7 +129,7 @@ def _refusal(audience: str, request: web.Request) -> tuple[int, str] | None:
         if audience == ADMIN and scope != "admin":
             return 403, "this token may read only"
         return None
-    if access.request_manager(request):
+    if access.request_account(request):
         if audience == ADMIN:
             return 403, "writes need an admin API token"
         return None
@@ -146,10 +144,20 @@ def _refusal(audience: str, request: web.Request) -> tuple[int, str] | None:
     return 401, "log in as a manager or give an API token (Authorization: Bearer)"
 
 
+def _out_of_scope(request: web.Request) -> bool:
+    site_id = request.match_info.get("site_id")
+    if site_id is not None and not may_see(request, site_id):
+        return True
+    org_id = request.match_info.get("org_id")
+    return org_id is not None and not may_see_org(request, org_id)
+
+
 def still_allowed(request: web.Request) -> bool:
     """Whether the request's credentials still reach its route (a stream
-    asks again while it runs: a link may be revoked, a session end)."""
-    return _refusal(audience_of(request) or ADMIN, request) is None
+    asks again while it runs: a link may be revoked, a session end, a site
+    move to another organisation)."""
+    return (_refusal(audience_of(request) or ADMIN, request) is None
+            and not _out_of_scope(request))
 
 
 def audience_of(request: web.Request) -> str | None:
@@ -186,4 +194,15 @@ async def enforce(request: web.Request, handler: Handler) -> web.StreamResponse:
     refusal = _refusal(audience, request)
     if refusal is not None:
         return _refused(request, audience, *refusal)
+    if audience != PUBLIC and _out_of_scope(request):
+        return _unknown_site(request)
     return await handler(request)
+
+
+def _unknown_site(request: web.Request) -> web.StreamResponse:
+    """The answer to a site of another organisation: the one an unknown site gets."""
+    if request.path.startswith("/api/") or request.path.endswith(".json"):
+        return error(404, "unknown site")
+    lang = lang_of(request)
+    return render.page(request, "screen_message.html", lang, status=404,
+                       title=TEXT[lang]["notfound_title"], message=TEXT[lang]["notfound"])

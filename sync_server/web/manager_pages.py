@@ -9,18 +9,23 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from sync_server.feedback import answers
+from sync_server.scoring import overview
 from sync_server.scoring import report as scoring_report
 from sync_server.scoring import stats as scoring
 from sync_server.storage import registry
 from sync_server.web import access, csrf, csv_export, login_limits, render
 from sync_server.web.i18n import TEXT, lang_of, period_error
 from sync_server.web.keys import DB
+from sync_server.web.scope import visible_sites
 from sync_server.web.screen_pages import message
 
 RANKING_COLUMNS = ("rank", "site_id", "site_name", "source", "from", "to", "n", "happy_index",
                    "status", "positive_share", "positive_low95", "positive_high95",
                    "filtered", "filtered_share")
 
+
+COMMENTS = 10  # latest QR comments on a site's page
 
 THROTTLE = web.AppKey("login_throttle", login_limits.Throttle)
 
@@ -120,34 +125,53 @@ def _period_query(from_day, to_day, **more) -> str:
 
 
 async def ranking_page(request: web.Request) -> web.Response:
+    """Every site the manager may see: the composite index and each source
+    with the previous period and a trend mark, sorted by any column
+    (`sort`, `dir=asc`), and a chart of the sorted column."""
     lang = lang_of(request)
     from_day, to_day = _period(request)
     source = _source(request)
-    rank = scoring_report.ranking(request.app[DB], from_day, to_day, source)
-    return _page(request, "manager_ranking.html", sites=rank["sites"], source=source,
+    sort = request.query.get("sort") or source
+    if sort not in overview.SORTS:
+        sort = source  # only offered through the column headings
+    descending = request.query.get("dir") != "asc"
+    view = overview.overview(request.app[DB], from_day, to_day, visible_sites(request),
+                             sort, descending)
+    return _page(request, "manager_ranking.html", view=view, sites=view["sites"],
+                 source=source, sort=sort, descending=descending, columns=overview.COLUMNS,
                  sources=scoring_report.LEVEL_SOURCES, from_day=from_day, to_day=to_day,
                  site_query=_period_query(from_day, to_day, lang=lang),
+                 sort_query=_period_query(from_day, to_day, lang=lang, source=source),
                  csv_query=_period_query(from_day, to_day, source=source))
 
 
 async def site_page(request: web.Request) -> web.Response:
+    """One site: the composite and each source against the previous
+    period, the trend by day or week, the weakest mystery criteria first,
+    the QR topics counted and the latest QR comments, masked."""
     site = _site(request)
     from_day, to_day = _period(request)
     db = request.app[DB]
     shrink = request.query.get("shrink") == "1"
+    unit = "week" if request.query.get("unit") == "week" else "day"
+    report = scoring_report.satisfaction(db, site["id"], from_day, to_day, shrink=shrink)
     return _page(request, "manager_site.html", site=site, from_day=from_day, to_day=to_day,
-                 shrink=shrink, source_names=scoring_report.SOURCES,
-                 report=scoring_report.satisfaction(db, site["id"], from_day, to_day,
-                                                    shrink=shrink),
+                 shrink=shrink, source_names=scoring_report.SOURCES, report=report,
                  weights=scoring.COMPOSITE_WEIGHTS,
                  days=scoring_report.daily(db, site["id"], from_day, to_day),
+                 unit=unit, units=overview.UNITS,
+                 points=overview.trend_points(db, site["id"], from_day, to_day, unit),
+                 weakest=overview.weakest_criteria(report["sources"]["mystery"]),
+                 topics=overview.qr_topics(db, site["id"], from_day, to_day),
+                 comments=answers.latest_comments(db, site["id"], COMMENTS),
                  period_query=_period_query(from_day, to_day))
 
 
 async def ranking_csv(request: web.Request) -> web.Response:
     from_day, to_day = _period(request)
     source = _source(request)
-    rank = scoring_report.ranking(request.app[DB], from_day, to_day, source)
+    rank = scoring_report.ranking(request.app[DB], from_day, to_day, source,
+                                 visible_sites(request))
     rows = []
     for r in rank["sites"]:
         lo, hi = r["positive_interval"] or (None, None)

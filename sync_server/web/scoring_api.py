@@ -16,6 +16,7 @@ from aiohttp import web
 from sync_server.scoring import report as scoring_report
 from sync_server.web.api import error, query_param
 from sync_server.web.keys import DB
+from sync_server.web.scope import visible_sites
 from sync_server.web.screen_data import site_row
 
 
@@ -72,4 +73,5 @@ async def ranking(request: web.Request) -> web.Response:
             datetime.datetime.now(datetime.timezone.utc).date())
     except scoring_report.PeriodError as e:
         return error(400, str(e))
-    return web.json_response(scoring_report.ranking(db, from_day, to_day, source))
+    return web.json_response(scoring_report.ranking(db, from_day, to_day, source,
+                                                    visible_sites(request)))

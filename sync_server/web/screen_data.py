@@ -1,13 +1,16 @@
 """What the agents' screen shows for one site today: figures from the
-rollups, kiosk health, the latest QR comments and mystery visits, and the
-staff ideas a manager answered last."""
+rollups, kiosk health, today's QR topics, the latest mystery visits, the
+staff ideas a manager answered last, the consultations running there and
+the site's live alerts. QR comments are not moderated: they are shown to
+managers only, never on the agents' screen (which may hang where the public
+sees it)."""
 import datetime
 import logging
 
 from sync_server.consultations import results as consultation_results
-from sync_server.feedback import answers
 from sync_server.mystery import audits
 from sync_server.polls import ideas
+from sync_server.scoring import overview
 from sync_server.scoring import report as scoring_report
 from sync_server.storage import alerts as alert_store
 from sync_server.storage import page_queries, registry
@@ -55,11 +58,12 @@ def kiosk_health(db: Store, site_id: str, telemetry_s: int = 300,
     return out
 
 
-def latest_comments(db: Store, site_id: str, limit: int = 3) -> list[dict]:
+def qr_topics(db: Store, site_id: str, day: datetime.date) -> list[tuple[str, int]]:
+    """How many of the day's QR answers named each topic, most named first."""
     try:
-        return list(answers.latest_comments(db, site_id, limit))
+        return overview.qr_topics(db, site_id, day, day)
     except Exception:  # a fault there must not take the screen down
-        log.exception("latest comments of %s", site_id)
+        log.exception("QR topics of %s", site_id)
         return []
 
 
@@ -97,6 +101,21 @@ def day_figures(db: Store, site_id: str, day: datetime.date, shrink: bool = Fals
     return rep["sources"]
 
 
+def seven_days(db: Store, site_id: str, today: datetime.date, shrink: bool = False) -> dict:
+    """The 7 days before today: the kiosk figures over them, and each day's
+    responses and score (the morning view, before the day's first vote)."""
+    first, last = today - datetime.timedelta(7), today - datetime.timedelta(1)
+    per_day = {d: (n, idx) for d, n, idx in scoring_report.daily(db, site_id, first, last)}
+    days = []
+    for i in range(7):
+        d = (first + datetime.timedelta(i)).isoformat()
+        n, idx = per_day.get(d, (0, None))
+        days.append({"day": d, "n": n, "happy_index": idx})
+    fig = scoring_report.satisfaction(db, site_id, first, last, source="kiosk", shrink=shrink,
+                                      compare=False, hourly=False)["sources"]["kiosk"]
+    return {"from": first.isoformat(), "to": last.isoformat(), "kiosk": fig, "days": days}
+
+
 def screen(db: Store, site_id: str, now: datetime.datetime | None = None,
            shrink: bool = False) -> dict | None:
     """Everything the screen shows, as plain data (also served as JSON)."""
@@ -114,8 +133,9 @@ def screen(db: Store, site_id: str, now: datetime.datetime | None = None,
         "figures": day_figures(db, site_id, today, shrink, hourly=True),
         "yesterday": day_figures(db, site_id, today - day, shrink),
         "last_week": day_figures(db, site_id, today - week, shrink),
+        "week": seven_days(db, site_id, today, shrink),
         "kiosks": kiosk_health(db, site_id, site["telemetry_s"] or 300, now_ms),
-        "comments": latest_comments(db, site_id),
+        "topics": qr_topics(db, site_id, today),
         "mystery": latest_mystery(db, site_id),
         "ideas": latest_ideas(db, site_id),
         "alerts": site_alerts(db, site_id),

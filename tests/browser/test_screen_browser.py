@@ -75,11 +75,14 @@ def seed_qr_and_mystery(db_path, tmp):
     db = open_db(db_path)
     now = int(time.time() * 1000)
     db.conn.execute("BEGIN IMMEDIATE")
-    db.conn.execute("INSERT INTO qr_answers (site_id, token, level, scale, comment, created_ms)"
-                    " VALUES (?, 't', 1, 4, ?, ?)",
+    db.conn.execute("INSERT INTO qr_answers (site_id, token, level, scale, topics, comment,"
+                    " created_ms) VALUES (?, 't', 1, 4, 'attente', ?, ?)",
                     (SITE, "Attente trop longue, rappelez-moi au 06 12 34 56 78", now))
     rollup.apply_votes(db.conn, [dict(site_id=SITE, utc_ms=now, level=1, scale=4, flags=0)],
                        source="qr")
+    # Yesterday's kiosk votes, for the morning view: 8 x 3 and 4 x 2 = 88.9
+    rollup.apply_votes(db.conn, [dict(site_id=SITE, utc_ms=now - 86_400_000, level=lv, scale=4,
+                                      flags=0) for lv in [3] * 8 + [2] * 4])
     db.conn.execute("COMMIT")
     mystery = pytest.importorskip("sync_server.mystery.audits")
     day = datetime.datetime.now(zoneinfo.ZoneInfo("Europe/Paris")).date() - datetime.timedelta(1)
@@ -132,6 +135,56 @@ def serious(page):
             for v in res.response["violations"] if v["impact"] in ("serious", "critical")]
 
 
+TV_SIZES = ((1280, 720), (1920, 1080))
+# Elements drawn outside the window, or outside the card that holds them
+# (a card clips what overflows it: a TV cannot scroll).
+OUT_OF_VIEW = """() => {
+  const W = innerWidth, H = innerHeight, out = [];
+  const name = el => el.tagName + (el.id ? '#' + el.id : '') + ' ' +
+                     (el.textContent || '').trim().slice(0, 30);
+  for (const el of document.querySelectorAll('body *')) {
+    const r = el.getBoundingClientRect();
+    if (!r.width && !r.height) continue;
+    if (r.left < -0.5 || r.top < -0.5 || r.right > W + 0.5 || r.bottom > H + 0.5) {
+      out.push('window: ' + name(el)); continue;
+    }
+    const card = el.parentElement && el.parentElement.closest('.card');
+    if (card) {
+      const c = card.getBoundingClientRect();
+      if (r.bottom > c.bottom + 0.5 || r.right > c.right + 0.5) out.push('card: ' + name(el));
+    }
+  }
+  return out;
+}"""
+
+
+def test_the_screen_fits_a_tv_and_has_a_morning_view(stack, artifacts_dir):
+    """Before the day's first vote, at 1280x720 and 1920x1080: nothing
+    outside the screen, main text at least 3% of its height, the colour
+    legend, yesterday's result and the week."""
+    for width, height in TV_SIZES:
+        page = stack["browser"].new_page(viewport={"width": width, "height": height})
+        page.goto(stack["base"] + "/screen/%s?key=%s" % (SITE, stack["link"]["key"]))
+        page.screenshot(path=os.path.join(artifacts_dir, "screen-morning-%dx%d.png"
+                                          % (width, height)))
+        assert page.evaluate("document.documentElement.scrollHeight") <= height
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert page.evaluate(OUT_OF_VIEW) == [], (width, height)
+        main = page.locator('[data-figure="kiosk-index"], [data-main]')
+        assert main.count() >= 4
+        for i in range(main.count()):
+            px = float(main.nth(i).evaluate("e => getComputedStyle(e).fontSize")[:-2])
+            assert px >= 0.03 * height, (main.nth(i).inner_text(), px)
+        assert "Pas encore de réponse aujourd'hui" in page.locator(".main").inner_text()
+        assert figure(page, "yesterday-index") == "89 sur 100"
+        week = page.locator("svg.week")
+        assert week.get_attribute("role") == "img"
+        assert "89" in week.get_attribute("aria-label")  # yesterday, in the text alternative
+        legend = page.locator("ul.legend li").all_inner_texts()
+        assert [x.split(" ")[0] for x in legend] == ["75", "50", "0", "moins"]
+        page.close()
+
+
 def test_votes_published_over_mqtt_show_within_2_s(stack, artifacts_dir):
     page = stack["browser"].new_page(viewport={"width": 1920, "height": 1080})
     refused = []  # what the page's Content-Security-Policy blocked, if anything
@@ -151,10 +204,17 @@ def test_votes_published_over_mqtt_show_within_2_s(stack, artifacts_dir):
     stack["kiosk"].send(10, [3, 2, 1])
     expect(page.locator('[data-figure="kiosk-n"]')).to_have_text("12", timeout=LIVE_TIMEOUT_MS)
     assert figure(page, "kiosk-index") == "69,4"
-    assert "Indicatif" in page.locator(".main").inner_text()
-    assert "06 12 34 56 78" not in page.content()  # the QR comment is shown masked
-    assert "Téléphone" in page.locator(".mystery-card").inner_text()
+    assert "À confirmer" in page.locator(".main").inner_text()
+    assert "Moyen" in page.locator(".main").inner_text()  # 69.4: the plain word of its colour
+    assert page.locator(".morning-view").count() == 0  # the day has begun
     page.screenshot(path=os.path.join(artifacts_dir, "screen-1920x1080.png"))
+    assert page.evaluate(OUT_OF_VIEW) == []
+    assert "Attente trop longue" not in page.content()  # QR comments: managers only
+    assert page.locator('[data-topic="attente"]').inner_text() == "1"
+    assert "Téléphone" in page.locator(".mystery-card").inner_text()
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.screenshot(path=os.path.join(artifacts_dir, "screen-1280x720.png"))
+    assert page.evaluate(OUT_OF_VIEW) == []
     assert serious(page) == []
     assert refused == []  # the live updates run under the CSP: no inline code
     page.close()
@@ -166,7 +226,7 @@ def test_phone_english_and_accessibility(stack, artifacts_dir):
     page.get_by_role("link", name="English").click()
     page.wait_for_load_state()
     assert page.locator("html").get_attribute("lang") == "en"
-    assert "Happy index" in page.locator("h2#h-today").inner_text()
+    assert "Satisfaction today" in page.locator("h2#h-today").inner_text()
     # no horizontal scrolling on a phone
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=os.path.join(artifacts_dir, "screen-phone.png"), full_page=True)

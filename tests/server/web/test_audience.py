@@ -79,6 +79,8 @@ SAMPLES = {
     "/team/{site_id}/polls/{poll_id}": ("POST", "/team/mairie/polls/1"),
     "/team/{site_id}/ideas": ("POST", "/team/mairie/ideas"),
     "/team/{site_id}/ideas/{idea_id}/support": ("POST", "/team/mairie/ideas/1/support"),
+    "/manager/barometer/{year}": ("GET", "/manager/barometer/2026"),
+    "/manager/barometer/{year}/orgs/{org_id}": ("GET", "/manager/barometer/2026/orgs/1"),
 }
 
 
