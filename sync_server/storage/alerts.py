@@ -222,11 +222,15 @@ def kiosks(conn: Db) -> list[dict]:
 
 
 def last_press_ms(conn: Db, device_id: str) -> int | None:
-    """When the kiosk's latest vote was pressed (received, if undated)."""
+    """When the kiosk's latest press was made (received, if undated): a
+    satisfaction vote or an answer to a consultation."""
+    latest = ("SELECT * FROM (SELECT seq, coalesce(utc_ms, received_ms) FROM %s"
+              " WHERE device_id = ? ORDER BY seq DESC LIMIT 1)")
     row = raw_conn(conn).execute(
-        "SELECT coalesce(utc_ms, received_ms) FROM votes WHERE device_id = ?"
-        " ORDER BY seq DESC LIMIT 1", (device_id,)).fetchone()
-    return row[0] if row else None
+        "SELECT * FROM (%s UNION ALL %s) ORDER BY 1 DESC LIMIT 1"
+        % (latest % "votes", latest % "consultation_answers"),
+        (device_id, device_id)).fetchone()
+    return row[1] if row else None
 
 
 def active_sites(conn: Db, since_ms: int) -> set[str]:

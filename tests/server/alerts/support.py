@@ -35,15 +35,17 @@ class Fleet:
         self.ingest = Ingest(self.db)
         self.seq = {d: 0 for d in self.devices}
 
-    def votes(self, levels, at_ms=None, dev=None, flags=0, step_ms=1000):
-        """Votes at these levels, pressed from at_ms on (default: now - their span)."""
+    def votes(self, levels, at_ms=None, dev=None, flags=0, step_ms=1000, campaign=None):
+        """Votes at these levels, pressed from at_ms on (default: now - their span);
+        with a campaign, answers to that consultation."""
         dev = dev or self.devices[0]
         at_ms = at_ms if at_ms is not None else now_ms() - step_ms * len(levels)
         batch = []
         for i, level in enumerate(levels):
             self.seq[dev] += 1
             batch.append((self.seq[dev], at_ms + i * step_ms, level, 4, flags))
-        out = self.ingest.process([(w.topic(dev, "votes"), w.encode_batch(dev, 1, batch), False)])
+        out = self.ingest.process([(w.topic(dev, "votes"),
+                                    w.encode_batch(dev, 1, batch, campaign=campaign), False)])
         assert out.new_votes == len(levels) and not out.rejected
         return out
 

@@ -12,6 +12,7 @@ from sync_server.alerts import evaluate, rules
 from sync_server.storage import alerts as store
 from sync_server.storage.rollup import local_bucket
 from tests.server.alerts.support import Fleet, now_ms
+from tests.server_support import consultation_rows
 
 MIN = 60_000
 HOUR = 3_600_000
@@ -144,6 +145,15 @@ def test_silent_kiosk_and_its_end(fleet):
     assert alert["kind"] == "silent" and alert["detail"]["open_min"] >= 299
     fleet.votes([2])
     assert evaluate.evaluate(fleet.conn, now_ms()).resolved == [alert["id"]]
+
+
+def test_a_kiosk_answering_a_consultation_is_not_silent(fleet):
+    consultation_rows(fleet.db, 5, [fleet.site], kiosk_answers=3)
+    fleet.votes([3], at_ms=now_ms() - 5 * HOUR)
+    fleet.votes([1, 2], campaign=5)  # answers, no satisfaction vote
+    fleet.telemetry()
+    evaluate.evaluate(fleet.conn, now_ms())
+    assert live(fleet, "silent") == []
 
 
 def test_kiosk_health_rules(fleet):
