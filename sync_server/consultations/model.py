@@ -9,6 +9,7 @@ import datetime
 import secrets
 import sqlite3
 import zoneinfo
+from collections.abc import Iterable
 from typing import Any
 
 from sync_server.storage import consultations as store
@@ -129,14 +130,18 @@ def form_of(c: dict, sites: list[str]) -> dict[str, Any]:
             "live_results": c["live_results"], "sites": sites}
 
 
-def _site_ids(conn: Db) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT id FROM sites WHERE archived_ms IS NULL")}
+def _site_ids(conn: Db, within: Iterable[str] | None = None) -> set[str]:
+    """The sites in service (of those `within` if given)."""
+    ids = {r[0] for r in conn.execute("SELECT id FROM sites WHERE archived_ms IS NULL")}
+    return ids if within is None else ids & set(within)
 
 
-def create(conn: sqlite3.Connection, form: dict[str, Any], cid: int | None = None) -> int:
+def create(conn: sqlite3.Connection, form: dict[str, Any], cid: int | None = None,
+           within: Iterable[str] | None = None) -> int:
     """A new consultation in draft; its number (the lowest free one unless
-    `cid`). ConsultationError if a field is wrong."""
-    fields, sites, errors = check(form, _site_ids(conn))
+    `cid`). ConsultationError if a field is wrong or a site is not in
+    service (or not among `within`, a manager's sites)."""
+    fields, sites, errors = check(form, _site_ids(conn, within))
     if cid is not None and not store.MIN_ID <= cid <= store.MAX_ID:
         errors.append(("id", "id_range", (store.MIN_ID, store.MAX_ID)))
     if errors:
@@ -154,15 +159,17 @@ def create(conn: sqlite3.Connection, form: dict[str, Any], cid: int | None = Non
     return cid
 
 
-def edit(conn: sqlite3.Connection, cid: int, changes: dict[str, Any]) -> None:
+def edit(conn: sqlite3.Connection, cid: int, changes: dict[str, Any],
+         within: Iterable[str] | None = None) -> None:
     """Change some fields (same names as create's form). The answers and
     the kiosk card cannot change once the consultation has opened (answers
-    already given refer to them); nothing changes once archived."""
+    already given refer to them); nothing changes once archived. A site
+    added must be in service (and among `within` if given)."""
     with transaction(conn):
         c = get(conn, cid)
         sites = [s["id"] for s in store.sites_of(conn, cid)]
         form = {**form_of(c, sites), **changes}
-        fields, new_sites, errors = check(form, _site_ids(conn) | set(sites))
+        fields, new_sites, errors = check(form, _site_ids(conn, within) | set(sites))
         if c["state"] == "archived":
             errors.append(("state", "archived", ()))
         elif c["state"] != "draft" and (fields["answers"] != c["answers"]

@@ -5,6 +5,7 @@ device (+1); a manager answers each with a status and a reason, which the
 agents see, and the agents' screen shows the latest ideas answered."""
 import re
 import sqlite3
+from collections.abc import Iterable
 
 from sync_server.feedback.answers import mask_contacts
 from sync_server.polls import anonymity
@@ -99,6 +100,8 @@ def latest_answered(conn: Db, site_id: str, lang: str, limit: int = 3) -> list[d
                                              limit=limit)]
 
 
-def for_managers(conn: Db, site_id: str | None = None, lang: str = "fr") -> list[dict]:
-    """Every idea (of one site if given), newest first, masked."""
-    return [_shown(i, lang) for i in q.ideas(conn, site_id)]
+def for_managers(conn: Db, site_id: str | None = None, lang: str = "fr",
+                 site_ids: Iterable[str] | None = None) -> list[dict]:
+    """Every idea (of one site, or of `site_ids`, if given), newest first,
+    masked."""
+    return [_shown(i, lang) for i in q.ideas(conn, site_id, site_ids=site_ids)]

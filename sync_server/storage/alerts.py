@@ -121,15 +121,20 @@ def get_alert(conn: Db, alert_id: int) -> dict | None:
 
 
 def list_alerts(conn: Db, live_only: bool = False, site_id: str | None = None,
-                limit: int = 200) -> list[dict]:
+                limit: int = 200, site_ids: Iterable[str] | None = None) -> list[dict]:
     """Alerts, live ones first then newest first; `live_only`: open and
-    acknowledged only; `site_id`: that site's only."""
-    where, args = [], []
+    acknowledged only; `site_id`: that site's only; `site_ids`: those
+    sites' only."""
+    where: list[str] = []
+    args: list = []
     if live_only:
         where.append("a.state != 'resolved'")
     if site_id is not None:
         where.append("a.site_id = ?")
         args.append(site_id)
+    if site_ids is not None:
+        where.append("a.site_id IN (SELECT value FROM json_each(?))")
+        args.append(json.dumps(sorted(site_ids)))
     sql = ("SELECT %s FROM alerts a LEFT JOIN sites s ON s.id = a.site_id %s"
            " ORDER BY a.state = 'resolved', a.opened_ms DESC, a.id DESC LIMIT ?"
            % (ALERT_COLUMNS, ("WHERE " + " AND ".join(where)) if where else ""))

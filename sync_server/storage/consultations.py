@@ -3,6 +3,7 @@ consultation_answers (phone rows here; kiosk rows come through ingest) and
 consultation_ideas. What is valid is `sync_server.consultations`' business:
 these functions store what they are given."""
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from sync_server.storage.connection import Db, raw_conn, row_dicts
@@ -74,10 +75,19 @@ def by_token(conn: Db, token: str) -> dict | None:
     return rows[0] if rows else None
 
 
-def list_all(conn: Db) -> list[dict]:
-    """Every consultation, newest first."""
-    return _shape(row_dicts(raw_conn(conn).execute(
+def list_all(conn: Db, within: Iterable[str] | None = None) -> list[dict]:
+    """Every consultation, newest first; with `within`, only those that
+    have sites, all among those."""
+    rows = _shape(row_dicts(raw_conn(conn).execute(
         "SELECT * FROM consultations ORDER BY opens_ms DESC, id DESC")))
+    if within is None:
+        return rows
+    keep = set(within)
+    sites: dict[int, set[str]] = {}
+    for cid, site_id in raw_conn(conn).execute(
+            "SELECT consultation_id, site_id FROM consultation_sites"):
+        sites.setdefault(cid, set()).add(site_id)
+    return [c for c in rows if sites.get(c["id"]) and sites[c["id"]] <= keep]
 
 
 def set_sites(conn: Db, cid: int, site_ids: list[str]) -> None:

@@ -6,6 +6,7 @@ text ids are random so that the storage order says nothing of who answered
 first."""
 import json
 import secrets
+from collections.abc import Iterable
 
 from sync_server.storage.connection import Db, raw_conn, row_dicts
 
@@ -50,8 +51,10 @@ def poll_site_ids(conn: Db, poll_id: int) -> list[str]:
         "SELECT site_id FROM poll_sites WHERE poll_id = ? ORDER BY site_id", (poll_id,))]
 
 
-def list_polls(conn: Db, site_id: str | None = None) -> list[dict]:
-    """Every poll, newest first (those of one site if given), with its sites."""
+def list_polls(conn: Db, site_id: str | None = None,
+               within: Iterable[str] | None = None) -> list[dict]:
+    """Every poll, newest first (those of one site if given), with its sites;
+    with `within`, only the polls all of whose sites are among those."""
     sql = "SELECT %s FROM polls" % POLL_FIELDS
     args: tuple = ()
     if site_id:
@@ -61,7 +64,10 @@ def list_polls(conn: Db, site_id: str | None = None) -> list[dict]:
                                                                   args))]
     for p in polls:
         p["sites"] = poll_site_ids(conn, p["id"])
-    return polls
+    if within is None:
+        return polls
+    keep = set(within)
+    return [p for p in polls if p["sites"] and set(p["sites"]) <= keep]
 
 
 def set_state(conn: Db, poll_id: int, state: str) -> bool:
@@ -159,13 +165,18 @@ def get_idea(conn: Db, idea_id: int) -> dict | None:
 
 
 def ideas(conn: Db, site_id: str | None = None, moderation: str | None = None,
-          answered: bool = False, limit: int = 200) -> list[dict]:
-    """Ideas, newest first: of one site, in one moderation state, only
-    those a manager has answered, as asked."""
-    where, args = [], []
+          answered: bool = False, limit: int = 200,
+          site_ids: Iterable[str] | None = None) -> list[dict]:
+    """Ideas, newest first: of one site (or of `site_ids`), in one
+    moderation state, only those a manager has answered, as asked."""
+    where: list[str] = []
+    args: list = []
     if site_id:
         where.append("site_id = ?")
         args.append(site_id)
+    if site_ids is not None:
+        where.append("site_id IN (SELECT value FROM json_each(?))")
+        args.append(json.dumps(sorted(site_ids)))
     if moderation:
         where.append("moderation = ?")
         args.append(moderation)

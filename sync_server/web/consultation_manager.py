@@ -3,7 +3,10 @@ the form that creates or edits one (checked by `consultations.model`, with
 a preview before saving), opening, closing and archiving, the preview of
 the phone page, the results, and the moderation queue of ideas (contacts
 masked; a rejection needs a reason). Who may come in is `audience`'s
-business; every form carries the `csrf` field."""
+business, what they see `scope`'s: a manager lists, opens and changes only
+the consultations all of whose sites are theirs (any other answers 404 as
+an unknown one) and picks only their own sites in the form. Every form
+carries the `csrf` field."""
 from typing import Any
 
 from aiohttp import web
@@ -13,7 +16,7 @@ from sync_server.consultations import model, phone, results
 from sync_server.storage import consultations as store
 from sync_server.storage import registry
 from sync_server.storage.connection import now_ms, raw_conn
-from sync_server.web import consultation_phone, csrf, render
+from sync_server.web import consultation_phone, csrf, render, scope
 from sync_server.web.i18n import TEXT, consultation_error, lang_of
 from sync_server.web.keys import DB
 from sync_server.web.screen_pages import message
@@ -27,8 +30,12 @@ def _page(request: web.Request, name: str, status: int = 200, **context: Any) ->
 
 
 def consultation(request: web.Request) -> dict:
-    c = store.get(request.app[DB].conn, int(request.match_info["cid"]))
-    if c is None:
+    """The consultation of the path, if the request may see all its sites;
+    else a 404 page."""
+    conn = request.app[DB].conn
+    c = store.get(conn, int(request.match_info["cid"]))
+    if c is None or not scope.may_see_all(
+            request, [s["id"] for s in store.sites_of(conn, c["id"])]):
         lang = lang_of(request)
         page = message(request, 404, "cons_notfound_title", TEXT[lang]["cons_notfound"])
         raise web.HTTPNotFound(text=page.text, content_type="text/html")
@@ -68,7 +75,7 @@ def _edit_page(request: web.Request, values: dict[str, Any], c: dict | None,
                errors: dict[str, list[str]] | None = None, preview: bool = False,
                status: int = 200) -> web.Response:
     conn = request.app[DB].conn
-    sites = registry.site_names(conn)
+    sites = registry.site_names(conn, scope.visible_sites(request))
     answers = list(values.get("answers") or [])
     answers += [("", "")] * (model.MAX_ANSWERS - len(answers))
     return _page(request, "manager_consultation_form.html", status=status, c=c,
@@ -79,7 +86,8 @@ def _edit_page(request: web.Request, values: dict[str, Any], c: dict | None,
 
 async def list_page(request: web.Request) -> web.Response:
     conn = request.app[DB].conn
-    rows = [{**c, "n": store.answer_total(conn, c["id"])} for c in store.list_all(conn)]
+    rows = [{**c, "n": store.answer_total(conn, c["id"])}
+            for c in store.list_all(conn, within=scope.visible_sites(request))]
     return _page(request, "manager_consultations.html", rows=rows,
                  pending=store.pending_counts(conn))
 
@@ -93,17 +101,20 @@ async def _save(request: web.Request, c: dict | None) -> web.StreamResponse:
     form = await _form(request)
     values = _typed(form)
     conn = raw_conn(request.app[DB])
+    within = scope.visible_sites(request)
     if form.get("action") == "preview":
-        known = {s[0] for s in registry.site_names(conn)}
+        known = {s[0] for s in registry.site_names(conn, within)}
+        if c is not None:
+            known |= {s["id"] for s in store.sites_of(conn, c["id"])}
         _, _, errors = model.check(values, known)
         return _edit_page(request, values, c, _errors_text(errors, lang), preview=not errors,
                           status=400 if errors else 200)
     try:
         if c is None:
-            cid = model.create(conn, values)
+            cid = model.create(conn, values, within=within)
         else:
             cid = c["id"]
-            model.edit(conn, cid, values)
+            model.edit(conn, cid, values, within=within)
     except model.ConsultationError as e:
         return _edit_page(request, values, c, _errors_text(e.errors, lang), status=400)
     raise web.HTTPSeeOther("%s/%d?lang=%s&saved=1" % (BASE, cid, lang))

@@ -1,7 +1,11 @@
 """Which sites a request may see: every site for an API token or a network
 operator, one organisation's sites for a manager, its own site for a screen
-key. `audience` refuses a `{site_id}` outside them; list pages and APIs
-filter with `visible_sites`."""
+key or a team link. `audience` refuses a `{site_id}` outside them; list
+pages and APIs filter with `visible_sites`; an object of several sites (a
+poll, a consultation) is a manager's only if all its sites are
+(`may_see_all`)."""
+from collections.abc import Iterable
+
 from aiohttp import web
 
 from sync_server.storage import organisations, tokens
@@ -10,7 +14,7 @@ from sync_server.web.keys import DB
 
 BEARER = "bearer "
 
-__all__ = ["bearer", "may_see", "may_see_org", "visible_orgs", "visible_sites"]
+__all__ = ["bearer", "may_see", "may_see_all", "may_see_org", "visible_orgs", "visible_sites"]
 
 
 def bearer(request: web.Request) -> str | None:
@@ -27,7 +31,8 @@ def bearer(request: web.Request) -> str | None:
 def visible_sites(request: web.Request) -> frozenset[str] | None:
     """The ids of the sites a request's credentials may see, or None for
     every site (an API token, a network operator). A manager: the sites of
-    their organisation; a screen key: its own site; nobody else: none.
+    their organisation; a screen key or a team link: its own site; nobody
+    else: none.
     List pages and APIs pass it to their queries."""
     db = request.app[DB]
     token = bearer(request)
@@ -39,7 +44,8 @@ def visible_sites(request: web.Request) -> frozenset[str] | None:
             return None
         return organisations.org_site_ids(db, account.org_id) if account.org_id else frozenset()
     site_id = request.match_info.get("site_id", "")
-    if site_id and access.link_ok(db, site_id, request.query.get("key")):
+    key = request.query.get("key")
+    if site_id and (access.link_ok(db, site_id, key) or access.link_ok(db, site_id, key, "team")):
         return frozenset((site_id,))
     return frozenset()
 
@@ -50,6 +56,15 @@ def may_see(request: web.Request, site_id: str) -> bool:
     return sites is None or site_id in sites
 
 
+def may_see_all(request: web.Request, site_ids: Iterable[str]) -> bool:
+    """Whether the request may see an object that spans these sites (a
+    poll, a consultation): every site for an operator or an API token,
+    else at least one site and all of them in its scope."""
+    sites = visible_sites(request)
+    if sites is None:
+        return True
+    ids = set(site_ids)
+    return bool(ids) and ids <= sites
 
 
 def visible_orgs(request: web.Request) -> frozenset[int] | None:

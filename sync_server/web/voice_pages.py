@@ -3,7 +3,9 @@ results (under the anonymity rules of `sync_server.polls.anonymity`), the
 moderation of free answers, the staff idea box (moderation, status and
 reason), and the mirror of a site (page with an SVG chart, and JSON at
 /api/v1/sites/{site}/mirror). Who may come in is `audience`'s table (the
-manager pages and the API's readers)."""
+manager pages and the API's readers); what they see is `scope`'s: a manager
+lists and opens only the polls all of whose sites are theirs and the ideas
+of their sites, anything else answers 404 as an unknown one."""
 from typing import NoReturn
 from urllib.parse import urlencode
 
@@ -15,7 +17,7 @@ from sync_server.polls import ideas, lifecycle, mirror, results
 from sync_server.scoring import report as scoring_report
 from sync_server.storage import polls as poll_store
 from sync_server.storage import registry
-from sync_server.web import csrf, render
+from sync_server.web import csrf, render, scope
 from sync_server.web.api import error, query_param
 from sync_server.web.i18n import TEXT, lang_of, period_error
 from sync_server.web.keys import DB
@@ -65,22 +67,30 @@ async def _form(request: web.Request) -> MultiDictProxy:
 async def polls_page(request: web.Request) -> web.Response:
     db = request.app[DB]
     lifecycle.close_expired(db.conn)
-    polls = poll_store.list_polls(db)
+    polls = poll_store.list_polls(db, within=scope.visible_sites(request))
     counts = {p: 0 for p in (x["id"] for x in polls)}
     for poll_id, _site, _a in poll_store.responses(db, list(counts)):
         counts[poll_id] += 1
     return _page(request, "manager_polls.html", polls=polls, counts=counts)
 
 
+def _poll(request: web.Request, poll_id: int) -> dict:
+    """The poll, if the request may see all its sites; else 404."""
+    try:
+        poll = lifecycle.get(request.app[DB], poll_id)
+    except lifecycle.PollError:
+        poll = None
+    if poll is None or not scope.may_see_all(request, poll["sites"]):
+        raise web.HTTPNotFound(text="no such poll")
+    return poll
+
+
 async def poll_page(request: web.Request) -> web.Response:
     db = request.app[DB]
     lang = lang_of(request)
     lifecycle.close_expired(db.conn)
-    try:
-        poll = lifecycle.get(db, _id(request, "poll_id"))
-    except lifecycle.PollError:
-        raise web.HTTPNotFound(text="no such poll") from None
-    names = dict(registry.site_names(db))
+    poll = _poll(request, _id(request, "poll_id"))
+    names = dict(registry.site_names(db, scope.visible_sites(request)))
     return _page(request, "manager_poll.html", poll=poll, res=results.poll_results(db, poll, lang),
                  names=names, pending=poll_store.texts(db, poll["id"], "pending"),
                  mask=lambda text: mask_contacts(text, lang))
@@ -89,9 +99,12 @@ async def poll_page(request: web.Request) -> web.Response:
 async def text_post(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
     poll_id = _id(request, "poll_id")
+    _poll(request, poll_id)
+    text_id = _id(request, "text_id")
+    if text_id not in {t["id"] for t in poll_store.texts(request.app[DB], poll_id)}:
+        raise web.HTTPNotFound(text="no such free answer")
     try:
-        lifecycle.moderate_text(request.app[DB], _id(request, "text_id"),
-                                form.get("decision") == "approve")
+        lifecycle.moderate_text(request.app[DB], text_id, form.get("decision") == "approve")
     except lifecycle.PollError:
         raise web.HTTPNotFound(text="no such free answer") from None
     raise web.HTTPSeeOther("/manager/polls/%d?lang=%s" % (poll_id, lang_of(request)))
@@ -102,15 +115,20 @@ async def text_post(request: web.Request) -> web.StreamResponse:
 async def ideas_page(request: web.Request, failed: str | None = None,
                      status: int = 200) -> web.Response:
     db = request.app[DB]
+    sites = scope.visible_sites(request)
     return _page(request, "manager_ideas.html", status=status,
-                 ideas=ideas.for_managers(db, lang=lang_of(request)),
-                 names=dict(registry.site_names(db)), statuses=ideas.STATUSES, failed=failed)
+                 ideas=ideas.for_managers(db, lang=lang_of(request), site_ids=sites),
+                 names=dict(registry.site_names(db, sites)), statuses=ideas.STATUSES,
+                 failed=failed)
 
 
 async def idea_post(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
     db = request.app[DB]
     idea_id = _id(request, "idea_id")
+    idea = poll_store.get_idea(db, idea_id)
+    if idea is None or not scope.may_see(request, idea["site_id"]):
+        raise web.HTTPNotFound(text="no such idea")
     action = form.get("action")
     try:
         if action in ("approve", "reject"):
