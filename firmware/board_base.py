@@ -13,6 +13,7 @@ RTC_VALID_MS = 1735689600000  # 2025-01-01
 
 class Board:
     name = "base"
+    has_network = True  # False: no radio, the kiosk loads no MQTT code
     fs_base = ""  # where the LittleFS holding journal and settings is mounted
     poll_ms = 15  # button polling period, also the debounce step
     keepalive_s = 60

@@ -7,6 +7,7 @@ import board_picow
 
 class Board(board_picow.Board):
     name = "pico"
+    has_network = False
 
     def wifi(self, prov):
         pass  # no radio on this board

@@ -7,7 +7,6 @@ import sys
 import clock
 import journal
 import settings
-import sync
 from version import FW  # noqa: F401 - re-exported
 
 F_OUTSIDE_HOURS = 0x02
@@ -46,7 +45,12 @@ class Kiosk:
         if self.journal.corrupt:
             self.log("journal: %d damaged record(s) cut off" % self.journal.corrupt)
         self.board.boot_clock(self.clock)
-        self.sync = sync.Sync(self)
+        if self.board.has_network:
+            # Without a radio (board_pico) neither the MQTT code nor its import
+            # time: a quarter of the boot on the Pico.
+            import sync
+
+            self.sync = sync.Sync(self)
 
     @property
     def device(self):
@@ -120,7 +124,7 @@ class Kiosk:
         self.board.wdt_start()
         while True:
             await asyncio.sleep_ms(1000)
-            sp = self.sync.progress
+            sp = self.sync.progress if self.sync else sync_seen + 1
             sync_idle = 0 if sp != sync_seen else sync_idle + 1
             sync_seen = sp
             if self.progress != seen and sync_idle < 60:
@@ -140,8 +144,9 @@ class Kiosk:
         asyncio.get_event_loop().set_exception_handler(on_error)
         tasks = [asyncio.create_task(self.buttons_task()),
                  asyncio.create_task(self.supervisor()),
-                 asyncio.create_task(self.sync.run()),
                  asyncio.create_task(console.Console(self).run())]
+        if self.sync:
+            tasks.append(asyncio.create_task(self.sync.run()))
         extra = self.board.tasks(self)
         for coro in extra:
             tasks.append(asyncio.create_task(coro))

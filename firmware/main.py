@@ -2,7 +2,15 @@
 # The simulator supplies its own board instead (simulator/mpy/kiosk.py).
 import sys
 
-import kiosk_app
+# Every kiosk module is at the root of the flash, beside main.py, and the
+# ports' own Python modules are frozen: without /lib on the path, importing
+# a built-in module (json, struct, ...), which MicroPython first looks for on
+# the filesystem, takes three LittleFS lookups fewer (a sixth of the
+# instructions from power on to the first vote on the emulated Pico).
+if "/lib" in sys.path:
+    sys.path.remove("/lib")
+
+import kiosk_app  # noqa: E402
 
 if sys.platform == "esp32":
     import board_esp32 as board_mod

@@ -28,6 +28,16 @@ const SRAM_BASE = 0x20000000;
 const CYCLE_NS = 8; // 125 MHz
 const BKPT_ERASE = 0xbe01;
 const BKPT_PROGRAM = 0xbe02;
+const BKPT_CRC = 0xbe03;
+// LittleFS's lfs_crc(crc, buffer, size) in MicroPython's flash image (found by
+// its code): a nibble-table CRC-32 over metadata logs, a quarter of the
+// instructions of a boot. The harness computes it natively (same table, same
+// result, the emulated clock advanced by the cycles the loop takes), which is
+// an emulator speed-up, not a change of the firmware's behaviour: the
+// function has no side effect and a power cut inside it changes nothing.
+const LFS_CRC_CODE = Buffer.from('70b50f250a4c8a18914200d170bd0b78060958402840800000591b0946407340', 'hex');
+const LFS_CRC_TABLE_LITERAL = 0x30; // offset of the table's address in the function
+const LFS_CRC_CYCLES_PER_BYTE = 20;
 const WATCHDOG = 0x40058;
 const TIMER = 0x40054;
 
@@ -81,6 +91,7 @@ class Harness {
     } else {
       loadUF2(fs.readFileSync(opts.uf2), this.flash);
     }
+    this.crc = this.findCrc();
     this.logFd = opts.log ? fs.openSync(opts.log, 'a') : null;
     this.mcu = null;
     this.cdc = null;
@@ -97,7 +108,8 @@ class Harness {
     this.client = null;
     this.waiters = []; // {until: nanos, resolve}
     this.ops = '';
-    this.stats = { erases: 0, programs: 0, bytes_erased: 0, bytes_programmed: 0, boots: 0, wdt_resets: 0 };
+    this.stats = { erases: 0, programs: 0, bytes_erased: 0, bytes_programmed: 0, boots: 0, wdt_resets: 0,
+      largest_program: 0 };
     this.instr = 0;
     this.idleNs = 0; // emulated time skipped while the core waited (WFI/WFE)
     this.sliceWallMs = 0; // host time spent executing
@@ -107,6 +119,41 @@ class Harness {
     this.paced = true;
     this.hold = false;
     this.timer = null;
+  }
+
+  // Where lfs_crc is in the flash image, and its table; null if not found.
+  findCrc() {
+    const at = Buffer.from(this.flash.buffer, this.flash.byteOffset, FLASH_SIZE).indexOf(LFS_CRC_CODE);
+    if (at < 0) return null;
+    const view = new DataView(this.flash.buffer, this.flash.byteOffset);
+    const table = view.getUint32(at + LFS_CRC_TABLE_LITERAL, true) - FLASH_BASE;
+    const rtable = new Uint32Array(16);
+    for (let i = 0; i < 16; i++) rtable[i] = view.getUint32(table + 4 * i, true);
+    return { at, rtable, first: view.getUint16(at, true) };
+  }
+
+  // The flash as the firmware wrote it, without the breakpoint.
+  flashBytes() {
+    const out = Uint8Array.from(this.flash);
+    if (this.crc) new DataView(out.buffer).setUint16(this.crc.at, this.crc.first, true);
+    return out;
+  }
+
+  crcNative() {
+    const r = this.mcu.core.registers;
+    let crc = r[0] >>> 0;
+    const src = r[1] >>> 0;
+    const count = r[2] >>> 0;
+    const rtable = this.crc.rtable;
+    const sram = this.mcu.sram;
+    const inSram = src >= SRAM_BASE && src + count <= SRAM_BASE + sram.length;
+    for (let i = 0; i < count; i++) {
+      const b = inSram ? sram[src - SRAM_BASE + i] : this.mcu.readUint8(src + i);
+      crc = (crc >>> 4) ^ rtable[(crc ^ b) & 0xf];
+      crc = (crc >>> 4) ^ rtable[(crc ^ (b >>> 4)) & 0xf];
+    }
+    r[0] = crc >>> 0;
+    this.mcu.clock.tick(count * LFS_CRC_CYCLES_PER_BYTE * CYCLE_NS);
   }
 
   nowNs() {
@@ -129,6 +176,7 @@ class Harness {
     mcu.loadBootrom(this.rom); // also fills the flash with 0xFF: load it after
     mcu.flash.set(this.flash);
     this.flash = mcu.flash.subarray(0, FLASH_SIZE); // one copy: the chip's
+    if (this.crc) new DataView(this.flash.buffer, this.flash.byteOffset).setUint16(this.crc.at, BKPT_CRC, true);
     const timer = mcu.peripherals[TIMER];
     const real = mcu.clock;
     const self = this;
@@ -179,6 +227,7 @@ class Harness {
     this.powered = true;
     this.stats.boots++;
     this.ops = ''; // this power on's flash operations in order: e(rase), p(rogram)
+    this.stats.largest_program = 0; // bytes, this power on
     this.schedule();
   }
 
@@ -206,6 +255,11 @@ class Harness {
   onBreak(code) {
     const core = this.mcu.core;
     const r = core.registers;
+    if (code === 3 && this.crc) {
+      this.crcNative();
+      core.PC = core.LR & ~1;
+      return;
+    }
     const op = code === 1 ? 'erase' : code === 2 ? 'program' : null;
     if (op === null) {
       this.cutNow = 'breakpoint ' + code + ' at ' + (core.PC - 2).toString(16);
@@ -234,6 +288,7 @@ class Harness {
         this.flash[offset + i] &= b;
       }
       this.stats.programs++;
+      this.stats.largest_program = Math.max(this.stats.largest_program, count);
       this.ops += 'p';
       this.stats.bytes_programmed += count;
     }
@@ -453,12 +508,13 @@ class Harness {
       };
     }
     if (c === 'save') {
-      fs.writeFileSync(msg.path, this.flash);
+      fs.writeFileSync(msg.path, this.flashBytes());
       return {};
     }
     if (c === 'load') {
       if (this.powered) throw new Error('power off before loading a flash image');
       this.flash = Uint8Array.from(fs.readFileSync(msg.path).subarray(0, FLASH_SIZE));
+      this.crc = this.findCrc();
       return {};
     }
     if (c === 'quit') {

@@ -6,9 +6,11 @@ through the boot ROM, power cut at chosen instants, watchdog resets.
 The emulator executes at about a fifth of real time, but the idle chip sleeps
 (WFE) through emulated time, so an idle kiosk runs faster than real time;
 boots and flash writes are what cost: power on to the first thank-you
-executes about 30 million instructions (39 million over the power-cut test's
-backlog), a quarter of them in LittleFS's CRC over metadata logs, and the
-power-cut test boots once per cut. Each scenario is short and starts from
+executes about 21 million instructions, most of them importing the
+firmware (each LittleFS lookup reads the root directory's metadata log),
+and the power-cut test boots once per cut. The harness computes LittleFS's
+CRC natively (a third of a boot's instructions otherwise), and main.py
+leaves /lib out of the import path (a sixth). Each scenario is short and starts from
 one flash image, saved once the firmware is deployed and provisioned."""
 import ast
 import os
