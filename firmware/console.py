@@ -11,7 +11,7 @@ import kiosk_wire as w
 
 STAGING = ("begin", "commit", "abort", "wipe")
 SET_KEYS = {"broker": "broker", "device": "device", "secret": "secret", "site": "site",
-            "user": "user", "buttons": "buttons"}
+            "user": "user", "buttons": "buttons", "fwkey": "fwkey"}
 
 
 class Console:
@@ -95,7 +95,7 @@ class Console:
         s = self.k.settings
         if not args:
             raise CommandError("usage",
-                               "set wifi|broker|device|user|secret|site|buttons|ca VALUE")
+                               "set wifi|broker|device|user|secret|site|buttons|ca|fwkey VALUE")
         what = args[0]
         if what == "ca" and len(args) == 2:
             if s.staged is not None:

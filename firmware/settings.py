@@ -111,6 +111,9 @@ class Settings:
         elif key == "wifi_ssid" or key == "wifi_pass":
             if len(value.encode()) > 64 or not value and key == "wifi_ssid":
                 raise ValueError("Wi-Fi name: 1..32 bytes, password: at most 64")
+        elif key == "fwkey":  # the Ed25519 key releases are signed with, in hex
+            if len(value) != 64 or value.strip("0123456789abcdef"):
+                raise ValueError("fwkey: 64 lowercase hex digits")
         elif key == "site":
             if not 0 < len(value) <= 64:
                 raise ValueError("site: 1..64 characters")
@@ -146,7 +149,7 @@ class Settings:
             "lockout_s": c["lockout_s"], "sync_s": c["sync_s"],
             "telemetry_s": c["telemetry_s"], "batch": c["batch"],
             "hours": bool(c["hours"]), "server_config": bool(self.config_raw),
-            "ca": self.ca_shown(),
+            "ca": self.ca_shown(), "fwkey": p.get("fwkey"),
         }
 
     def ca_shown(self):

@@ -1,8 +1,9 @@
-"""`borne firmware build|deploy`: compile the kiosk firmware, copy it onto a kiosk."""
+"""`borne firmware build|deploy|key|publish`: compile the kiosk firmware, copy it onto a
+kiosk, sign it as a release for updates over the air."""
 from __future__ import annotations
 
 from sync_server.commands.common import Subparsers
-from sync_server.devices import firmware
+from sync_server.devices import firmware, release
 
 
 def add_commands(sub: Subparsers) -> None:
@@ -21,3 +22,12 @@ def add_commands(sub: Subparsers) -> None:
     d.add_argument("--timeout", type=float, default=10.0,
                    help="seconds to wait for the kiosk at each step (default 10)")
     d.set_defaults(func=firmware.cmd_deploy)
+    k = fsub.add_parser("key", help="create the Ed25519 key that signs firmware releases")
+    k.add_argument("--out", required=True,
+                   help="private key file to create (mode 0600); the public key goes to OUT.pub")
+    k.set_defaults(func=release.cmd_key)
+    pb = fsub.add_parser("publish", help="turn a firmware build into a signed release")
+    pb.add_argument("--dir", required=True, help="a folder made by `borne firmware build`")
+    pb.add_argument("--key", required=True, help="the signing key of `borne firmware key`")
+    pb.add_argument("--out", required=True, help="release folder to write")
+    pb.set_defaults(func=release.cmd_publish)
