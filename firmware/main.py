@@ -2,7 +2,20 @@
 # The simulator supplies its own board instead (simulator/mpy/kiosk.py).
 import sys
 
-import kiosk_app
+import bootsel
+
+# An update installed over the air runs from its slot folder (bootsel.py);
+# this file and bootsel.py stay as `borne firmware deploy` wrote them.
+_slot = bootsel.select("")
+if _slot:
+    sys.path.insert(0, _slot)
+try:
+    import kiosk_app
+except Exception as e:  # noqa: BLE001 - a release that cannot start: reset,
+    print("firmware failed to start: %r" % (e,))  # the next boot counts
+    import machine
+
+    machine.reset()
 
 if sys.platform == "esp32":
     import board_esp32 as board_mod

@@ -5,6 +5,7 @@ import gc
 import os
 
 import batch
+import bootsel
 import mqtt
 import settings
 from version import FW
@@ -42,6 +43,10 @@ class Sync:
         self.batch = None  # BatchBuffer of the current connection
         self.ignored = 0  # messages on topics that are not this kiosk's own
         self.own = None  # (device, {topic: name}) of the topics it reads
+        self.ota = None  # ota.Updater while an update is offered
+        st = bootsel.state(kiosk.settings.base)
+        # A firmware on trial has this many seconds to hear from the server.
+        self.trial = st.get("trial_s") if "boots" in st else None
 
     def log(self, msg):
         self.k.log(msg)
@@ -52,6 +57,11 @@ class Sync:
     async def run(self):
         while True:
             self.progress += 1
+            if self.trial and self.k.clock.boot_ms() > self.trial * 1000:
+                self.updater()
+                import ota
+                ota.give_up(self.k, "no word from the server within %d s" % self.trial)
+                self.trial = None
             if not (self.k.settings.provisioned() and self.board.net_up()):
                 await asyncio.sleep_ms(200)
                 continue
@@ -119,7 +129,10 @@ class Sync:
         self.anchor_sent = False
         self.inflight = None
         self.board.indicator("offline", False)
-        await c.subscribe([self.topic("ack"), self.topic("config"), self.topic("time")])
+        if self.ota:
+            self.ota.asked = None
+            self.ota.shown = None
+        await c.subscribe([self.topic(n) for n in ("ack", "config", "time", "ota", "chunk")])
         await c.publish(self.topic("status"), w.encode_json(
             {"state": "online", "boot": self.k.journal.boot, "fw": FW}), 1, True)
         self.board.state_changed(self.k)
@@ -146,6 +159,14 @@ class Sync:
                 self.inflight = None
             if self.inflight is None:
                 await self.send_batch(cfg["batch"])
+            if self.ota:
+                await self.ota.step(c, self.topic)
+                if self.ota.finished():
+                    self.ota = None  # unloaded until another offer comes
+                    import sys
+                    sys.modules.pop("ota", None)
+                    sys.modules.pop("ota_wire", None)
+                    gc.collect()
             if tele_at is None or now - tele_at >= cfg["telemetry_s"] * 1000:
                 tele_at = now
                 await c.publish(self.topic("telemetry"), self.telemetry(), 0)
@@ -208,7 +229,8 @@ class Sync:
         # Built once per device id: the exact topics this kiosk reads.
         dev = self.k.device
         if self.own is None or self.own[0] != dev:
-            self.own = (dev, {w.topic(dev, n): n for n in ("ack", "config", "time")})
+            self.own = (dev, {w.topic(dev, n): n
+                              for n in ("ack", "config", "time", "ota", "chunk")})
         return self.own[1]
 
     async def on_message(self, topic, payload):
@@ -222,9 +244,18 @@ class Sync:
         try:
             if name == "ack":
                 self.on_ack(payload)
+                if self.trial:
+                    self.healthy()
             elif name == "config":
                 self.k.settings.apply_config(payload)
                 self.board.state_changed(self.k)
+                if self.trial:
+                    self.healthy()
+            elif name == "ota":
+                self.updater().on_offer(payload)
+            elif name == "chunk":
+                if self.ota:
+                    self.ota.on_chunk(payload)
             elif name == "time":
                 utc = w.decode_time(payload)
                 if self.k.clock.state in ("unknown", "server", "rtc"):
@@ -237,6 +268,19 @@ class Sync:
         except OSError as e:
             self.board.flash_error(e)
             self.log("%s message not applied: %r" % (name, e))
+
+    def updater(self):
+        if self.ota is None:
+            import ota
+            self.ota = ota.Updater(self.k)
+        return self.ota
+
+    def healthy(self):
+        # The server answered the firmware on trial: it stays.
+        self.trial = None
+        import ota
+        ota.confirm(self.k, self.updater())
+        self.k.vote_event.set()  # the pump reports it
 
     def on_oversized(self):
         self.refused += 1
