@@ -16,7 +16,6 @@ import hashlib
 import json
 from typing import Any
 
-from sync_server.commands.common import print_rows
 from sync_server.devices import release
 from sync_server.errors import CliError
 from sync_server.storage import firmware_updates, registry
@@ -111,10 +110,11 @@ def cmd_status(args: argparse.Namespace) -> None:
         print("rollout %d %s: firmware %s (%s) to %s; %d kiosks, %d updated, %d failed%s" % (
             r["id"], r["state"], r["fw"], r["release_id"], r["cohort"], r["kiosks"], r["done"],
             r["failed"], "; " + r["reason"] if r["reason"] else ""))
-    print_rows(st["kiosks"], False, lambda k: "%s %s firmware %s %s%s%s" % (
-        k["device_id"], k["site_id"], k["fw"] or "?", k["state"],
-        " %d/%d bytes" % (k["got"], k["size"]) if k["state"] == "downloading" else "",
-        " (%s)" % k["error"] if k["error"] else "") + (
-        ", " + utc_text(k["updated_ms"]) if k["updated_ms"] else ""))
+    for k in st["kiosks"]:
+        print("%s %s firmware %s %s%s%s%s" % (
+            k["device_id"], k["site_id"], k["fw"] or "?", k["state"],
+            " %d/%d bytes" % (k["got"], k["size"]) if k["state"] == "downloading" else "",
+            " (%s)" % k["error"] if k["error"] else "",
+            ", " + utc_text(k["updated_ms"]) if k["updated_ms"] else ""))
 
 
