@@ -25,7 +25,6 @@ sys.path[:0] = [ROOT + "/firmware", ROOT + "/protocol", ROOT + "/simulator/mpy"]
 import bootsel  # noqa: E402
 import flash  # noqa: E402
 import ota  # noqa: E402
-import ota_wire  # noqa: E402
 
 IMG = sys.argv[2]
 TORN = sys.argv[3] == "torn"
@@ -170,7 +169,7 @@ def check_slot(st):
     problems = []
     if st.get("slot") != "fwa" or st.get("id") != RID:
         problems.append("boot.json names %r" % (st,))
-    for name, n, sha in FILES:
+    for name, _n, sha in FILES:
         try:
             with open(FS + "/fwa/" + name, "rb") as f:
                 data = f.read()
