@@ -106,6 +106,7 @@ class Rig:
         self.fw.start()
         self.fw.wait_status(lambda s: s["mqtt"] == "up", timeout=30)
         assert self.fw.ask("set fwkey " + key) == {"fwkey": key}
+        assert self.fw.ask("show config")["fwkey"] == key
 
     def close(self):
         self.fw.stop()
@@ -189,14 +190,37 @@ def test_release_crashing_at_start_is_rolled_back_and_stops_the_rollout(rig, rel
     assert rig.stored() == [1]
 
 
-def test_wrong_signature_is_refused(rig, releases):
-    rig.boot(releases["key"])
+def test_no_key_then_wrong_signature_are_refused(rig, releases):
+    rig.fw.start()
+    rig.fw.wait_status(lambda s: s["mqtt"] == "up", timeout=30)
     rig.rollout(releases["9.3.0"])  # signed with a key the kiosk does not trust
     poll(lambda: (rig.update_state() or ("",))[0] == "refused", timeout=60)
-    assert "signature" in rig.update_state()[5]
+    assert "no fwkey pinned" in rig.update_state()[5]
+    assert rig.fw.ask("set fwkey " + releases["key"]) == {"fwkey": releases["key"]}
+    assert rig.fw.ask("show config")["fwkey"] == releases["key"]
+    rig.fw.stop()
+    rig.fw.start()  # the retained offer comes again
+    poll(lambda: "signature" in (rig.update_state()[5] or ""), timeout=60)
+    assert rig.update_state()[0] == "refused"
     assert rig.fw.ask("version")["fw"] != "9.3.0"
     assert rig.fw.proc.poll() is None  # still running the old firmware
     assert rig.query("SELECT count(*) FROM fw_kiosk_updates WHERE got > 0") == [(0,)]
+
+
+def test_new_firmware_that_never_hears_from_the_server_rolls_back(rig, releases):
+    rig.boot(releases["key"])
+    rig.rollout(releases["9.1.0"], "--trial-s", "10")
+    assert rig.fw.wait_exit(timeout=120) == 0  # installed: restart
+    rig.broker.stop(kill=True)
+    rig.fw.start()
+    assert rig.fw.ask("version")["fw"] == "9.1.0"
+    assert rig.fw.wait_exit(timeout=60) == 0  # gave up: back to the previous one
+    assert any("no word from the server within 10 s" in line for line in rig.fw.logs)
+    rig.fw.start()
+    assert rig.fw.ask("version")["fw"] != "9.1.0"
+    rig.broker.start()
+    poll(lambda: (rig.update_state() or ("",))[0] == "rolled_back", timeout=60)
+    assert "within 10 s" in rig.update_state()[5]
 
 
 def test_broker_outage_mid_download_resumes(rig, releases):
