@@ -307,6 +307,39 @@ def install(base, target, files, buf):
                 raise ValueError("%s does not match its SHA-256" % name)
 
 
+# -- called by the sync task (sync.py) --------------------------------------
+
+def updater(sync):
+    if sync.ota is None:
+        sync.ota = Updater(sync.k)
+    return sync.ota
+
+
+def on_message(sync, name, payload):
+    """An `ota` or `chunk` message; or the server's config or ack while the
+    firmware is on trial: it heard from the server, so it stays."""
+    if name == "ota":
+        updater(sync).on_offer(payload)
+    elif name == "chunk":
+        if sync.ota:
+            sync.ota.on_chunk(payload)
+    elif sync.trial:
+        sync.trial = None
+        confirm(sync.k, updater(sync))
+        sync.k.vote_event.set()  # the pump reports it
+
+
+async def turn(sync, client):
+    """The pump's turn: the updater's step; once it is over, unloaded."""
+    await sync.ota.step(client, sync.topic)
+    if sync.ota.finished():
+        sync.ota = None  # until another offer comes
+        import sys
+        sys.modules.pop("ota", None)
+        sys.modules.pop("ota_wire", None)
+        gc.collect()
+
+
 def confirm(k, u):
     """The firmware on trial heard from the server: keep it, and say so
     through the updater `u`."""
@@ -322,8 +355,11 @@ def confirm(k, u):
         u.state = "ok"
 
 
-def give_up(k, why):
+def give_up(sync):
     """The firmware on trial did not hear from the server in time: go back."""
+    k = sync.k
+    why = "no word from the server within %d s" % sync.trial
+    sync.trial = None
     base = k.settings.base
     st = bootsel.state(base)
     if "boots" in st:

@@ -2,10 +2,10 @@
 # that are resent until the server's application ack frees them.
 import asyncio
 import gc
+import json
 import os
 
 import batch
-import bootsel
 import mqtt
 import settings
 from version import FW
@@ -44,9 +44,14 @@ class Sync:
         self.ignored = 0  # messages on topics that are not this kiosk's own
         self.own = None  # (device, {topic: name}) of the topics it reads
         self.ota = None  # ota.Updater while an update is offered
-        st = bootsel.state(kiosk.settings.base)
-        # A firmware on trial has this many seconds to hear from the server.
-        self.trial = st.get("trial_s") if "boots" in st else None
+        self.trial = None  # seconds a firmware on trial has to hear from the server
+        try:
+            with open(kiosk.settings.base + "/boot.json") as f:  # bootsel.py's
+                st = json.load(f)
+            if "boots" in st:
+                self.trial = st.get("trial_s")
+        except (OSError, ValueError):
+            pass
 
     def log(self, msg):
         self.k.log(msg)
@@ -58,10 +63,8 @@ class Sync:
         while True:
             self.progress += 1
             if self.trial and self.k.clock.boot_ms() > self.trial * 1000:
-                self.updater()
                 import ota
-                ota.give_up(self.k, "no word from the server within %d s" % self.trial)
-                self.trial = None
+                ota.give_up(self)
             if not (self.k.settings.provisioned() and self.board.net_up()):
                 await asyncio.sleep_ms(200)
                 continue
@@ -160,13 +163,8 @@ class Sync:
             if self.inflight is None:
                 await self.send_batch(cfg["batch"])
             if self.ota:
-                await self.ota.step(c, self.topic)
-                if self.ota.finished():
-                    self.ota = None  # unloaded until another offer comes
-                    import sys
-                    sys.modules.pop("ota", None)
-                    sys.modules.pop("ota_wire", None)
-                    gc.collect()
+                import ota
+                await ota.turn(self, c)
             if tele_at is None or now - tele_at >= cfg["telemetry_s"] * 1000:
                 tele_at = now
                 await c.publish(self.topic("telemetry"), self.telemetry(), 0)
@@ -244,18 +242,12 @@ class Sync:
         try:
             if name == "ack":
                 self.on_ack(payload)
-                if self.trial:
-                    self.healthy()
             elif name == "config":
                 self.k.settings.apply_config(payload)
                 self.board.state_changed(self.k)
-                if self.trial:
-                    self.healthy()
-            elif name == "ota":
-                self.updater().on_offer(payload)
-            elif name == "chunk":
-                if self.ota:
-                    self.ota.on_chunk(payload)
+            if name in ("ota", "chunk") or self.trial and name != "time":
+                import ota  # updates over the air: loaded only while one runs
+                ota.on_message(self, name, payload)
             elif name == "time":
                 utc = w.decode_time(payload)
                 if self.k.clock.state in ("unknown", "server", "rtc"):
@@ -268,19 +260,6 @@ class Sync:
         except OSError as e:
             self.board.flash_error(e)
             self.log("%s message not applied: %r" % (name, e))
-
-    def updater(self):
-        if self.ota is None:
-            import ota
-            self.ota = ota.Updater(self.k)
-        return self.ota
-
-    def healthy(self):
-        # The server answered the firmware on trial: it stays.
-        self.trial = None
-        import ota
-        ota.confirm(self.k, self.updater())
-        self.k.vote_event.set()  # the pump reports it
 
     def on_oversized(self):
         self.refused += 1

@@ -111,3 +111,36 @@ def test_kiosk_verifier_under_micropython(published, micropython, tmp_path):
     assert got["results"] == [True, False, False, False, True, False] + [True] * 5
     assert got["sha512"] == [hashlib.sha512(m).hexdigest() for _, m, _ in cases]
     print("ed25519 under the unix port: heap %d B, verify %s ms" % (got["heap"], got["ms"]))
+
+
+def test_provision_pins_the_public_key(published, tmp_path):
+    import argparse
+
+    from sync_server.devices import provision
+    args = argparse.Namespace(ca=None, broker=None, wifi=None, wifi_pass=None,
+                              fw_key=str(published / "sign.key.pub"))
+    lines, expect = provision.network_settings(args)
+    pub = (published / "sign.key.pub").read_text().strip()
+    assert lines == ["set fwkey " + pub] and expect == {"fwkey": pub}
+    (tmp_path / "bad.pub").write_text("not a key\n")
+    args.fw_key = str(tmp_path / "bad.pub")
+    with pytest.raises(CliError, match="not an Ed25519 public key"):
+        provision.network_settings(args)
+
+
+def test_a_share_picks_the_same_kiosks_for_the_same_release(tmp_path):
+    from sync_server.devices import rollout
+    from sync_server.storage.connection import connect
+    from tests.server_support import make_registry
+    db = tmp_path / "b.db"
+    devs = sorted(make_registry(db, 10))
+    conn = connect(str(db))
+    first = rollout.cohort(conn, "00112233aabbccdd", share=0.3)
+    assert len(first) == 3 and set(first) <= set(devs)
+    assert rollout.cohort(conn, "00112233aabbccdd", share=0.3) == first
+    others = {tuple(rollout.cohort(conn, "%016x" % i, share=0.3)) for i in range(8)}
+    assert len(others) > 1  # another release, other kiosks
+    assert rollout.cohort(conn, "00112233aabbccdd", site="mairie-centre") == devs
+    assert rollout.cohort(conn, "00112233aabbccdd", kiosks=devs[:2]) == devs[:2]
+    with pytest.raises(CliError, match="not trusted kiosks: nobody"):
+        rollout.cohort(conn, "00112233aabbccdd", kiosks=["nobody"])

@@ -81,3 +81,26 @@ def test_failures_past_the_threshold_stop_the_rollout_and_withdraw_offers(tmp_pa
     assert r["state"] == "stopped" and "2 of 3" in r["reason"]
     assert ota_offers.offers(conn) == {}
     assert refused.refused == {"not_offered": 1} and not refused.replies
+
+
+def test_stop_by_hand_and_status_on_the_command_line(tmp_path):
+    import json
+    import subprocess
+
+    from tests.server_support import BORNE
+    db, devs = fleet(tmp_path)
+
+    def borne(*args):
+        return subprocess.run([BORNE, "firmware", *args, "--db", str(db)], capture_output=True,
+                              text=True, timeout=60)
+    out = borne("status").stdout
+    assert "rollout 1 active: firmware 9.1.0 (%s) to share 0.75; 3 kiosks, 1 updated, " \
+           "1 failed" % RID in out
+    assert "%s mairie-centre firmware 1.0.0 downloading 2048/5000 bytes" % devs[1] in out
+    r = borne("stop", "1")
+    assert r.returncode == 0 and "rollout 1 stopped" in r.stdout
+    r = borne("stop", "1")
+    assert r.returncode != 0 and "no active rollout 1" in r.stderr
+    st = json.loads(borne("status", "--json").stdout)
+    assert st["rollouts"][0]["state"] == "stopped"
+    assert st["rollouts"][0]["reason"] == "stopped by hand"
