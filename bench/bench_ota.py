@@ -3,7 +3,8 @@ firmware under the MicroPython unix port (one process per kiosk), a real
 Mosquitto with the generated access rules, the real `borne serve`. A
 release of this source tree (as version 9.9.9) is published, rolled out to
 every kiosk, and each downloads, checks and installs it (the process ends
-when the kiosk restarts on it). Prints the duration from the rollout to the
+when the kiosk restarts on it). Prints the kiosk's free heap before and
+while it updates (one kiosk, its console's `status`), the duration from the rollout to the
 last install, and the update's bytes on the air (MQTT payloads, topics and
 fixed headers of the offer, fetch, chunk and update messages, as a server
 account subscribed to every kiosk topic sees them), as a ratio against the
@@ -113,15 +114,23 @@ def run(micropython, work, rel, key, n):
                 raise SystemExit("fwkey not set")
         counter = AirCounter(broker.port, db)
         time.sleep(1)
+        heap = [kiosks[0].ask("status")["heap_free"]]
         t0 = time.monotonic()
         borne("firmware", "rollout", "--db", db, "--release", rel, "--share", "1")
+        if n == 1:  # the kiosk's free heap while it updates, after a collection
+            while True:
+                st = kiosks[0].ask("status")
+                if st is None:
+                    break
+                heap.append(st["heap_free"])
+                time.sleep(0.2)
         for fw in kiosks:
             if fw.wait_exit(timeout=1800) != 0:
                 raise SystemExit("a kiosk stopped: %s" % fw.logs[-5:])
         duration = time.monotonic() - t0
         time.sleep(1)
         installed = sum(1 for fw in kiosks if any("installed in" in x for x in fw.logs))
-        return duration, installed, dict(counter.bytes), dict(counter.count)
+        return duration, installed, dict(counter.bytes), dict(counter.count), heap
     finally:
         if counter:
             counter.close()
@@ -142,8 +151,11 @@ def main():
         print("| kiosks | installed | duration | per kiosk | bytes on the air | "
               "ratio to the raw release bytes | chunk messages |")
         print("| --- | --- | --- | --- | --- | --- | --- |")
-        for k in (1, n):
-            duration, installed, by, count = run(micropython, work, rel_dir, key, k)
+        for k in sorted({1, n}):
+            duration, installed, by, count, heap = run(micropython, work, rel_dir, key, k)
+            if k == 1:
+                print("one kiosk's free heap: %d bytes before, %d at the lowest while updating"
+                      % (heap[0], min(heap)))
             total = sum(by.values())
             print("| %d | %d | %.1f s | %.2f s | %d B | %.3f | %d |" % (
                 k, installed, duration, duration / k, total, total / (size * k),
