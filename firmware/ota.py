@@ -84,7 +84,7 @@ class Updater:
         self.bad = 0  # images that failed their hash
         self.refused = []  # release ids whose signature failed
         self.shown = None  # the last report published
-        self.running = None  # id of the release running, once reported healthy
+        self.rid = None  # the release the reports are about
 
     def log(self, msg):
         self.k.log("update: " + msg)
@@ -93,13 +93,17 @@ class Updater:
 
     def on_offer(self, payload):
         o = ow.decode_offer(payload)
-        if o is None:
+        if o is None:  # withdrawn: a download stops; a release on trial stays on trial
+            if self.offer is None and self.state == "idle":
+                self.shown = ("idle", None, 0, None)  # nothing to say: keep the last report
             if self.offer and self.state == "downloading":
                 self.log("offer withdrawn at %d of %d bytes" % (self.got, self.size))
                 _remove(self.base + IMAGE)
                 _remove(self.base + OFFER)
+                self.state = "idle"
+                self.got = self.size = 0
+                self.rid = None
             self.offer = None
-            self.state = "idle"
             return
         if self.offer is None or o["id"] != self.offer["id"]:
             self.pending = o
@@ -150,7 +154,7 @@ class Updater:
     async def report(self, client, topic, force=False):
         size = self.size
         # Progress in tenths: a report per 10% of the image, and at each state.
-        rid = self.offer["id"] if self.offer else self.running
+        rid = self.rid
         shown = (self.state, rid, self.got * 10 // (size or 1), self.error)
         if shown != self.shown or force:
             await client.publish(topic("update"), ow.encode_update(
@@ -171,6 +175,7 @@ class Updater:
 
     async def _accept(self, o):
         self.offer = o
+        self.rid = o["id"]
         self.error = None
         self.got = 0
         self.asked = None
@@ -193,7 +198,6 @@ class Updater:
             _remove(base + IMAGE)
             _remove(base + OFFER)
             self.state = "trial" if "boots" in st else "ok"
-            self.running = o["id"]
             return
         if o["id"] in (st.get("failed") or []):
             self._fail(st.get("rolled_back") or "rolled back", "rolled_back")
@@ -350,8 +354,8 @@ def confirm(k, u):
             st.pop(key, None)
         bootsel.save(base, st)
         k.log("update: release %s reported healthy" % st.get("id"))
-    u.running = st.get("id")
-    if u.offer is None or u.offer["id"] == u.running:
+    if u.offer is None or u.offer["id"] == st.get("id"):
+        u.rid = st.get("id")
         u.state = "ok"
 
 

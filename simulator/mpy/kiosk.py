@@ -77,9 +77,13 @@ def boot(dev, capacity, share, depth=8):
 def select_slot():
     """Put the firmware slot that boot.json names (an update installed over
     the air) first on the path, as main.py does on a board."""
-    import bootsel  # from the flash's root or the build: never from a slot
     for p in [p for p in sys.path if p.startswith(FS + "/fw")]:
         sys.path.remove(p)
+    try:
+        os.stat(FS + "/boot.json")
+    except OSError:
+        return  # never updated over the air: nothing to load
+    import bootsel  # from the flash's root or the build: never from a slot
     path = bootsel.select(FS)
     if path:
         sys.path.insert(0, path)
