@@ -5,10 +5,11 @@ import sys
 import bootsel
 
 # An update installed over the air runs from its slot folder (bootsel.py);
-# this file and bootsel.py stay as `borne firmware deploy` wrote them.
+# this file and the root's bootsel.py stay as `borne firmware deploy` wrote them.
 _slot = bootsel.select("")
 if _slot:
     sys.path.insert(0, _slot)
+del sys.modules["bootsel"], bootsel  # its heap back: the firmware needs it
 try:
     import kiosk_app
 except Exception as e:  # noqa: BLE001 - a release that cannot start: reset,
