@@ -119,6 +119,8 @@ def main():
                 raise
             # main.py resets the board: the next boot counts against a release on trial.
             print("LOG firmware failed to start: %r" % (e,))
+            import time
+            time.sleep(1)  # a board's reset takes about that
         finally:
             if not dev.dead:
                 flash.unmount(FS, dev)
