@@ -13,7 +13,7 @@ VERSION = 1
 _CHUNK_HEAD = ">8sI"
 CHUNK_HEAD_SIZE = 12
 MAX_CHUNK = 2048  # bytes of firmware in one chunk message
-MAX_MANIFEST = 2048
+MAX_MANIFEST = 3072  # the offer stays under the kiosk's 4,096-byte MQTT packet
 STATES = ("idle", "downloading", "installed", "trial", "ok", "refused", "failed",
           "rolled_back")
 DEFAULT_BOOTS = 3  # boots a new firmware gets to report healthy ...

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from protocol.ota_wire import MAX_MANIFEST
 from sync_server.devices.firmware import load_build
 from sync_server.errors import CliError
 
@@ -123,6 +124,9 @@ def publish(build_dir: str, key_path: str, out: str) -> Release:
         "fw": fw, "size": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
         "files": [[n, files[n]["size"], files[n]["sha256"]] for n in names],
     }, separators=(",", ":"), sort_keys=True).encode()
+    if len(manifest) > MAX_MANIFEST:
+        raise CliError("the manifest of %d files takes %d bytes: a kiosk reads at most %d"
+                       % (len(names), len(manifest), MAX_MANIFEST))
     rel = Release(release_id(manifest), fw, manifest, key.sign(manifest),
                   bytes.fromhex(public_hex(key)), blob)
     os.makedirs(out, exist_ok=True)

@@ -144,3 +144,16 @@ def test_a_share_picks_the_same_kiosks_for_the_same_release(tmp_path):
     assert rollout.cohort(conn, "00112233aabbccdd", kiosks=devs[:2]) == devs[:2]
     with pytest.raises(CliError, match="not trusted kiosks: nobody"):
         rollout.cohort(conn, "00112233aabbccdd", kiosks=["nobody"])
+
+
+def test_publish_refuses_a_manifest_a_kiosk_cannot_read(published, tmp_path):
+    build = tmp_path / "build"
+    build.mkdir()
+    files = {}
+    for i in range(60):
+        name = "module_with_a_long_name_%02d.mpy" % i
+        (build / name).write_bytes(b"M%d" % i)
+        files[name] = {"sha256": hashlib.sha256(b"M%d" % i).hexdigest(), "size": 2}
+    (build / "manifest.json").write_text(json.dumps({"fw": "9.0.0", "files": files}))
+    with pytest.raises(CliError, match="a kiosk reads at most 3072"):
+        release.publish(str(build), str(published / "sign.key"), str(tmp_path / "rel"))
