@@ -49,7 +49,8 @@ def make_sites(db, sites):
 
 
 class Kiosk:
-    """One kiosk connection: publishes one-vote batches and notes when each is published and acked."""
+    """One kiosk connection: publishes one-vote batches and notes when
+    each is published and acked."""
 
     def __init__(self, port, dev, secret):
         self.dev = dev
