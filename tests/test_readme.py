@@ -147,3 +147,11 @@ def test_running_it_for_real_as_written_brings_a_vote_to_the_screen(place):
             broker.wait(10)
         kiosk.close()
         dns.close()
+
+
+def test_every_bench_script_is_in_the_benchmarks_table():
+    with open(README, encoding="utf-8") as f:
+        table = f.read().split("## Benchmarks", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `bench/(\w+\.py)` \|", table, re.M))
+    scripts = {n for n in os.listdir(os.path.join(realparts.ROOT, "bench")) if n.endswith(".py")}
+    assert scripts and listed == scripts
