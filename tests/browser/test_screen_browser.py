@@ -20,7 +20,14 @@ from sync_server.polls import ideas
 from sync_server.storage import alerts, rollup
 from sync_server.storage.connection import open_db
 from tests import realparts
-from tests.server_support import BORNE, Server, add_consultation, make_registry, secured_mosquitto
+from tests.server_support import (
+    BORNE,
+    Server,
+    add_consultation,
+    consultation_cli,
+    make_registry,
+    secured_mosquitto,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -153,13 +160,17 @@ def busy(stack, tmp_path_factory):
         "INSERT INTO kiosk_status (device_id, state, last_seen_ms, battery_pct, journal)"
         " VALUES (?, 'online', ?, ?, ?)",
         [(devs[0], now, 12, 3), (devs[1], now, 80, 900), (devs[2], now, 95, 0)])
-    alerts.apply_changes(conn, [(BUSY, devs[0], "battery", {"battery_pct": 12}),
-                                (BUSY, devs[1], "backlog", {"journal": 900})], [], [], now)
-    add_consultation(db, BUSY)
+    opened = alerts.apply_changes(conn, [(BUSY, devs[0], "battery", {"battery_pct": 12}),
+                                         (BUSY, devs[1], "backlog", {"journal": 900})],
+                                  [], [], now)
+    consultation, _token = add_consultation(db, BUSY)
+    idea_ids = []
     for text, status, reason in IDEAS:
-        ideas.answer(conn, ideas.post(conn, BUSY, text, "fr"), status, reason)
+        idea_ids.append(ideas.post(conn, BUSY, text, "fr"))
+        ideas.answer(conn, idea_ids[-1], status, reason)
     conn.conn.close()
-    return stack["base"] + "/screen/%s?key=%s" % (BUSY, link["key"])
+    return {"url": stack["base"] + "/screen/%s?key=%s" % (BUSY, link["key"]),
+            "kiosks": devs, "alerts": opened, "consultation": consultation, "ideas": idea_ids}
 
 
 def figure(page, name):
@@ -270,33 +281,44 @@ def test_votes_published_over_mqtt_show_within_2_s(stack, artifacts_dir):
 def test_the_screen_fits_a_tv_with_alerts_a_consultation_and_ideas(stack, busy,
                                                                    artifacts_dir):
     """Every card at once, at both TV sizes, before the day's first vote
-    and after it: nothing outside the screen or its card, main text at
-    least 3% of the height, axe clean, and the live update still redraws
-    the panel with its cards."""
+    and after it, then the consultation and ideas without the banner, then
+    the banner alone: nothing outside the screen or its card, main text at
+    least 3% of the height, axe clean, and the live update redraws the
+    panel with its cards each time."""
     page = stack["browser"].new_page(viewport={"width": 1920, "height": 1080})
     refused = []
     page.on("console", lambda m: refused.append(m.text)
             if "Content Security Policy" in m.text else None)
-    page.goto(busy)
+    page.goto(busy["url"])
     page.wait_for_selector("#live:not(.down)")
 
-    def check(state):
-        assert page.locator(".alert-banner [data-alert]").count() == 2
-        assert "batterie faible" in page.locator(".alert-banner").inner_text()
-        assert "Parc des Tilleuls" in page.locator(".consultation-card").inner_text()
-        assert page.locator(".ideas-card li").count() == len(IDEAS)
+    def check(state, banner, news):
+        assert page.locator(".alert-banner [data-alert]").count() == banner
+        assert page.locator(".consultation-card").count() == news
+        assert page.locator(".ideas-card li").count() == (len(IDEAS) if news else 0)
         assert page.locator(".health .kiosks li").count() == 4
+        shown = ([".alert-banner li"] if banner else []) + (
+            [".consultation-card .turnout", ".ideas-card li"] if news else [])
         for width, height in TV_SIZES:
             page.set_viewport_size({"width": width, "height": height})
             page.screenshot(path=os.path.join(artifacts_dir, "screen-busy-%s-%dx%d.png"
                                               % (state, width, height)))
             assert_fits(page, width, height)
-            for card in (".alert-banner li", ".consultation-card .turnout", ".ideas-card li"):
+            for card in shown:
                 assert page.locator(card).first.is_visible(), (card, width)
+            # with the fourth column, the comparison keeps scores and gaps only
+            counts = page.locator(".compare tr").first.locator("td").nth(1)
+            assert counts.is_visible() != bool(news), width
+            if news:  # the long idea shows its first two lines
+                long = page.locator("q.idea", has_text="Des chaises")
+                assert long.evaluate("e => e.scrollHeight > e.clientHeight && e.clientHeight"
+                                     " < 3 * parseFloat(getComputedStyle(e).fontSize)"), width
         assert serious(page) == []
 
     assert "Pas encore de réponse aujourd'hui" in page.locator(".main").inner_text()
-    check("morning")
+    assert "batterie faible" in page.locator(".alert-banner").inner_text()
+    assert "Parc des Tilleuls" in page.locator(".consultation-card").inner_text()
+    check("morning", banner=2, news=1)
     # The day's first votes, counted by the server: the open screen redraws
     # the whole panel, cards included, without a reload.
     before = figure(page, "updated")
@@ -305,11 +327,27 @@ def test_the_screen_fits_a_tv_with_alerts_a_consultation_and_ideas(stack, busy,
     rollup.apply_votes(conn.conn, [dict(site_id=BUSY, utc_ms=int(time.time() * 1000), level=lv,
                                         scale=4, flags=0) for lv in [3] * 9 + [2] * 3])
     conn.conn.execute("COMMIT")
-    conn.conn.close()
     expect(page.locator('[data-figure="kiosk-n"]')).to_have_text("12", timeout=5000)
     assert page.locator(".morning-view").count() == 0
     assert figure(page, "updated") != before
-    check("day")
+    check("day", banner=2, news=1)
+    # The kiosks are mended and the alerts end: the banner goes, live.
+    now = int(time.time() * 1000)
+    conn.conn.execute("UPDATE kiosk_status SET battery_pct = 90, journal = 0")
+    alerts.apply_changes(conn, [], [], busy["alerts"], now)
+    page.locator(".alert-banner").wait_for(state="detached", timeout=5000)
+    check("news", banner=0, news=1)
+    # The ideas withdrawn, the consultation closed, a battery low again:
+    # the banner alone.
+    for idea in busy["ideas"]:
+        ideas.moderate(conn, idea, False)
+    consultation_cli(stack["db"], "close", str(busy["consultation"]))
+    dev = busy["kiosks"][0]
+    conn.conn.execute("UPDATE kiosk_status SET battery_pct = 12 WHERE device_id = ?", (dev,))
+    alerts.apply_changes(conn, [(BUSY, dev, "battery", {"battery_pct": 12})], [], [], now)
+    conn.conn.close()
+    page.locator(".alert-banner").wait_for(timeout=5000)
+    check("alert", banner=1, news=0)
     assert refused == []
     page.close()
 
