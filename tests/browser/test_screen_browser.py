@@ -1,7 +1,8 @@
 """The agents' screen in Debian's Chromium, fed by a kiosk publishing real
 vote batches to a real Mosquitto, ingested by the real `borne serve`: the
-open screen shows the new votes without a reload, it passes axe-core, the
-English switch works and a revoked link closes it."""
+open screen shows the new votes without a reload, it fits a TV with and
+without the alert banner, consultation and staff-idea cards, it passes
+axe-core, the English switch works and a revoked link closes it."""
 import datetime
 import json
 import os
@@ -15,15 +16,24 @@ import pytest
 from playwright.sync_api import expect
 
 from protocol import server_wire as w
-from sync_server.storage import rollup
+from sync_server.polls import ideas
+from sync_server.storage import alerts, rollup
 from sync_server.storage.connection import open_db
 from tests import realparts
-from tests.server_support import BORNE, Server, make_registry, secured_mosquitto
+from tests.server_support import (
+    BORNE,
+    Server,
+    add_consultation,
+    consultation_cli,
+    make_registry,
+    secured_mosquitto,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 SITE = "mairie-centre"
+BUSY = "mairie-annexe"  # a site with every card of the screen at once
 LIVE_TIMEOUT_MS = 2000  # the issue's promise: a new vote shows within 2 s
 
 
@@ -69,7 +79,7 @@ class Kiosk:
         self.c.loop_stop()
 
 
-def seed_qr_and_mystery(db_path, tmp):
+def seed_qr_and_mystery(db_path, tmp, site=SITE):
     """A QR comment and a mystery phone test from yesterday, so that every
     panel of the screen has something to show."""
     db = open_db(db_path)
@@ -77,18 +87,18 @@ def seed_qr_and_mystery(db_path, tmp):
     db.conn.execute("BEGIN IMMEDIATE")
     db.conn.execute("INSERT INTO qr_answers (site_id, token, level, scale, topics, comment,"
                     " created_ms) VALUES (?, 't', 1, 4, 'attente', ?, ?)",
-                    (SITE, "Attente trop longue, rappelez-moi au 06 12 34 56 78", now))
-    rollup.apply_votes(db.conn, [dict(site_id=SITE, utc_ms=now, level=1, scale=4, flags=0)],
+                    (site, "Attente trop longue, rappelez-moi au 06 12 34 56 78", now))
+    rollup.apply_votes(db.conn, [dict(site_id=site, utc_ms=now, level=1, scale=4, flags=0)],
                        source="qr")
     # Yesterday's kiosk votes, for the morning view: 8 x 3 and 4 x 2 = 88.9
-    rollup.apply_votes(db.conn, [dict(site_id=SITE, utc_ms=now - 86_400_000, level=lv, scale=4,
+    rollup.apply_votes(db.conn, [dict(site_id=site, utc_ms=now - 86_400_000, level=lv, scale=4,
                                       flags=0) for lv in [3] * 8 + [2] * 4])
     db.conn.execute("COMMIT")
     mystery = pytest.importorskip("sync_server.mystery.audits")
     day = datetime.datetime.now(zoneinfo.ZoneInfo("Europe/Paris")).date() - datetime.timedelta(1)
-    path = tmp / "campaign.csv"
+    path = tmp / ("campaign-%s.csv" % site)
     path.write_text("test_id,site,date,time,channel,step,rings,TEL_PRESENTATION,COURTOISIE\n"
-                    "T1,%s,%s,10:00,téléphone,accès,4,oui,oui\n" % (SITE, day),
+                    "T-%s,%s,%s,10:00,téléphone,accès,4,oui,oui\n" % (site, site, day),
                     encoding="utf-8")
     assert mystery.import_file(db, str(path)).errors == []
     db.conn.close()
@@ -122,6 +132,45 @@ def stack(tmp_path_factory):
         kiosk.close()
         assert srv.terminate() == 0
         broker.stop()
+
+
+IDEAS = [  # (idea, status, reason): three answered ideas, one of them long
+    ("Un distributeur d'eau fraîche dans la salle d'attente", "planned",
+     "Commandé, installation prévue en janvier"),
+    ("Des chaises plus confortables près des guichets. " * 6, "under_study",
+     "Devis demandé à deux fournisseurs, réponse attendue avant la fin du mois"),
+    ("Ouvrir le samedi matin", "not_retained", "Pas assez d'agents volontaires ce trimestre"),
+]
+
+
+@pytest.fixture(scope="module")
+def busy(stack, tmp_path_factory):
+    """A second site showing every card at once: two live alerts (a low
+    battery and a backlog, true of its kiosks' telemetry, so that the
+    server's evaluation keeps them), a running consultation, three answered
+    staff ideas and four kiosks. Returns the screen's address."""
+    db = stack["db"]
+    devs = sorted(make_registry(db, kiosks=4, site=BUSY, name="Salle des fêtes"))
+    link = json.loads(borne("screen", "link", "add", BUSY, "--label", "accueil", "--json",
+                            "--base-url", "http://127.0.0.1", "--db", db))
+    seed_qr_and_mystery(db, tmp_path_factory.mktemp("busy"), site=BUSY)
+    conn = open_db(db)
+    now = int(time.time() * 1000)
+    conn.conn.executemany(
+        "INSERT INTO kiosk_status (device_id, state, last_seen_ms, battery_pct, journal)"
+        " VALUES (?, 'online', ?, ?, ?)",
+        [(devs[0], now, 12, 3), (devs[1], now, 80, 900), (devs[2], now, 95, 0)])
+    opened = alerts.apply_changes(conn, [(BUSY, devs[0], "battery", {"battery_pct": 12}),
+                                         (BUSY, devs[1], "backlog", {"journal": 900})],
+                                  [], [], now)
+    consultation, _token = add_consultation(db, BUSY)
+    idea_ids = []
+    for text, status, reason in IDEAS:
+        idea_ids.append(ideas.post(conn, BUSY, text, "fr"))
+        ideas.answer(conn, idea_ids[-1], status, reason)
+    conn.conn.close()
+    return {"url": stack["base"] + "/screen/%s?key=%s" % (BUSY, link["key"]),
+            "kiosks": devs, "alerts": opened, "consultation": consultation, "ideas": idea_ids}
 
 
 def figure(page, name):
@@ -158,6 +207,20 @@ OUT_OF_VIEW = """() => {
 }"""
 
 
+def assert_fits(page, width, height):
+    """Nothing outside the window nor outside its card, and the main text
+    (the score, its word, the count of responses) at least 3% of the
+    screen's height: readable at 3 m."""
+    assert page.evaluate("document.documentElement.scrollHeight") <= height
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page.evaluate(OUT_OF_VIEW) == [], (width, height)
+    main = page.locator('[data-figure="kiosk-index"], [data-main]')
+    assert main.count() >= 3
+    for i in range(main.count()):
+        px = float(main.nth(i).evaluate("e => getComputedStyle(e).fontSize")[:-2])
+        assert px >= 0.03 * height, (main.nth(i).inner_text(), px)
+
+
 def test_the_screen_fits_a_tv_and_has_a_morning_view(stack, artifacts_dir):
     """Before the day's first vote, at 1280x720 and 1920x1080: nothing
     outside the screen, main text at least 3% of its height, the colour
@@ -167,14 +230,9 @@ def test_the_screen_fits_a_tv_and_has_a_morning_view(stack, artifacts_dir):
         page.goto(stack["base"] + "/screen/%s?key=%s" % (SITE, stack["link"]["key"]))
         page.screenshot(path=os.path.join(artifacts_dir, "screen-morning-%dx%d.png"
                                           % (width, height)))
-        assert page.evaluate("document.documentElement.scrollHeight") <= height
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
-        assert page.evaluate(OUT_OF_VIEW) == [], (width, height)
-        main = page.locator('[data-figure="kiosk-index"], [data-main]')
-        assert main.count() >= 4
-        for i in range(main.count()):
-            px = float(main.nth(i).evaluate("e => getComputedStyle(e).fontSize")[:-2])
-            assert px >= 0.03 * height, (main.nth(i).inner_text(), px)
+        assert_fits(page, width, height)
+        assert page.locator("[data-main]").count() >= 3  # with yesterday's recall
+        assert page.locator(".alert-banner, .consultation-card, .ideas-card").count() == 0
         assert "Pas encore de réponse aujourd'hui" in page.locator(".main").inner_text()
         assert figure(page, "yesterday-index") == "89 sur 100"
         week = page.locator("svg.week")
@@ -208,15 +266,89 @@ def test_votes_published_over_mqtt_show_within_2_s(stack, artifacts_dir):
     assert "Moyen" in page.locator(".main").inner_text()  # 69.4: the plain word of its colour
     assert page.locator(".morning-view").count() == 0  # the day has begun
     page.screenshot(path=os.path.join(artifacts_dir, "screen-1920x1080.png"))
-    assert page.evaluate(OUT_OF_VIEW) == []
+    assert_fits(page, 1920, 1080)
     assert "Attente trop longue" not in page.content()  # QR comments: managers only
     assert page.locator('[data-topic="attente"]').inner_text() == "1"
     assert "Téléphone" in page.locator(".mystery-card").inner_text()
     page.set_viewport_size({"width": 1280, "height": 720})
     page.screenshot(path=os.path.join(artifacts_dir, "screen-1280x720.png"))
-    assert page.evaluate(OUT_OF_VIEW) == []
+    assert_fits(page, 1280, 720)
     assert serious(page) == []
     assert refused == []  # the live updates run under the CSP: no inline code
+    page.close()
+
+
+def test_the_screen_fits_a_tv_with_alerts_a_consultation_and_ideas(stack, busy,
+                                                                   artifacts_dir):
+    """Every card at once, at both TV sizes, before the day's first vote
+    and after it, then the consultation and ideas without the banner, then
+    the banner alone: nothing outside the screen or its card, main text at
+    least 3% of the height, axe clean, and the live update redraws the
+    panel with its cards each time."""
+    page = stack["browser"].new_page(viewport={"width": 1920, "height": 1080})
+    refused = []
+    page.on("console", lambda m: refused.append(m.text)
+            if "Content Security Policy" in m.text else None)
+    page.goto(busy["url"])
+    page.wait_for_selector("#live:not(.down)")
+
+    def check(state, banner, news):
+        assert page.locator(".alert-banner [data-alert]").count() == banner
+        assert page.locator(".consultation-card").count() == news
+        assert page.locator(".ideas-card li").count() == (len(IDEAS) if news else 0)
+        assert page.locator(".health .kiosks li").count() == 4
+        shown = ([".alert-banner li"] if banner else []) + (
+            [".consultation-card .turnout", ".ideas-card li"] if news else [])
+        for width, height in TV_SIZES:
+            page.set_viewport_size({"width": width, "height": height})
+            page.screenshot(path=os.path.join(artifacts_dir, "screen-busy-%s-%dx%d.png"
+                                              % (state, width, height)))
+            assert_fits(page, width, height)
+            for card in shown:
+                assert page.locator(card).first.is_visible(), (card, width)
+            # with the fourth column, the comparison keeps scores and gaps only
+            counts = page.locator(".compare tr").first.locator("td").nth(1)
+            assert counts.is_visible() != bool(news), width
+            if news:  # the long idea shows its first two lines
+                long = page.locator("q.idea", has_text="Des chaises")
+                assert long.evaluate("e => e.scrollHeight > e.clientHeight && e.clientHeight"
+                                     " < 3 * parseFloat(getComputedStyle(e).fontSize)"), width
+        assert serious(page) == []
+
+    assert "Pas encore de réponse aujourd'hui" in page.locator(".main").inner_text()
+    assert "batterie faible" in page.locator(".alert-banner").inner_text()
+    assert "Parc des Tilleuls" in page.locator(".consultation-card").inner_text()
+    check("morning", banner=2, news=1)
+    # The day's first votes, counted by the server: the open screen redraws
+    # the whole panel, cards included, without a reload.
+    before = figure(page, "updated")
+    conn = open_db(stack["db"])
+    conn.conn.execute("BEGIN IMMEDIATE")
+    rollup.apply_votes(conn.conn, [dict(site_id=BUSY, utc_ms=int(time.time() * 1000), level=lv,
+                                        scale=4, flags=0) for lv in [3] * 9 + [2] * 3])
+    conn.conn.execute("COMMIT")
+    expect(page.locator('[data-figure="kiosk-n"]')).to_have_text("12", timeout=5000)
+    assert page.locator(".morning-view").count() == 0
+    assert figure(page, "updated") != before
+    check("day", banner=2, news=1)
+    # The kiosks are mended and the alerts end: the banner goes, live.
+    now = int(time.time() * 1000)
+    conn.conn.execute("UPDATE kiosk_status SET battery_pct = 90, journal = 0")
+    alerts.apply_changes(conn, [], [], busy["alerts"], now)
+    page.locator(".alert-banner").wait_for(state="detached", timeout=5000)
+    check("news", banner=0, news=1)
+    # The ideas withdrawn, the consultation closed, a battery low again:
+    # the banner alone.
+    for idea in busy["ideas"]:
+        ideas.moderate(conn, idea, False)
+    consultation_cli(stack["db"], "close", str(busy["consultation"]))
+    dev = busy["kiosks"][0]
+    conn.conn.execute("UPDATE kiosk_status SET battery_pct = 12 WHERE device_id = ?", (dev,))
+    alerts.apply_changes(conn, [(BUSY, dev, "battery", {"battery_pct": 12})], [], [], now)
+    conn.conn.close()
+    page.locator(".alert-banner").wait_for(timeout=5000)
+    check("alert", banner=1, news=0)
+    assert refused == []
     page.close()
 
 
@@ -259,8 +391,8 @@ def test_manager_view_in_the_browser(stack, artifacts_dir):
     page.get_by_label("Mot de passe").fill("un mot de passe long")
     page.get_by_role("button", name="Se connecter").click()
     page.wait_for_url("**/manager")
-    row = page.locator("table.data tbody tr").first
-    assert "Mairie" in row.inner_text()
+    row = page.locator("table.data tbody tr", has_text="Mairie")
+    assert row.count() == 1
     assert serious(page) == []
     page.get_by_role("link", name="Mairie").click()
     page.wait_for_load_state()
