@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sync_server.mystery import audits
+from sync_server.scoring import site_totals
 from sync_server.scoring import stats as scoring
 from sync_server.storage import rollup
 from sync_server.storage.connection import Db
@@ -226,21 +227,16 @@ def ranking(db: Db, from_day: datetime.date, to_day: datetime.date,
             source: str = "kiosk", site_ids: Iterable[str] | None = None) -> dict[str, Any]:
     """Every site (of `site_ids` when given) with its figures for one
     source, best first; sites without a score come last, in name order."""
-    per_site: defaultdict[str, defaultdict[tuple[int, int], int]] = defaultdict(
-        lambda: defaultdict(int))
-    filtered: defaultdict[str, int] = defaultdict(int)
     wanted = None if site_ids is None else sorted(site_ids)
-    for sid, scale, level, filt, n in rollup.per_site_level_counts(db, from_day, to_day, source,
-                                                                   wanted):
-        if filt:
-            filtered[sid] += n
-        else:
-            per_site[sid][(scale, level)] += n
+    names = site_names(db, wanted)
+    figures = site_totals.figures(db, from_day, to_day, source, [sid for sid, _ in names])
     rows = []
-    for sid, name in site_names(db, wanted):
-        fig = scoring.summary(per_site.get(sid, {}), filtered.get(sid, 0))
-        fig.update(site=sid, name=name)
-        rows.append(fig)
+    for sid, name in names:  # copies: the kept figures are shared
+        row = figures[sid].copy()
+        row["site"], row["name"] = sid, name
+        if row["positive_interval"] is not None:
+            row["positive_interval"] = row["positive_interval"][:]
+        rows.append(row)
     rows.sort(key=lambda r: (r["happy_index"] is None,
                              -(r["happy_index"] or 0), r["name"]))
     rank = 0

@@ -1,0 +1,111 @@
+"""Each site's figures of one source over a period, kept in memory between
+calls so that a ranking of every site over a year reads no rollup row of a
+site that has not changed.
+
+A site's figures are kept with the site's change counter
+(`rollup.versions`, bumped in the same transaction as every change of its
+rollups); each call reads the counters of every site (one small table) and
+recomputes from the rollups only the sites whose counter moved since. The
+counters live in the database, so changes made by another connection or
+process (ingest, `borne rollup --rebuild`) are seen too. Nothing is kept
+while the connection is inside a transaction: a rollback would take back
+counters the kept figures were read with.
+
+The figures are those of `stats.summary` over the site's counted and
+filtered responses, exactly as computed without the cache (`compute`)."""
+import datetime
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sync_server.scoring import stats as scoring
+from sync_server.storage import rollup
+from sync_server.storage.connection import Db, raw_conn
+
+# Periods kept per connection (a manager's overview reads four: two
+# sources, this period and the previous one) and connections kept.
+PERIODS_KEPT = 16
+CONNECTIONS_KEPT = 4
+# Past this share of stale sites, one pass over the network's rows of the
+# period is cheaper than reading each site's own rows.
+NETWORK_SHARE = 0.5
+CHUNK = 500  # site ids per query
+
+Figures = dict[str, Any]
+_lock = threading.Lock()
+# id(connection) -> (connection, {(from, to, source): {site: (version, figures)}});
+# the connection is held so that its id names no other while kept.
+_kept: OrderedDict[int, tuple[Any, OrderedDict[tuple, dict[str, tuple[int, Figures]]]]] = (
+    OrderedDict())
+
+
+def compute(db: Db, from_day: datetime.date, to_day: datetime.date, source: str,
+            site_ids: Sequence[str] | None) -> dict[str, Figures]:
+    """{site: figures} read from the rollups now, of the sites that have
+    rows in the period (of `site_ids` when given, else of every site)."""
+    counts: defaultdict[str, defaultdict[tuple[int, int], int]] = defaultdict(
+        lambda: defaultdict(int))
+    filtered: defaultdict[str, int] = defaultdict(int)
+    chunks: list[Sequence[str] | None] = (
+        [None] if site_ids is None else
+        [site_ids[i:i + CHUNK] for i in range(0, len(site_ids), CHUNK)])
+    for chunk in chunks:
+        for sid, scale, level, filt, n in rollup.per_site_level_counts(
+                db, from_day, to_day, source, chunk):
+            if filt:
+                filtered[sid] += n
+            else:
+                counts[sid][(scale, level)] += n
+    return {sid: scoring.summary(counts.get(sid, {}), filtered.get(sid, 0))
+            for sid in set(counts) | set(filtered)}
+
+
+def _period(conn, key):
+    entry = _kept.get(id(conn))
+    if entry is None or entry[0] is not conn:
+        entry = (conn, OrderedDict())
+        _kept[id(conn)] = entry
+        while len(_kept) > CONNECTIONS_KEPT:
+            _kept.popitem(last=False)
+    _kept.move_to_end(id(conn))
+    periods = entry[1]
+    sites = periods.get(key)
+    if sites is None:
+        sites = periods[key] = {}
+        while len(periods) > PERIODS_KEPT:
+            periods.popitem(last=False)
+    periods.move_to_end(key)
+    return sites
+
+
+def figures(db: Db, from_day: datetime.date, to_day: datetime.date, source: str,
+            site_ids: Sequence[str]) -> dict[str, Figures]:
+    """{site: figures} of each of `site_ids` over [from_day, to_day] (the
+    empty figures for a site without responses), as `compute` gives them.
+    The dicts returned are shared: copy before changing them."""
+    conn = raw_conn(db)
+    if conn.in_transaction:
+        fresh = compute(db, from_day, to_day, source, list(site_ids))
+        empty = scoring.summary({})
+        return {sid: fresh.get(sid, empty) for sid in site_ids}
+    # The counters first: a change committed after this read is read again
+    # next time, never kept under a counter older than the rows read.
+    now = rollup.all_versions(conn)
+    with _lock:
+        sites = _period(conn, (from_day, to_day, source))
+        stale = [sid for sid in site_ids
+                 if (kept := sites.get(sid)) is None or kept[0] != now.get(sid, 0)]
+        if stale:
+            network = len(stale) > NETWORK_SHARE * max(len(now), 1)
+            fresh = compute(db, from_day, to_day, source, None if network else stale)
+            empty = scoring.summary({})
+            for sid in stale:
+                sites[sid] = (now.get(sid, 0), fresh.get(sid, empty))
+        return {sid: sites[sid][1] for sid in site_ids}
+
+
+def forget() -> None:
+    """Drop every kept figure (the next call reads the rollups again)."""
+    with _lock:
+        _kept.clear()
