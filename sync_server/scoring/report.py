@@ -3,6 +3,7 @@ site over a period with its previous period, and the ranking of all sites.
 The figures themselves come from `scoring`; METHOD.md defines them."""
 import datetime
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -223,6 +224,11 @@ def daily(db: Db, site_id: str, from_day: datetime.date, to_day: datetime.date,
             for d, c in sorted(per_day.items())]
 
 
+def _best_first(row: dict[str, Any]) -> float:
+    index = row["happy_index"]
+    return math.inf if index is None else -index
+
+
 def ranking(db: Db, from_day: datetime.date, to_day: datetime.date,
             source: str = "kiosk", site_ids: Iterable[str] | None = None) -> dict[str, Any]:
     """Every site (of `site_ids` when given) with its figures for one
@@ -237,8 +243,8 @@ def ranking(db: Db, from_day: datetime.date, to_day: datetime.date,
         if row["positive_interval"] is not None:
             row["positive_interval"] = row["positive_interval"][:]
         rows.append(row)
-    rows.sort(key=lambda r: (r["happy_index"] is None,
-                             -(r["happy_index"] or 0), r["name"]))
+    # Stable: equal indices, and sites without one, stay in name order.
+    rows.sort(key=_best_first)
     rank = 0
     for r in rows:
         if r["happy_index"] is not None:

@@ -24,8 +24,9 @@ from sync_server.storage import rollup
 from sync_server.storage.connection import Db, raw_conn
 
 # Periods kept per connection (a manager's overview reads four: two
-# sources, this period and the previous one) and connections kept.
-PERIODS_KEPT = 16
+# sources, this period and the previous one; about 4 MB for 5,000 sites
+# each) and connections kept.
+PERIODS_KEPT = 8
 CONNECTIONS_KEPT = 4
 # Past this share of stale sites, one pass over the network's rows of the
 # period is cheaper than reading each site's own rows.
