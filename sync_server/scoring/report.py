@@ -237,20 +237,23 @@ def ranking(db: Db, from_day: datetime.date, to_day: datetime.date,
     names = site_names(db, wanted)
     figures = site_totals.figures(db, from_day, to_day, source, [sid for sid, _ in names])
     rows = []
+    append = rows.append
     for sid, name in names:  # copies: the kept figures are shared
         row = figures[sid].copy()
-        row["site"], row["name"] = sid, name
-        if row["positive_interval"] is not None:
-            row["positive_interval"] = row["positive_interval"][:]
-        rows.append(row)
+        row["site"] = sid
+        row["name"] = name
+        interval = row["positive_interval"]
+        if interval is not None:
+            row["positive_interval"] = interval[:]
+        append(row)
     # Stable: equal indices, and sites without one, stay in name order.
     rows.sort(key=_best_first)
     rank = 0
     for r in rows:
-        if r["happy_index"] is not None:
+        if r["happy_index"] is None:
+            r["rank"] = None
+        else:
             rank += 1
             r["rank"] = rank
-        else:
-            r["rank"] = None
     return {"from": from_day.isoformat(), "to": to_day.isoformat(), "source": source,
             "sites": rows}

@@ -16,7 +16,7 @@ filtered responses, exactly as computed without the cache (`compute`)."""
 import datetime
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sync_server.scoring import stats as scoring
@@ -35,10 +35,9 @@ CHUNK = 500  # site ids per query
 
 Figures = dict[str, Any]
 _lock = threading.Lock()
-# id(connection) -> (connection, {(from, to, source): {site: (version, figures)}});
+# id(connection) -> (connection, {(from, to, source): _Kept});
 # the connection is held so that its id names no other while kept.
-_kept: OrderedDict[int, tuple[Any, OrderedDict[tuple, dict[str, tuple[int, Figures]]]]] = (
-    OrderedDict())
+_kept: OrderedDict[int, tuple[Any, OrderedDict[tuple, "_Kept"]]] = OrderedDict()
 
 
 def compute(db: Db, from_day: datetime.date, to_day: datetime.date, source: str,
@@ -62,6 +61,15 @@ def compute(db: Db, from_day: datetime.date, to_day: datetime.date, source: str,
             for sid in set(counts) | set(filtered)}
 
 
+class _Kept:
+    """The figures of one period and source, and the change counter each
+    site's figures were read at."""
+
+    def __init__(self) -> None:
+        self.versions: dict[str, int] = {}
+        self.figures: dict[str, Figures] = {}
+
+
 def _period(conn, key):
     entry = _kept.get(id(conn))
     if entry is None or entry[0] is not conn:
@@ -71,20 +79,20 @@ def _period(conn, key):
             _kept.popitem(last=False)
     _kept.move_to_end(id(conn))
     periods = entry[1]
-    sites = periods.get(key)
-    if sites is None:
-        sites = periods[key] = {}
+    kept = periods.get(key)
+    if kept is None:
+        kept = periods[key] = _Kept()
         while len(periods) > PERIODS_KEPT:
             periods.popitem(last=False)
     periods.move_to_end(key)
-    return sites
+    return kept
 
 
 def figures(db: Db, from_day: datetime.date, to_day: datetime.date, source: str,
-            site_ids: Sequence[str]) -> dict[str, Figures]:
-    """{site: figures} of each of `site_ids` over [from_day, to_day] (the
-    empty figures for a site without responses), as `compute` gives them.
-    The dicts returned are shared: copy before changing them."""
+            site_ids: Sequence[str]) -> Mapping[str, Figures]:
+    """{site: figures} holding each of `site_ids` over [from_day, to_day]
+    (the empty figures for a site without responses), as `compute` gives
+    them, and maybe other sites. Shared: copy a figure before changing it."""
     conn = raw_conn(db)
     if conn.in_transaction:
         fresh = compute(db, from_day, to_day, source, list(site_ids))
@@ -92,18 +100,21 @@ def figures(db: Db, from_day: datetime.date, to_day: datetime.date, source: str,
         return {sid: fresh.get(sid, empty) for sid in site_ids}
     # The counters first: a change committed after this read is read again
     # next time, never kept under a counter older than the rows read.
+    # Counters only grow (a site's row in rollup_changes is never deleted).
     now = rollup.all_versions(conn)
+    wanted = set(site_ids)
     with _lock:
-        sites = _period(conn, (from_day, to_day, source))
-        stale = [sid for sid in site_ids
-                 if (kept := sites.get(sid)) is None or kept[0] != now.get(sid, 0)]
+        kept = _period(conn, (from_day, to_day, source))
+        moved = {sid for sid, _v in now.items() - kept.versions.items()}
+        stale = sorted((wanted - kept.versions.keys()) | (moved & wanted))
         if stale:
             network = len(stale) > NETWORK_SHARE * max(len(now), 1)
             fresh = compute(db, from_day, to_day, source, None if network else stale)
             empty = scoring.summary({})
             for sid in stale:
-                sites[sid] = (now.get(sid, 0), fresh.get(sid, empty))
-        return {sid: sites[sid][1] for sid in site_ids}
+                kept.versions[sid] = now.get(sid, 0)
+                kept.figures[sid] = fresh.get(sid, empty)
+        return kept.figures
 
 
 def forget() -> None:
