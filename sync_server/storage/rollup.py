@@ -138,6 +138,11 @@ def versions(conn: Db, site_ids: Iterable[str]) -> dict[str, int]:
     return out
 
 
+def all_versions(conn: Db) -> dict[str, int]:
+    """{site_id: change counter} of every site that ever changed."""
+    return dict(raw_conn(conn).execute("SELECT site_id, version FROM rollup_changes"))
+
+
 # Raw sources for a rebuild: source name -> SQL giving, for one site,
 # (utc quarter-hour, scale, level, filter, count). A source whose table does
 # not exist yet is skipped.
