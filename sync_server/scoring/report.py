@@ -236,7 +236,7 @@ def ranking(db: Db, from_day: datetime.date, to_day: datetime.date,
     wanted = None if site_ids is None else sorted(site_ids)
     names = site_names(db, wanted)
     figures = site_totals.figures(db, from_day, to_day, source, [sid for sid, _ in names])
-    rows = []
+    rows: list[dict[str, Any]] = []
     append = rows.append
     for sid, name in names:  # copies: the kept figures are shared
         row = figures[sid].copy()
