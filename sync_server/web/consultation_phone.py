@@ -115,18 +115,28 @@ def validate(fields: dict[str, list[str]], c: dict, site_ids: list[str],
     return values, errors
 
 
-async def _read_form(request, refuse):
-    """The posted fields and the page's language, or a refusal page."""
+async def _read_post(request, c, lang):
+    """(fields, the page's language, None) of a post that may go on, or
+    (None, lang, the refusal page): too large, unreadable or forged."""
+    refuse = _refuser(request, c)
+    problem = None
     if (request.content_length or 0) > 16 * 1024:
-        return None, "too_large"
-    raw = await request.content.read(16 * 1024 + 1)
-    try:
-        fields = parse_body(raw)
-    except BadRequest as e:
-        return None, str(e)
-    if not csrf.valid(request, (fields.get(csrf.FIELD) or [""])[0], request.path):
-        return None, "csrf"
-    return fields, None
+        problem = "too_large"
+    else:
+        raw = await request.content.read(16 * 1024 + 1)
+        try:
+            fields = parse_body(raw)
+        except BadRequest as e:
+            problem = str(e)
+        else:
+            lang = pick_lang((fields.get("lang") or [lang])[0])
+            if not csrf.valid(request, (fields.get(csrf.FIELD) or [""])[0], request.path):
+                problem = "csrf"
+    if problem:
+        refuse(problem, problem)
+        return None, lang, _message(request, lang, c, "bad_title", problem, status=400,
+                                    alert=True, back=True)
+    return fields, lang, None
 
 
 def _refuser(request, c):
@@ -143,14 +153,9 @@ def _refuser(request, c):
 async def post_answer(request: web.Request, c: dict, lang: str) -> web.Response:
     conn = request.app[DB].conn
     refuse = _refuser(request, c)
-    fields, problem = await _read_form(request, refuse)
-    if fields is not None:
-        lang = pick_lang((fields.get("lang") or [lang])[0])
-    if problem:
-        refuse(problem, problem)
-        return _message(request, lang, c, "bad_title", problem, status=400, alert=True,
-                        back=True)
-    assert fields is not None
+    fields, lang, refused = await _read_post(request, c, lang)
+    if refused is not None:
+        return refused
     if not model.running(c):
         refuse("closed", "the consultation does not take answers now")
         return _message(request, lang, c, "cons_closed_title", "cons_closed", status=409,
@@ -187,13 +192,9 @@ async def thanks(request: web.Request, c: dict, lang: str) -> web.Response:
 async def post_support(request: web.Request, c: dict, lang: str) -> web.Response:
     conn = request.app[DB].conn
     refuse = _refuser(request, c)
-    fields, problem = await _read_form(request, refuse)
-    if fields is not None:
-        lang = pick_lang((fields.get("lang") or [lang])[0])
-    if problem:
-        refuse(problem, problem)
-        return _message(request, lang, c, "bad_title", problem, status=400, alert=True,
-                        back=True)
+    fields, lang, refused = await _read_post(request, c, lang)
+    if refused is not None:
+        return refused
     idea_id = request.match_info["idea_id"]
     if not model.running(c):
         refuse("closed", "support after the close")
