@@ -4,13 +4,13 @@ a real SMTP server (aiosmtpd, in this process) and a webhook receiver that
 checks its HMAC; the agents' screen shows a banner, a manager acknowledges
 the alert in Chromium, and happy votes end it."""
 import json
-import os
 import time
 
 import pytest
 
 from tests import realparts
-from tests.browser.test_screen_browser import ARGS, CHROMIUM, Kiosk, borne, serious
+from tests.browser.support import chromium, serious
+from tests.browser.test_screen_browser import Kiosk, borne
 from tests.server.alerts.support import Receiver, Smtp
 from tests.server_support import Server, make_registry, secured_mosquitto
 
@@ -20,20 +20,12 @@ PASSWORD = "un mot de passe long"
 
 
 def wait_for(cond, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return False
+    return realparts.wait_until(cond, timeout, every=0.1)
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     realparts.need_binary("mosquitto")
-    if not os.access(CHROMIUM, os.X_OK):
-        realparts.missing("chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
     tmp = tmp_path_factory.mktemp("alerts")
     db = str(tmp / "borne.db")
     kiosks = make_registry(db, kiosks=1, site=SITE)
@@ -53,14 +45,12 @@ def stack(tmp_path_factory):
                      "127.0.0.1:%d" % port, env={"BORNE_WEBHOOK_SECRET": SECRET}).start()
         (dev, secret), = kiosks.items()
         kiosk = Kiosk(broker.port, dev, secret)
-        pw = sync_api.sync_playwright().start()
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
-            yield {"db": db, "base": "http://127.0.0.1:%d" % port, "link": link, "smtp": smtp,
-                   "hook": hook, "kiosk": kiosk, "browser": browser, "config": str(config)}
+            with chromium() as browser:
+                yield {"db": db, "base": "http://127.0.0.1:%d" % port, "link": link,
+                       "smtp": smtp, "hook": hook, "kiosk": kiosk, "browser": browser,
+                       "config": str(config)}
         finally:
-            browser.close()
-            pw.stop()
             kiosk.close()
             assert srv.terminate() == 0
             broker.stop()

@@ -10,7 +10,7 @@ import pytest
 
 from sync_server.storage.connection import open_db
 from sync_server.web import access
-from tests.browser.test_feedback_browser import PHONE, browser, serious  # noqa: F401
+from tests.browser.support import PHONE, serious
 from tests.server.web.support import PASSWORD
 from tests.server_support import SITE, add_consultation
 
@@ -21,7 +21,7 @@ def server(consultation_server):
     return consultation_server
 
 
-def answer(browser, server, idea, choice):  # noqa: F811
+def answer(browser, server, idea, choice):
     ctx = browser.new_context(java_script_enabled=False, viewport=PHONE, locale="fr-FR")
     page = ctx.new_page()
     page.goto("%s/c/%s?site=%s" % (server.base, server.ctoken, SITE), timeout=15000)
@@ -34,7 +34,7 @@ def answer(browser, server, idea, choice):  # noqa: F811
     ctx.close()
 
 
-def test_moderation_round_trip(browser, server):  # noqa: F811
+def test_moderation_round_trip(browser, server):
     answer(browser, server, "Des bancs à l'ombre, écrivez-moi : marie@example.org", 0)
     answer(browser, server, "Appelez le 06 12 34 56 78 pour une affaire", 1)
     mgr = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -77,7 +77,7 @@ def test_moderation_round_trip(browser, server):  # noqa: F811
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
-def test_axe_finds_no_serious_violation(browser, server, lang):  # noqa: F811
+def test_axe_finds_no_serious_violation(browser, server, lang):
     ctx = browser.new_context(viewport=PHONE, bypass_csp=True)
     page = ctx.new_page()
     page.goto("%s/c/%s?lang=%s" % (server.base, server.ctoken, lang), timeout=15000)

@@ -1,44 +1,17 @@
 """The QR form end to end in Debian's Chromium: a phone-sized page that works
 without JavaScript, keyboard order, errors announced, and axe-core finding
 no serious or critical accessibility violation on any of its pages."""
-import os
 import sqlite3
 
 import pytest
 
-from tests import realparts
+from tests.browser.support import PHONE, serious
 from tests.server_support import SITE_NAME
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.access(CHROMIUM, os.X_OK):
-        realparts.missing("chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        realparts.missing("playwright")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
 def server(qr_site_server):
     return qr_site_server
-
-
-def serious(page):
-    from axe_playwright_python.sync_playwright import Axe
-    result = Axe().run(page)
-    return [(v["id"], v["impact"], v["help"]) for v in result.response["violations"]
-            if v["impact"] in ("serious", "critical")]
 
 
 def test_form_without_javascript_end_to_end(browser, server):

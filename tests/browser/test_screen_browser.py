@@ -20,6 +20,7 @@ from sync_server.polls import ideas
 from sync_server.storage import alerts, rollup
 from sync_server.storage.connection import open_db
 from tests import realparts
+from tests.browser.support import chromium, serious
 from tests.server_support import (
     BORNE,
     Server,
@@ -29,9 +30,6 @@ from tests.server_support import (
     secured_mosquitto,
 )
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 SITE = "mairie-centre"
 BUSY = "mairie-annexe"  # a site with every card of the screen at once
 LIVE_TIMEOUT_MS = 2000  # the promise: a new vote shows within 2 s
@@ -107,9 +105,6 @@ def seed_qr_and_mystery(db_path, tmp, site=SITE):
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     realparts.need_binary("mosquitto")
-    if not os.access(CHROMIUM, os.X_OK):
-        realparts.missing("chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
     tmp = tmp_path_factory.mktemp("screen")
     db = str(tmp / "borne.db")
     kiosks = make_registry(db, kiosks=1, site=SITE)
@@ -121,14 +116,11 @@ def stack(tmp_path_factory):
     srv = Server(db, "--mqtt", broker.url, "--http", "127.0.0.1:%d" % port).start()
     (dev, secret), = kiosks.items()
     kiosk = Kiosk(broker.port, dev, secret)
-    pw = sync_api.sync_playwright().start()
-    browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
     try:
-        yield {"db": db, "base": "http://127.0.0.1:%d" % port, "link": link,
-               "kiosk": kiosk, "browser": browser, "server": srv}
+        with chromium() as browser:
+            yield {"db": db, "base": "http://127.0.0.1:%d" % port, "link": link,
+                   "kiosk": kiosk, "browser": browser, "server": srv}
     finally:
-        browser.close()
-        pw.stop()
         kiosk.close()
         assert srv.terminate() == 0
         broker.stop()
@@ -175,13 +167,6 @@ def busy(stack, tmp_path_factory):
 
 def figure(page, name):
     return page.locator('[data-figure="%s"]' % name).inner_text()
-
-
-def serious(page):
-    from axe_playwright_python.sync_playwright import Axe
-    res = Axe().run(page)
-    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-            for v in res.response["violations"] if v["impact"] in ("serious", "critical")]
 
 
 TV_SIZES = ((1280, 720), (1920, 1080))

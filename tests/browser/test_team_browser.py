@@ -5,26 +5,19 @@ targets of at least 48 px, and axe-core finding no serious or critical
 violation on any of the agents' pages, in French and in English."""
 import datetime
 import json
-import os
 import sqlite3
 
 import pytest
 
 from tests import realparts
+from tests.browser.support import PHONE, chromium, serious
 from tests.server_support import SITE, SITE_NAME, Server, borne
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-PHONE = {"width": 390, "height": 844}
 TODAY = datetime.datetime.now(datetime.timezone.utc).date()
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    if not os.access(CHROMIUM, os.X_OK):
-        realparts.missing("chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
     tmp = tmp_path_factory.mktemp("team")
     db = str(tmp / "borne.db")
     borne("site", "add", SITE, "--name", SITE_NAME, "--db", db)
@@ -39,21 +32,11 @@ def stack(tmp_path_factory):
                  "--free-text", "--db", db).stdout.strip()
     borne("poll", "open", poll, "--db", db)
     srv = Server(db, "--http", "127.0.0.1:%d" % port, "--broker-port", "0").start(timeout=30)
-    pw = sync_api.sync_playwright().start()
-    browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
     try:
-        yield {"db": db, "url": link["url"], "poll": poll, "browser": browser}
+        with chromium() as browser:
+            yield {"db": db, "url": link["url"], "poll": poll, "browser": browser}
     finally:
-        browser.close()
-        pw.stop()
         srv.stop()
-
-
-def serious(page):
-    from axe_playwright_python.sync_playwright import Axe
-    result = Axe().run(page)
-    return [(v["id"], v["impact"], v["help"]) for v in result.response["violations"]
-            if v["impact"] in ("serious", "critical")]
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
