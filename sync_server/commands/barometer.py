@@ -8,7 +8,7 @@ import json
 from sync_server.barometer import compute as computing
 from sync_server.barometer import editions
 from sync_server.barometer import report as reports
-from sync_server.commands.common import Subparsers, data_command, print_rows
+from sync_server.commands.common import Subparsers, checked, data_command, print_rows
 from sync_server.errors import CliError
 from sync_server.storage import barometer as store
 from sync_server.storage import organisations
@@ -49,15 +49,9 @@ def add_commands(sub: Subparsers) -> None:
     x.add_argument("--json", action="store_true")
 
 
-def _run(fn, *args):
-    try:
-        return fn(*args)
-    except ValueError as e:
-        raise CliError(str(e)) from None
-
 
 def edition_add(args: argparse.Namespace) -> None:
-    ed = _run(editions.add, connect(args.db), args.year, args.test_from, args.test_to)
+    ed = checked(editions.add, connect(args.db), args.year, args.test_from, args.test_to)
     print("edition %d: registration until %s, tests from %s to %s" % (
         ed["year"], ed["registration_deadline"], ed["test_from"], ed["test_to"]))
 
@@ -71,15 +65,15 @@ def edition_list(args: argparse.Namespace) -> None:
 
 def register(args: argparse.Namespace) -> None:
     conn = connect(args.db)
-    ids = [_run(organisations.org_id, conn, name) for name in args.organisations]
+    ids = [checked(organisations.org_id, conn, name) for name in args.organisations]
     for name, org in zip(args.organisations, ids):
-        new = _run(editions.register, conn, args.edition, org)
+        new = checked(editions.register, conn, args.edition, org)
         print("%s %s for edition %d" % (name, "registered" if new else "already registered",
                                          args.edition))
 
 
 def compute(args: argparse.Namespace) -> None:
-    out = _run(computing.compute, connect(args.db), args.edition)
+    out = checked(computing.compute, connect(args.db), args.edition)
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
         return
@@ -91,8 +85,8 @@ def compute(args: argparse.Namespace) -> None:
 
 def report(args: argparse.Namespace) -> None:
     conn = connect(args.db)
-    org = _run(organisations.org_id, conn, args.org)
-    data = _run(reports.organisation, conn, args.edition, org)
+    org = checked(organisations.org_id, conn, args.org)
+    data = checked(reports.organisation, conn, args.edition, org)
     if data is None:
         raise CliError("%s has no result in edition %d (registered? `borne barometer compute`"
                        " run?)" % (args.org, args.edition))
@@ -109,7 +103,7 @@ def report(args: argparse.Namespace) -> None:
 
 
 def explain(args: argparse.Namespace) -> None:
-    rows = _run(computing.explain, connect(args.db), args.edition, args.award)
+    rows = checked(computing.explain, connect(args.db), args.edition, args.award)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
         return

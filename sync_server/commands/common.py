@@ -54,3 +54,12 @@ def print_rows(rows: list[dict], as_json: bool, line: Callable[[dict], str]) -> 
         return
     for r in rows:
         print(line(r))
+
+
+def checked(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """fn(*args, **kwargs), its ValueError (bad input, an unknown name)
+    reported as a CliError: the message without a traceback."""
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as e:
+        raise CliError(str(e)) from None

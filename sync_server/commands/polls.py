@@ -8,7 +8,7 @@ import csv
 import json
 import sys
 
-from sync_server.commands.common import Subparsers, data_command, print_rows
+from sync_server.commands.common import Subparsers, checked, data_command, print_rows
 from sync_server.commands.screen import public_base
 from sync_server.errors import CliError
 from sync_server.polls import lifecycle, questions, results
@@ -82,12 +82,6 @@ def add_commands(sub: Subparsers) -> None:
     m.add_argument("decision", choices=("approve", "reject"))
 
 
-def _run(fn, *args):
-    try:
-        return fn(*args)
-    except ValueError as e:
-        raise CliError(str(e)) from None
-
 
 def _print_link(args, link_id, key, verb):
     url = "%s/team/%s?key=%s" % (args.base, args.site, key)
@@ -100,17 +94,17 @@ def _print_link(args, link_id, key, verb):
 
 def team_link_add(args: argparse.Namespace) -> None:
     conn = connect(args.db)
-    _run(registry.get_site, conn, args.site)
+    checked(registry.get_site, conn, args.site)
     args.base = public_base(args, conn)
-    link_id, key = _run(access.add_link, conn, args.site, args.label, "team")
+    link_id, key = checked(access.add_link, conn, args.site, args.label, "team")
     _print_link(args, link_id, key, "made")
 
 
 def team_link_rotate(args: argparse.Namespace) -> None:
     conn = connect(args.db)
-    _run(registry.get_site, conn, args.site)
+    checked(registry.get_site, conn, args.site)
     args.base = public_base(args, conn)
-    link_id, key = _run(access.rotate_links, conn, args.site, args.label, "team")
+    link_id, key = checked(access.rotate_links, conn, args.site, args.label, "team")
     _print_link(args, link_id, key, "made; the previous ones no longer open")
 
 
@@ -122,12 +116,12 @@ def team_link_list(args: argparse.Namespace) -> None:
 
 
 def team_link_revoke(args: argparse.Namespace) -> None:
-    _run(access.revoke_link, connect(args.db), args.id, "team")
+    checked(access.revoke_link, connect(args.db), args.id, "team")
     print("team link %d revoked" % args.id)
 
 
 def poll_create(args: argparse.Namespace) -> None:
-    qs = [_run(questions.criterion_question, c.strip())
+    qs = [checked(questions.criterion_question, c.strip())
           for c in args.criteria.split(",") if c.strip()]
     if args.questions:
         try:
@@ -138,18 +132,18 @@ def poll_create(args: argparse.Namespace) -> None:
         qs += more if isinstance(more, list) else [more]
     if args.free_text:
         qs.append(dict(questions.FREE_TEXT))
-    poll_id = _run(lifecycle.create, connect(args.db), args.title_fr, args.title_en, qs,
+    poll_id = checked(lifecycle.create, connect(args.db), args.title_fr, args.title_en, qs,
                    args.opens, args.closes, args.site)
     print(poll_id)
 
 
 def poll_open(args: argparse.Namespace) -> None:
-    _run(lifecycle.open_poll, connect(args.db), args.id)
+    checked(lifecycle.open_poll, connect(args.db), args.id)
     print("poll %d open" % args.id)
 
 
 def poll_close(args: argparse.Namespace) -> None:
-    _run(lifecycle.close_poll, connect(args.db), args.id)
+    checked(lifecycle.close_poll, connect(args.db), args.id)
     print("poll %d closed" % args.id)
 
 
@@ -183,7 +177,7 @@ def export_rows(poll: dict, res: dict) -> list[list]:
 def poll_export(args: argparse.Namespace) -> None:
     conn = connect(args.db)
     lifecycle.close_expired(conn)
-    poll = _run(lifecycle.get, conn, args.id)
+    poll = checked(lifecycle.get, conn, args.id)
     if poll["state"] != "closed":
         raise CliError("poll %d is %s: its results show once it is closed" % (args.id,
                                                                                poll["state"]))
@@ -205,6 +199,6 @@ def poll_texts(args: argparse.Namespace) -> None:
 
 
 def poll_moderate(args: argparse.Namespace) -> None:
-    _run(lifecycle.moderate_text, connect(args.db), args.text_id, args.decision == "approve")
+    checked(lifecycle.moderate_text, connect(args.db), args.text_id, args.decision == "approve")
     print("free answer %d %s" % (args.text_id, "approved" if args.decision == "approve"
                                  else "rejected"))

@@ -7,7 +7,13 @@ import sys
 from collections.abc import Callable
 
 from sync_server.broker import dynsec
-from sync_server.commands.common import Subparsers, add_db_argument, data_command, print_rows
+from sync_server.commands.common import (
+    Subparsers,
+    add_db_argument,
+    checked,
+    data_command,
+    print_rows,
+)
 from sync_server.commands.provision import add_console_arguments, add_network_arguments
 from sync_server.devices import lifecycle
 from sync_server.devices.console import ConsoleError
@@ -121,17 +127,11 @@ def on_console(fn: Callable[[argparse.Namespace], None]) -> Callable[[argparse.N
     return run
 
 
-def _run(fn, *args, **kwargs):
-    try:
-        return fn(*args, **kwargs)
-    except ValueError as e:
-        raise CliError(str(e)) from None
-
 
 def site_add(args: argparse.Namespace) -> None:
     conn = connect(args.db)
-    org = _run(organisations.org_id, conn, args.org) if args.org else None
-    _run(registry.add_site, conn, args.id, args.name, args.timezone, args.buttons, args.hours)
+    org = checked(organisations.org_id, conn, args.org) if args.org else None
+    checked(registry.add_site, conn, args.id, args.name, args.timezone, args.buttons, args.hours)
     if org is not None:
         organisations.set_site_org(conn, args.id, org)
     print("site %s added" % args.id)
@@ -139,8 +139,8 @@ def site_add(args: argparse.Namespace) -> None:
 
 def site_set(args: argparse.Namespace) -> None:
     conn = connect(args.db)
-    org = _run(organisations.org_id, conn, args.org) if args.org else None
-    _run(registry.set_site, conn, args.id, name=args.name, timezone=args.timezone,
+    org = checked(organisations.org_id, conn, args.org) if args.org else None
+    checked(registry.set_site, conn, args.id, name=args.name, timezone=args.timezone,
          buttons=args.buttons, hours=args.hours, lockout_s=args.lockout_s,
          sync_s=args.sync_s, telemetry_s=args.telemetry_s)
     if org is not None:
@@ -149,12 +149,12 @@ def site_set(args: argparse.Namespace) -> None:
 
 
 def site_archive(args: argparse.Namespace) -> None:
-    _run(registry.archive_site, connect(args.db), args.id)
+    checked(registry.archive_site, connect(args.db), args.id)
     print("site %s archived: its history is kept, it is out of the rankings" % args.id)
 
 
 def site_unarchive(args: argparse.Namespace) -> None:
-    _run(registry.archive_site, connect(args.db), args.id, False)
+    checked(registry.archive_site, connect(args.db), args.id, False)
     print("site %s back in service" % args.id)
 
 
@@ -167,7 +167,7 @@ def site_list(args: argparse.Namespace) -> None:
 
 def kiosk_add(args: argparse.Namespace) -> None:
     conn = connect(args.db)
-    dev, secret = _run(registry.add_kiosk, conn, args.site, args.id)
+    dev, secret = checked(registry.add_kiosk, conn, args.site, args.id)
     if args.json:
         print(json.dumps({"device_id": dev, "secret": secret}))
     else:
@@ -189,6 +189,6 @@ def kiosk_list(args: argparse.Namespace) -> None:
 
 def kiosk_revoke(args: argparse.Namespace) -> None:
     conn = connect(args.db)
-    _run(registry.revoke_kiosk, conn, args.id)
+    checked(registry.revoke_kiosk, conn, args.id)
     print("kiosk %s revoked" % args.id)
     print(dynsec.tell_running(conn, args.id, None), file=sys.stderr)

@@ -8,7 +8,7 @@ import json
 import sqlite3
 import sys
 
-from sync_server.commands.common import Subparsers, data_command, print_rows
+from sync_server.commands.common import Subparsers, checked, data_command, print_rows
 from sync_server.commands.serve import PUBLIC_URL
 from sync_server.errors import CliError
 from sync_server.settings import SettingsError
@@ -69,12 +69,6 @@ def add_commands(sub: Subparsers) -> None:
     ls.add_argument("--json", action="store_true", help="one JSON array")
 
 
-def _run(fn, *args):
-    try:
-        return fn(*args)
-    except ValueError as e:
-        raise CliError(str(e)) from None
-
 
 def public_base(args: argparse.Namespace, conn: sqlite3.Connection) -> str:
     """--base-url, else public_url of the settings file, else the public
@@ -93,9 +87,9 @@ def public_base(args: argparse.Namespace, conn: sqlite3.Connection) -> str:
 
 def link_add(args: argparse.Namespace) -> None:
     conn = connect(args.db)
-    _run(registry.get_site, conn, args.site)
+    checked(registry.get_site, conn, args.site)
     base = public_base(args, conn)
-    link_id, key = _run(screen_access.add_link, conn, args.site, args.label)
+    link_id, key = checked(screen_access.add_link, conn, args.site, args.label)
     url = "%s/screen/%s?key=%s" % (base, args.site, key)
     if args.json:
         print(json.dumps({"id": link_id, "url": url, "key": key}))
@@ -112,7 +106,7 @@ def link_list(args: argparse.Namespace) -> None:
 
 
 def link_revoke(args: argparse.Namespace) -> None:
-    _run(screen_access.revoke_link, connect(args.db), args.id)
+    checked(screen_access.revoke_link, connect(args.db), args.id)
     print("screen link %d revoked" % args.id)
 
 
@@ -130,19 +124,19 @@ def manager_add(args: argparse.Namespace) -> None:
     if not args.operator and not args.org and organisations.list_orgs(conn):
         raise CliError("say whose sites %s sees: --org ORGANISATION (one organisation) or"
                        " --operator (every organisation)" % args.username)
-    org = _run(organisations.org_id, conn, args.org) if args.org else None
-    _run(screen_access.add_manager, conn, args.username, _password(args), org)
+    org = checked(organisations.org_id, conn, args.org) if args.org else None
+    checked(screen_access.add_manager, conn, args.username, _password(args), org)
     print("manager %s added: %s" % (args.username, "network operator, sees every organisation"
                                     if org is None else "sees organisation %s only" % args.org))
 
 
 def manager_reset(args: argparse.Namespace) -> None:
-    _run(screen_access.reset_manager, connect(args.db), args.username, _password(args))
+    checked(screen_access.reset_manager, connect(args.db), args.username, _password(args))
     print("manager %s has a new password; their open sessions ended" % args.username)
 
 
 def manager_enable(args: argparse.Namespace) -> None:
-    _run(screen_access.enable_manager, connect(args.db), args.username)
+    checked(screen_access.enable_manager, connect(args.db), args.username)
     print("manager %s enabled" % args.username)
 
 
@@ -155,5 +149,5 @@ def manager_list(args: argparse.Namespace) -> None:
 
 
 def manager_disable(args: argparse.Namespace) -> None:
-    _run(screen_access.disable_manager, connect(args.db), args.username)
+    checked(screen_access.disable_manager, connect(args.db), args.username)
     print("manager %s disabled" % args.username)
