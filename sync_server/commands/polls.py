@@ -9,7 +9,7 @@ import json
 import sys
 
 from sync_server.commands.common import Subparsers, checked, data_command, print_rows
-from sync_server.commands.screen import public_base
+from sync_server.commands.screen import link_options, public_base
 from sync_server.errors import CliError
 from sync_server.polls import lifecycle, questions, results
 from sync_server.storage import polls as poll_store
@@ -21,26 +21,16 @@ EXPORT_COLUMNS = ("poll_id", "group", "respondents", "shown", "question", "kind"
                   "option", "count", "happy_index", "positive_share", "low95", "high95")
 
 
-def _link_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("site")
-    p.add_argument("--label", default="", help="where the link is given, e.g. 'salle de pause'")
-    p.add_argument("--base-url", metavar="URL",
-                   help="the server's public address (default: public_url of the settings"
-                        " file, else the --public-url the server last started with)")
-    p.add_argument("--config", metavar="FILE",
-                   help="settings file of `borne serve` (default: $BORNE_CONFIG)")
-    p.add_argument("--json", action="store_true", help='one line {"id", "url", "key"}')
-
-
 def add_commands(sub: Subparsers) -> None:
     p = sub.add_parser("team", help="secret links to the agents' pages of a site (polls, ideas)")
     tsub = p.add_subparsers(dest="team_command", metavar="ACTION", required=True)
     lp = tsub.add_parser("link", help="add, list, rotate or revoke team links")
     lsub = lp.add_subparsers(dest="link_command", metavar="ACTION", required=True)
-    _link_options(data_command(lsub, "add", team_link_add,
-                               help="make a team link for a site; prints it once"))
-    _link_options(data_command(lsub, "rotate", team_link_rotate,
-                               help="revoke the site's team links and make a new one"))
+    where = "where the link is given, e.g. 'salle de pause'"
+    link_options(data_command(lsub, "add", team_link_add,
+                              help="make a team link for a site; prints it once"), where)
+    link_options(data_command(lsub, "rotate", team_link_rotate,
+                              help="revoke the site's team links and make a new one"), where)
     ls = data_command(lsub, "list", team_link_list, help="list team links (secrets not kept)")
     ls.add_argument("--site")
     ls.add_argument("--json", action="store_true")

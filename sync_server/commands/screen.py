@@ -23,16 +23,9 @@ def add_commands(sub: Subparsers) -> None:
     ssub = p.add_subparsers(dest="screen_command", metavar="ACTION", required=True)
     lp = ssub.add_parser("link", help="add, list or revoke screen links")
     lsub = lp.add_subparsers(dest="link_command", metavar="ACTION", required=True)
-    a = data_command(lsub, "add", link_add, help="make a link for a site; prints it once")
-    a.add_argument("site")
-    a.add_argument("--label", default="", help="where the screen hangs, e.g. 'accueil RDC'")
-    a.add_argument("--base-url", metavar="URL",
-                   help="the server's public address, e.g. https://avis.example.fr (default:"
-                        " public_url of the settings file, else the --public-url the server"
-                        " last started with)")
-    a.add_argument("--config", metavar="FILE",
-                   help="settings file of `borne serve` (default: $BORNE_CONFIG)")
-    a.add_argument("--json", action="store_true", help='one line {"id", "url", "key"}')
+    link_options(data_command(lsub, "add", link_add,
+                              help="make a link for a site; prints it once"),
+                 "where the screen hangs, e.g. 'accueil RDC'")
     ls = data_command(lsub, "list", link_list,
                       help="list screen links (their secrets are not kept)")
     ls.add_argument("--site")
@@ -68,6 +61,19 @@ def add_commands(sub: Subparsers) -> None:
     ls = data_command(msub, "list", manager_list, help="list manager accounts")
     ls.add_argument("--json", action="store_true", help="one JSON array")
 
+
+
+def link_options(p: argparse.ArgumentParser, label_help: str) -> None:
+    """The arguments of a command that makes a site's secret link (screen or team)."""
+    p.add_argument("site")
+    p.add_argument("--label", default="", help=label_help)
+    p.add_argument("--base-url", metavar="URL",
+                   help="the server's public address, e.g. https://avis.example.fr (default:"
+                        " public_url of the settings file, else the --public-url the server"
+                        " last started with)")
+    p.add_argument("--config", metavar="FILE",
+                   help="settings file of `borne serve` (default: $BORNE_CONFIG)")
+    p.add_argument("--json", action="store_true", help='one line {"id", "url", "key"}')
 
 
 def public_base(args: argparse.Namespace, conn: sqlite3.Connection) -> str:
