@@ -35,8 +35,12 @@ PICO := tests/pico/node_modules/rp2040js
 $(PICO): tests/pico/package.json tests/pico/package-lock.json
 	if command -v npm >/dev/null; then cd tests/pico && npm ci --no-audit --no-fund; fi
 
+# Most tests wait on brokers, firmware processes and browsers rather than
+# compute, so three workers pay even on two cores; a test file stays on one
+# worker, which keeps its module fixtures (a booted Pico, a built firmware)
+# built once.
 test: setup lint $(PICO)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 3 --dist loadfile
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -69,6 +69,7 @@ def configured(fw, timeout=30, campaign=0):
         c = fw.ask("show config")
         if c is None:
             return False
+        assert isinstance(c, dict), "show config answered %r; logs: %s" % (c, fw.logs[-5:])
         if c["server_config"] and c["lockout_s"] == 0 and c["campaign"] == campaign:
             return True
         time.sleep(0.1)
