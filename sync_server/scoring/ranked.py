@@ -1,0 +1,106 @@
+"""Finished rankings kept between calls: when votes arrived at a few sites,
+the next ranking of the period rebuilds the rows of those sites and of the
+sites whose rank moved, and reuses every other row.
+
+A kept ranking is checked against what it was built from at each call: the
+sites in service with their names (in name order), and each site's figures
+(the objects `site_totals` keeps: an unchanged site hands back the same
+object, so most checks are an identity test). Whatever changed, the rows
+are those a fresh build gives.
+
+Rows are shared: a list once returned is never changed (a later call
+returns a new list), and its rows must not be changed by the caller."""
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+KEPT = 8  # rankings kept (one per period, source and set of sites asked)
+
+Row = dict[str, Any]
+_lock = threading.Lock()
+_kept: OrderedDict[tuple, "_Ranking"] = OrderedDict()
+
+
+def _key(figures: Mapping[str, Any], position: int) -> tuple[bool, float, int]:
+    # Best index first; equal indices, and sites without one, in name order.
+    index = figures["happy_index"]
+    return (index is None, math.inf if index is None else -index, position)
+
+
+class _Ranking:
+    """One finished ranking and what it was built from."""
+
+    def __init__(self, names: list[tuple[str, str]], figures: Mapping[str, Any]) -> None:
+        self.names = names
+        self.figures = {sid: figures[sid] for sid, _name in names}
+        self.keys = {sid: _key(self.figures[sid], i) for i, (sid, _name) in enumerate(names)}
+        self.order = sorted(self.keys, key=self.keys.__getitem__)
+        self.row_of: dict[str, Row] = {}
+        self.rows = self._build(self.keys.keys())
+
+    def _build(self, changed) -> list[Row]:
+        """The rows best first: a new row for a site in `changed` or whose
+        rank moved, the kept one otherwise."""
+        rows: list[Row] = []
+        append = rows.append
+        row_of, figures, names = self.row_of, self.figures, self.names
+        rank = 0
+        for sid in self.order:
+            fig = figures[sid]
+            if fig["happy_index"] is None:
+                r = None
+            else:
+                rank += 1
+                r = rank
+            row = row_of.get(sid)
+            if row is None or row["rank"] != r or sid in changed:
+                row = row_of[sid] = dict(fig, site=sid, name=names[self.keys[sid][2]][1],
+                                         rank=r)
+            append(row)
+        return rows
+
+    def update(self, figures: Mapping[str, Any]) -> None:
+        """Take the sites' current figures (same sites, same names)."""
+        kept = self.figures
+        changed = set()
+        for sid in self.order:
+            fig = figures[sid]
+            if fig is not kept[sid]:
+                if fig != kept[sid]:
+                    changed.add(sid)
+                kept[sid] = fig
+        if not changed:
+            return
+        for sid in changed:
+            self.keys[sid] = _key(kept[sid], self.keys[sid][2])
+        # The previous order is nearly sorted: a few moves, a few passes.
+        order = self.order[:]
+        order.sort(key=self.keys.__getitem__)
+        self.order = order
+        self.rows = self._build(changed)
+
+
+def rows(key: tuple, names: list[tuple[str, str]], figures: Mapping[str, Any]) -> list[Row]:
+    """The rows of the ranking of `names` ([(site, name)] in name order)
+    with each site's `figures`, best first: the figures, "site", "name" and
+    "rank" (None without a score). `key` names the ranking (period, source,
+    sites asked). Shared: do not change them."""
+    with _lock:
+        kept = _kept.get(key)
+        if kept is None or kept.names != names:
+            kept = _kept[key] = _Ranking(names, figures)
+            while len(_kept) > KEPT:
+                _kept.popitem(last=False)
+        else:
+            kept.update(figures)
+        _kept.move_to_end(key)
+        return kept.rows
+
+
+def forget() -> None:
+    """Drop every kept ranking."""
+    with _lock:
+        _kept.clear()
+
