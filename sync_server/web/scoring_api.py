@@ -14,6 +14,7 @@ import datetime
 from aiohttp import web
 
 from sync_server.scoring import report as scoring_report
+from sync_server.web import scoring_warm
 from sync_server.web.api import error, query_param
 from sync_server.web.keys import DB
 from sync_server.web.scope import visible_sites
@@ -73,5 +74,6 @@ async def ranking(request: web.Request) -> web.Response:
             datetime.datetime.now(datetime.timezone.utc).date())
     except scoring_report.PeriodError as e:
         return error(400, str(e))
-    return web.json_response(scoring_report.ranking(db, from_day, to_day, source,
-                                                    visible_sites(request)))
+    sites = visible_sites(request)
+    await scoring_warm.ready(request.app, from_day, to_day, (source,), sites)
+    return web.json_response(scoring_report.ranking(db, from_day, to_day, source, sites))
