@@ -9,7 +9,10 @@ object, so most checks are an identity test). Whatever changed, the rows
 are those a fresh build gives.
 
 Rows are shared: a list once returned is never changed (a later call
-returns a new list), and its rows must not be changed by the caller."""
+returns a new list), and its rows must not be changed by the caller. The
+list also gives its JSON text (`Rows.json`), each row's text kept with the
+row: the API's answer encodes only the rows built again."""
+import json
 import math
 import threading
 from collections import OrderedDict
@@ -29,6 +32,28 @@ def _key(figures: Mapping[str, Any], position: int) -> tuple[bool, float, int]:
     return (index is None, math.inf if index is None else -index, position)
 
 
+class Rows(list):
+    """The rows of a ranking, best first."""
+
+    __slots__ = ("_texts",)
+
+    def __init__(self, rows: list[Row], texts: dict[str, tuple[Row, str]]) -> None:
+        super().__init__(rows)
+        self._texts = texts  # site -> (row, its JSON text), shared by the ranking's lists
+
+    def json(self) -> str:
+        """The rows as JSON text, as `json.dumps` gives it."""
+        texts = self._texts
+        parts = []
+        append = parts.append
+        for row in self:
+            kept = texts.get(row["site"])
+            if kept is None or kept[0] is not row:
+                kept = texts[row["site"]] = (row, json.dumps(row))
+            append(kept[1])
+        return "[" + ", ".join(parts) + "]"
+
+
 class _Ranking:
     """One finished ranking and what it was built from."""
 
@@ -38,9 +63,10 @@ class _Ranking:
         self.keys = {sid: _key(self.figures[sid], i) for i, (sid, _name) in enumerate(names)}
         self.order = sorted(self.keys, key=self.keys.__getitem__)
         self.row_of: dict[str, Row] = {}
+        self.texts: dict[str, tuple[Row, str]] = {}
         self.rows = self._build(self.keys.keys())
 
-    def _build(self, changed) -> list[Row]:
+    def _build(self, changed) -> Rows:
         """The rows best first: a new row for a site in `changed` or whose
         rank moved, the kept one otherwise."""
         rows: list[Row] = []
@@ -59,7 +85,7 @@ class _Ranking:
                 row = row_of[sid] = dict(fig, site=sid, name=names[self.keys[sid][2]][1],
                                          rank=r)
             append(row)
-        return rows
+        return Rows(rows, self.texts)
 
     def update(self, figures: Mapping[str, Any]) -> None:
         """Take the sites' current figures (same sites, same names)."""
@@ -82,7 +108,7 @@ class _Ranking:
         self.rows = self._build(changed)
 
 
-def rows(key: tuple, names: list[tuple[str, str]], figures: Mapping[str, Any]) -> list[Row]:
+def rows(key: tuple, names: list[tuple[str, str]], figures: Mapping[str, Any]) -> Rows:
     """The rows of the ranking of `names` ([(site, name)] in name order)
     with each site's `figures`, best first: the figures, "site", "name" and
     "rank" (None without a score). `key` names the ranking (period, source,
