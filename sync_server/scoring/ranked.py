@@ -12,6 +12,7 @@ Rows are shared: a list once returned is never changed (a later call
 returns a new list), and its rows must not be changed by the caller. The
 list also gives its JSON text (`Rows.json`), each row's text kept with the
 row: the API's answer encodes only the rows built again."""
+import bisect
 import json
 import math
 import threading
@@ -55,7 +56,8 @@ class Rows(list):
 
 
 class _Ranking:
-    """One finished ranking and what it was built from."""
+    """One finished ranking and what it was built from. The scored sites
+    come first, so a site's rank is its position + 1 (None unscored)."""
 
     def __init__(self, names: list[tuple[str, str]], figures: Mapping[str, Any]) -> None:
         self.names = names
@@ -64,28 +66,24 @@ class _Ranking:
         self.order = sorted(self.keys, key=self.keys.__getitem__)
         self.row_of: dict[str, Row] = {}
         self.texts: dict[str, tuple[Row, str]] = {}
-        self.rows = self._build(self.keys.keys())
+        self.rows = Rows(self._rows(0, len(self.order), self.keys.keys()), self.texts)
 
-    def _build(self, changed) -> Rows:
-        """The rows best first: a new row for a site in `changed` or whose
-        rank moved, the kept one otherwise."""
-        rows: list[Row] = []
-        append = rows.append
-        row_of, figures, names = self.row_of, self.figures, self.names
-        rank = 0
-        for sid in self.order:
+    def _rows(self, start: int, stop: int, changed) -> list[Row]:
+        """The rows at positions start..stop-1 of the order: a new row for
+        a site in `changed` or whose rank moved, the kept one otherwise."""
+        out: list[Row] = []
+        append = out.append
+        row_of, figures, names, order = self.row_of, self.figures, self.names, self.order
+        for position in range(start, stop):
+            sid = order[position]
             fig = figures[sid]
-            if fig["happy_index"] is None:
-                r = None
-            else:
-                rank += 1
-                r = rank
+            rank = None if fig["happy_index"] is None else position + 1
             row = row_of.get(sid)
-            if row is None or row["rank"] != r or sid in changed:
+            if row is None or row["rank"] != rank or sid in changed:
                 row = row_of[sid] = dict(fig, site=sid, name=names[self.keys[sid][2]][1],
-                                         rank=r)
+                                         rank=rank)
             append(row)
-        return Rows(rows, self.texts)
+        return out
 
     def update(self, figures: Mapping[str, Any]) -> None:
         """Take the sites' current figures (same sites, same names)."""
@@ -99,13 +97,38 @@ class _Ranking:
                 kept[sid] = fig
         if not changed:
             return
-        for sid in changed:
-            self.keys[sid] = _key(kept[sid], self.keys[sid][2])
-        # The previous order is nearly sorted: a few moves, a few passes.
+        # Each changed site taken out and put back at its place: a site
+        # that is not between a changed site's old and new places keeps its
+        # place and its rank (as many changed sites before it as before).
         order = self.order[:]
-        order.sort(key=self.keys.__getitem__)
+        was = {sid: order.index(sid) for sid in changed}
+        for sid in changed:
+            order.remove(sid)
+            self.keys[sid] = _key(kept[sid], self.keys[sid][2])
+        for sid in changed:
+            bisect.insort(order, sid, key=self.keys.__getitem__)
         self.order = order
-        self.rows = self._build(changed)
+        spans = sorted((min(was[sid], place), max(was[sid], place) + 1)
+                       for sid, place in ((sid, order.index(sid)) for sid in changed))
+        old = self.rows
+        rows: list[Row] = []
+        done = 0
+        for start, stop in spans:
+            start = max(start, done)
+            if stop > start:
+                rows += old[done:start]
+                rows += self._rows(start, stop, changed)
+                done = stop
+        rows += old[done:]
+        self.rows = Rows(rows, self.texts)
+
+
+def names(key: tuple) -> list[tuple[str, str]] | None:
+    """The sites and names the kept ranking `key` was built from, if kept
+    (`registry.site_names` hands them back when unchanged)."""
+    with _lock:
+        kept = _kept.get(key)
+        return None if kept is None else kept.names
 
 
 def rows(key: tuple, names: list[tuple[str, str]], figures: Mapping[str, Any]) -> Rows:
@@ -115,7 +138,7 @@ def rows(key: tuple, names: list[tuple[str, str]], figures: Mapping[str, Any]) -
     sites asked). Shared: do not change them."""
     with _lock:
         kept = _kept.get(key)
-        if kept is None or kept.names != names:
+        if kept is None or (kept.names is not names and kept.names != names):
             kept = _kept[key] = _Ranking(names, figures)
             while len(_kept) > KEPT:
                 _kept.popitem(last=False)

@@ -229,8 +229,9 @@ def ranking(db: Db, from_day: datetime.date, to_day: datetime.date,
     source, best first; sites without a score come last, in name order.
     The rows are kept for the next call (`ranked`): do not change them."""
     wanted = None if site_ids is None else tuple(sorted(site_ids))
-    names = site_names(db, wanted)
+    key = (from_day, to_day, source, wanted)
+    names = site_names(db, wanted, previous=ranked.names(key))
     figures = site_totals.figures(db, from_day, to_day, source, [sid for sid, _ in names])
-    rows = ranked.rows((from_day, to_day, source, wanted), names, figures)
+    rows = ranked.rows(key, names, figures)
     return {"from": from_day.isoformat(), "to": to_day.isoformat(), "source": source,
             "sites": rows}

@@ -112,18 +112,17 @@ def figures(db: Db, from_day: datetime.date, to_day: datetime.date, source: str,
     # The counters first: a change committed after this read is read again
     # next time, never kept under a counter older than the rows read.
     # Counters only grow (a site's row in rollup_changes is never deleted).
-    now = rollup.all_versions(conn)
     wanted = set(site_ids)
     with _lock:
         kept = _period(conn, (from_day, to_day, source))
-        moved = {sid for sid, _v in now.items() - kept.versions.items()}
-        stale = sorted((wanted - kept.versions.keys()) | (moved & wanted))
+        moved, counted = rollup.versions_other_than(conn, kept.versions)
+        stale = sorted((wanted - kept.versions.keys()) | (moved.keys() & wanted))
         if stale:
-            network = len(stale) > NETWORK_SHARE * max(len(now), 1)
+            network = len(stale) > NETWORK_SHARE * max(counted, 1)
             fresh = compute(db, from_day, to_day, source, None if network else stale)
             empty = scoring.summary({})
             for sid in stale:
-                kept.versions[sid] = now.get(sid, 0)
+                kept.versions[sid] = moved.get(sid, 0)
                 kept.figures[sid] = fresh.get(sid, empty)
         return kept.figures
 

@@ -188,6 +188,36 @@ def test_a_returned_ranking_never_changes(db):
     assert all(a is b for a, b in zip(again, after))
 
 
+def test_many_sites_moving_at_once(db):
+    """Votes at several sites between two rankings move them up, down, out
+    of and into the scored ones: the kept ranking equals a fresh one, and a
+    row neither changed nor moved is the row kept."""
+    rng = random.Random(10)
+    ids = [s for s, _ in SITES]
+    for i in range(60):
+        registry.add_site(db, "site-%02d" % i, "Site %02d" % rng.randrange(30))  # equal names too
+        ids.append("site-%02d" % i)
+    store_votes(db, votes(rng, 3000, ids, 0))
+    before = check(db)
+    seq = 100_000
+    for _round in range(25):
+        moved = rng.sample(ids, rng.choice([1, 2, 5, 9]))
+        rows = []
+        for sid in moved:
+            level, n = rng.choice([(0, 12), (3, 12), (rng.randrange(4), 1)])
+            rows += [dict(device_id="k8", seq=seq + i, site_id=sid, utc_ms=ms(2026, 11, 20, 9),
+                          level=level, scale=4, flags=0) for i in range(n)]
+            seq += n
+        store_votes(db, rows)
+        after = kept_equals_fresh(check, db)
+        assert after != before
+        old = {r["site"]: r for r in before}
+        kept = [r for r in after if r is old[r["site"]]]
+        assert kept and all(r == old[r["site"]] for r in kept)
+        assert not {r["site"] for r in kept} & set(moved)
+        before = check(db)  # the fresh ranking kept from now on
+
+
 def kept_equals_fresh(fn, *args):
     """fn(*args) with the kept figures and rows equals it with nothing kept."""
     kept = fn(*args)
