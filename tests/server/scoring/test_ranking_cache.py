@@ -297,7 +297,10 @@ def test_figures_read_by_another_connection(db, tmp_path):
     then of only the site changed since."""
     rng = random.Random(9)
     store_votes(db, votes(rng, 400, [s for s, _ in SITES], 0))
+    ids = [s for s, _ in SITES]
     assert site_totals.needs_reading(db, FROM, TO, "kiosk", None, 50)
+    assert site_totals.needs_reading(db, FROM, TO, "kiosk", ids, 3)  # 4 sites never read
+    assert not site_totals.needs_reading(db, FROM, TO, "kiosk", ids, 4)
     reader = connect(tmp_path / "borne.db")
     try:
         site_totals.prepare(db, reader, FROM, TO, "kiosk")
@@ -306,6 +309,7 @@ def test_figures_read_by_another_connection(db, tmp_path):
     finally:
         reader.close()
     assert not site_totals.needs_reading(db, FROM, TO, "kiosk", None, 50)
+    assert not site_totals.needs_reading(db, FROM, TO, "kiosk", ids, 0)
     assert site_totals.needs_reading(db, FROM, TO, "qr", None, 50)
     statements = []
     db.conn.set_trace_callback(statements.append)

@@ -6,6 +6,7 @@ over real HTTP and SQLite."""
 import asyncio
 import datetime
 import json
+import threading
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -84,3 +85,41 @@ def test_the_loop_reads_only_the_sites_changed(env):
     asyncio.run(main())
     site_totals.forget()
     ranked.forget()
+
+
+def test_other_requests_answer_while_the_thread_reads(env, monkeypatch):
+    """A ranking of a period not read yet waits for the thread's reading;
+    meanwhile the event loop answers the other requests."""
+    day = today_paris()
+    env["votes"].add("mairie", {3: 15, 0: 5}, noon_ms(day - datetime.timedelta(100)))
+    older = "from=%s&to=%s" % (day - datetime.timedelta(110), day - datetime.timedelta(90))
+    entered, release = threading.Event(), threading.Event()
+    prepare = site_totals.prepare
+
+    def held_prepare(*args):  # the real reading, once the test lets it go
+        entered.set()
+        assert release.wait(30)
+        return prepare(*args)
+
+    async def main():
+        app = make_app(env["path"])
+        async with TestClient(TestServer(app)) as client:
+            await app[WARM].startup
+            await log_in(client)
+            monkeypatch.setattr(site_totals, "prepare", held_prepare)
+            ranking = asyncio.ensure_future(client.get("/api/v1/ranking?" + older))
+            while not entered.is_set():
+                await asyncio.sleep(0.01)
+            assert (await client.get("/healthz")).status == 200
+            page = await client.get("/manager/login")
+            assert page.status == 200
+            assert not ranking.done()
+            release.set()
+            body = await (await ranking).json()
+            assert [(s["site"], s["happy_index"]) for s in body["sites"]][0] == ("mairie", 75.0)
+    try:
+        asyncio.run(main())
+    finally:
+        release.set()
+        site_totals.forget()
+        ranked.forget()
