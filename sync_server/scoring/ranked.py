@@ -123,7 +123,7 @@ class _Ranking:
         self.rows = Rows(rows, self.texts)
 
 
-def names(key: tuple) -> list[tuple[str, str]] | None:
+def kept_names(key: tuple) -> list[tuple[str, str]] | None:
     """The sites and names the kept ranking `key` was built from, if kept
     (`registry.site_names` hands them back when unchanged)."""
     with _lock:

@@ -230,7 +230,7 @@ def ranking(db: Db, from_day: datetime.date, to_day: datetime.date,
     The rows are kept for the next call (`ranked`): do not change them."""
     wanted = None if site_ids is None else tuple(sorted(site_ids))
     key = (from_day, to_day, source, wanted)
-    names = site_names(db, wanted, previous=ranked.names(key))
+    names = site_names(db, wanted, previous=ranked.kept_names(key))
     figures = site_totals.figures(db, from_day, to_day, source, [sid for sid, _ in names])
     rows = ranked.rows(key, names, figures)
     return {"from": from_day.isoformat(), "to": to_day.isoformat(), "source": source,

@@ -79,7 +79,10 @@ async def ready(app: web.Application, from_day: datetime.date, to_day: datetime.
     ids = None if site_ids is None else list(site_ids)
     for source in sources:
         if site_totals.needs_reading(app[DB], from_day, to_day, source, ids, READ_ON_LOOP):
-            await warm.read(from_day, to_day, source)
+            try:
+                await warm.read(from_day, to_day, source)
+            except Exception:  # the ranking then reads the figures itself
+                log.exception("reading the figures of %s..%s (%s)", from_day, to_day, source)
 
 
 def default_periods(today: datetime.date) -> list[tuple[datetime.date, datetime.date]]:
