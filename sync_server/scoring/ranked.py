@@ -36,22 +36,27 @@ def _key(figures: Mapping[str, Any], position: int) -> tuple[bool, float, int]:
 class Rows(list):
     """The rows of a ranking, best first."""
 
-    __slots__ = ("_texts",)
+    __slots__ = ("_ranking",)
 
-    def __init__(self, rows: list[Row], texts: dict[str, tuple[Row, str]]) -> None:
+    def __init__(self, rows: list[Row], ranking: "_Ranking") -> None:
         super().__init__(rows)
-        self._texts = texts  # site -> (row, its JSON text), shared by the ranking's lists
+        self._ranking = ranking
 
     def json(self) -> str:
         """The rows as JSON text, as `json.dumps` gives it."""
-        texts = self._texts
         parts = []
         append = parts.append
-        for row in self:
-            kept = texts.get(row["site"])
-            if kept is None or kept[0] is not row:
-                kept = texts[row["site"]] = (row, json.dumps(row))
-            append(kept[1])
+        with _lock:
+            current, texts = self._ranking.row_of, self._ranking.texts
+            for row in self:
+                sid = row["site"]
+                if current.get(sid) is not row:  # built again since: not kept
+                    append(json.dumps(row))
+                    continue
+                text = texts.get(sid)
+                if text is None:
+                    text = texts[sid] = json.dumps(row)
+                append(text)
         return "[" + ", ".join(parts) + "]"
 
 
@@ -65,8 +70,8 @@ class _Ranking:
         self.keys = {sid: _key(self.figures[sid], i) for i, (sid, _name) in enumerate(names)}
         self.order = sorted(self.keys, key=self.keys.__getitem__)
         self.row_of: dict[str, Row] = {}
-        self.texts: dict[str, tuple[Row, str]] = {}
-        self.rows = Rows(self._rows(0, len(self.order), self.keys.keys()), self.texts)
+        self.texts: dict[str, str] = {}  # site -> JSON text of its row in row_of
+        self.rows = Rows(self._rows(0, len(self.order), self.keys.keys()), self)
 
     def _rows(self, start: int, stop: int, changed) -> list[Row]:
         """The rows at positions start..stop-1 of the order: a new row for
@@ -74,6 +79,7 @@ class _Ranking:
         out: list[Row] = []
         append = out.append
         row_of, figures, names, order = self.row_of, self.figures, self.names, self.order
+        texts = self.texts
         for position in range(start, stop):
             sid = order[position]
             fig = figures[sid]
@@ -82,6 +88,7 @@ class _Ranking:
             if row is None or row["rank"] != rank or sid in changed:
                 row = row_of[sid] = dict(fig, site=sid, name=names[self.keys[sid][2]][1],
                                          rank=rank)
+                texts.pop(sid, None)
             append(row)
         return out
 
@@ -120,7 +127,7 @@ class _Ranking:
                 rows += self._rows(start, stop, changed)
                 done = stop
         rows += old[done:]
-        self.rows = Rows(rows, self.texts)
+        self.rows = Rows(rows, self)
 
 
 def kept_names(key: tuple) -> list[tuple[str, str]] | None:
