@@ -3,13 +3,12 @@ site over a period with its previous period, and the ranking of all sites.
 The figures themselves come from `scoring`; METHOD.md defines them."""
 import datetime
 import logging
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sync_server.mystery import audits
-from sync_server.scoring import site_totals
+from sync_server.scoring import ranked, site_totals
 from sync_server.scoring import stats as scoring
 from sync_server.storage import rollup
 from sync_server.storage.connection import Db
@@ -224,36 +223,15 @@ def daily(db: Db, site_id: str, from_day: datetime.date, to_day: datetime.date,
             for d, c in sorted(per_day.items())]
 
 
-def _best_first(row: dict[str, Any]) -> float:
-    index = row["happy_index"]
-    return math.inf if index is None else -index
-
-
 def ranking(db: Db, from_day: datetime.date, to_day: datetime.date,
             source: str = "kiosk", site_ids: Iterable[str] | None = None) -> dict[str, Any]:
     """Every site (of `site_ids` when given) with its figures for one
-    source, best first; sites without a score come last, in name order."""
-    wanted = None if site_ids is None else sorted(site_ids)
-    names = site_names(db, wanted)
+    source, best first; sites without a score come last, in name order.
+    The rows are kept for the next call (`ranked`): do not change them."""
+    wanted = None if site_ids is None else tuple(sorted(site_ids))
+    key = (from_day, to_day, source, wanted)
+    names = site_names(db, wanted, previous=ranked.kept_names(key))
     figures = site_totals.figures(db, from_day, to_day, source, [sid for sid, _ in names])
-    rows: list[dict[str, Any]] = []
-    append = rows.append
-    for sid, name in names:  # copies: the kept figures are shared
-        row = figures[sid].copy()
-        row["site"] = sid
-        row["name"] = name
-        interval = row["positive_interval"]
-        if interval is not None:
-            row["positive_interval"] = interval[:]
-        append(row)
-    # Stable: equal indices, and sites without one, stay in name order.
-    rows.sort(key=_best_first)
-    rank = 0
-    for r in rows:
-        if r["happy_index"] is None:
-            r["rank"] = None
-        else:
-            rank += 1
-            r["rank"] = rank
+    rows = ranked.rows(key, names, figures)
     return {"from": from_day.isoformat(), "to": to_day.isoformat(), "source": source,
             "sites": rows}

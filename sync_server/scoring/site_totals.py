@@ -11,8 +11,15 @@ process (ingest, `borne rollup --rebuild`) are seen too. Nothing is kept
 while the connection is inside a transaction: a rollback would take back
 counters the kept figures were read with.
 
+The figures of every site over a period can also be read through another
+connection to the same database, in another thread (`prepare`): the
+server's pages keep answering meanwhile, and their connection then reads
+only the sites changed since (`web.scoring_warm`).
+
 The figures are those of `stats.summary` over the site's counted and
-filtered responses, exactly as computed without the cache (`compute`)."""
+filtered responses, exactly as computed without the cache (`compute`).
+A site's figures are replaced, never changed, when read again: a ranking
+built from them (`ranked`) knows an unchanged site by its same object."""
 import datetime
 import threading
 from collections import OrderedDict, defaultdict
@@ -22,6 +29,7 @@ from typing import Any
 from sync_server.scoring import stats as scoring
 from sync_server.storage import rollup
 from sync_server.storage.connection import Db, raw_conn
+from sync_server.storage.registry import site_names
 
 # Periods kept per connection (a manager's overview reads four: two
 # sources, this period and the previous one; about 4 MB for 5,000 sites
@@ -68,10 +76,13 @@ class _Kept:
     def __init__(self) -> None:
         self.versions: dict[str, int] = {}
         self.figures: dict[str, Figures] = {}
+        self.network = False  # every site in service read once (`prepare`)
 
 
-def _period(conn, key):
+def _period(conn, key, create=True):
     entry = _kept.get(id(conn))
+    if not create:
+        return None if entry is None or entry[0] is not conn else entry[1].get(key)
     if entry is None or entry[0] is not conn:
         entry = (conn, OrderedDict())
         _kept[id(conn)] = entry
@@ -101,20 +112,56 @@ def figures(db: Db, from_day: datetime.date, to_day: datetime.date, source: str,
     # The counters first: a change committed after this read is read again
     # next time, never kept under a counter older than the rows read.
     # Counters only grow (a site's row in rollup_changes is never deleted).
-    now = rollup.all_versions(conn)
     wanted = set(site_ids)
     with _lock:
         kept = _period(conn, (from_day, to_day, source))
-        moved = {sid for sid, _v in now.items() - kept.versions.items()}
-        stale = sorted((wanted - kept.versions.keys()) | (moved & wanted))
+        moved, counted = rollup.versions_other_than(conn, kept.versions)
+        stale = sorted((wanted - kept.versions.keys()) | (moved.keys() & wanted))
         if stale:
-            network = len(stale) > NETWORK_SHARE * max(len(now), 1)
+            network = len(stale) > NETWORK_SHARE * max(counted, 1)
             fresh = compute(db, from_day, to_day, source, None if network else stale)
             empty = scoring.summary({})
             for sid in stale:
-                kept.versions[sid] = now.get(sid, 0)
+                kept.versions[sid] = moved.get(sid, 0)
                 kept.figures[sid] = fresh.get(sid, empty)
         return kept.figures
+
+
+def needs_reading(db: Db, from_day: datetime.date, to_day: datetime.date, source: str,
+                  site_ids: Sequence[str] | None, most: int) -> bool:
+    """Whether a `figures` call for `site_ids` (None: every site) would
+    read the rollups of more than `most` sites never read for `db` (those
+    changed since they were read are not counted); reads no database."""
+    with _lock:
+        kept = _period(raw_conn(db), (from_day, to_day, source), create=False)
+        if site_ids is None:
+            return kept is None or not kept.network
+        if len(site_ids) <= most:
+            return False
+        known = {} if kept is None else kept.versions
+        return sum(1 for sid in site_ids if sid not in known) > most
+
+
+def prepare(db: Db, reader: Db, from_day: datetime.date, to_day: datetime.date,
+            source: str) -> None:
+    """Read the figures of every site in service over the period through
+    `reader`, another connection to the same database (in another thread:
+    `db` keeps serving meanwhile), and keep them for `db`, whose next
+    `figures` call then reads only the sites changed since."""
+    reader = raw_conn(reader)
+    if reader.in_transaction:
+        raise ValueError("prepare reads committed rows only: the reader is in a transaction")
+    now = rollup.all_versions(reader)  # before the rows, as in `figures`
+    fresh = compute(reader, from_day, to_day, source, None)
+    empty = scoring.summary({})
+    with _lock:
+        kept = _period(raw_conn(db), (from_day, to_day, source))
+        for sid, _name in site_names(reader):
+            version = now.get(sid, 0)
+            if kept.versions.get(sid, -1) < version:  # not what `db` read since
+                kept.versions[sid] = version
+                kept.figures[sid] = fresh.get(sid, empty)
+        kept.network = True
 
 
 def forget() -> None:

@@ -77,7 +77,9 @@ def summary(counts: Mapping[tuple[int, int], int], filtered: int = 0) -> dict[st
         "happy_index": _round(index) if st != "insufficient" else None,
         "positive": pos,
         "positive_share": _round(pos / n, 4) if n else None,
-        "positive_interval": [_round(interval[0], 4), _round(interval[1], 4)]
+        # A tuple: figures of atomic values only, which the garbage
+        # collector stops tracking (many are kept, `site_totals`).
+        "positive_interval": (_round(interval[0], 4), _round(interval[1], 4))
         if interval else None,
         "filtered": filtered,
         "filtered_share": _round(filtered / total, 4) if total else None,

@@ -107,15 +107,28 @@ def list_sites(conn: Db, site_ids: Iterable[str] | None = None) -> list[dict]:
     return rows if site_ids is None else [r for r in rows if r["id"] in set(site_ids)]
 
 
-def site_names(conn: Db, site_ids: Iterable[str] | None = None) -> list[tuple[str, str]]:
+def site_names(conn: Db, site_ids: Iterable[str] | None = None,
+               previous: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
     """(id, name) of every site in service (not archived), by name; only
-    those of `site_ids` when given."""
-    rows = [tuple(r) for r in raw_conn(conn).execute(
-        "SELECT id, name FROM sites WHERE archived_ms IS NULL ORDER BY name, id")]
-    if site_ids is None:
-        return rows
-    keep = set(site_ids)
-    return [r for r in rows if r[0] in keep]
+    those of `site_ids` when given. `previous` itself when it holds the
+    same (compared row by row: nothing is built when nothing changed)."""
+    keep = None if site_ids is None else set(site_ids)
+    same = previous or []
+    out: list[tuple[str, str]] | None = None  # None while the rows equal `same`
+    i = 0
+    for row in raw_conn(conn).execute(
+            "SELECT id, name FROM sites WHERE archived_ms IS NULL ORDER BY name, id"):
+        if keep is not None and row[0] not in keep:
+            continue
+        if out is None:
+            if i < len(same) and same[i] == tuple(row):
+                i += 1
+                continue
+            out = same[:i]
+        out.append(tuple(row))
+    if out is None:
+        return previous if previous is not None and i == len(previous) else same[:i]
+    return out
 
 
 def archive_site(conn: Db, site_id: str, archived: bool = True) -> None:

@@ -11,7 +11,7 @@ import datetime
 import time
 import zoneinfo
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sync_server.storage.connection import Db, raw_conn, transaction
@@ -141,6 +141,20 @@ def versions(conn: Db, site_ids: Iterable[str]) -> dict[str, int]:
 def all_versions(conn: Db) -> dict[str, int]:
     """{site_id: change counter} of every site that ever changed."""
     return dict(raw_conn(conn).execute("SELECT site_id, version FROM rollup_changes"))
+
+
+def versions_other_than(conn: Db, known: Mapping[str, int]) -> tuple[dict[str, int], int]:
+    """({site_id: change counter} of the sites whose counter is not the one
+    in `known`, absent from it included; how many sites have a counter),
+    compared row by row: nothing is built for the sites unchanged."""
+    out = {}
+    get = known.get
+    n = 0
+    for sid, version in raw_conn(conn).execute("SELECT site_id, version FROM rollup_changes"):
+        n += 1
+        if get(sid) != version:
+            out[sid] = version
+    return out, n
 
 
 # Raw sources for a rebuild: source name -> SQL giving, for one site,

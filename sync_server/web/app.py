@@ -44,6 +44,7 @@ from sync_server.web import (
     openapi,
     render,
     scoring_api,
+    scoring_warm,
     screen_pages,
     team_pages,
     voice_pages,
@@ -58,7 +59,7 @@ __all__ = ["DB", "LINK", "SETTINGS", "make_app"]
 # first, then JSON errors and access control (middlewares in this order), then
 # the features.
 FEATURES = (headers, render, csrf, api, audience, openapi, feedback, consultation_phone,
-            scoring_api, screen_pages, manager_pages, consultation_manager,
+            scoring_api, scoring_warm, screen_pages, manager_pages, consultation_manager,
             consultation_results, team_pages, voice_pages, alert_pages, barometer_pages)
 
 

@@ -14,7 +14,7 @@ from sync_server.scoring import overview
 from sync_server.scoring import report as scoring_report
 from sync_server.scoring import stats as scoring
 from sync_server.storage import registry
-from sync_server.web import access, csrf, csv_export, login_limits, render
+from sync_server.web import access, csrf, csv_export, login_limits, render, scoring_warm
 from sync_server.web.i18n import TEXT, lang_of, period_error
 from sync_server.web.keys import DB
 from sync_server.web.scope import visible_sites
@@ -135,8 +135,10 @@ async def ranking_page(request: web.Request) -> web.Response:
     if sort not in overview.SORTS:
         sort = source  # only offered through the column headings
     descending = request.query.get("dir") != "asc"
-    view = overview.overview(request.app[DB], from_day, to_day, visible_sites(request),
-                             sort, descending)
+    sites = visible_sites(request)
+    for p_from, p_to in ((from_day, to_day), scoring_report.previous(from_day, to_day)):
+        await scoring_warm.ready(request.app, p_from, p_to, scoring_report.LEVEL_SOURCES, sites)
+    view = overview.overview(request.app[DB], from_day, to_day, sites, sort, descending)
     return _page(request, "manager_ranking.html", view=view, sites=view["sites"],
                  source=source, sort=sort, descending=descending, columns=overview.COLUMNS,
                  sources=scoring_report.LEVEL_SOURCES, from_day=from_day, to_day=to_day,
@@ -170,8 +172,9 @@ async def site_page(request: web.Request) -> web.Response:
 async def ranking_csv(request: web.Request) -> web.Response:
     from_day, to_day = _period(request)
     source = _source(request)
-    rank = scoring_report.ranking(request.app[DB], from_day, to_day, source,
-                                 visible_sites(request))
+    sites = visible_sites(request)
+    await scoring_warm.ready(request.app, from_day, to_day, (source,), sites)
+    rank = scoring_report.ranking(request.app[DB], from_day, to_day, source, sites)
     rows = []
     for r in rank["sites"]:
         lo, hi = r["positive_interval"] or (None, None)
