@@ -204,16 +204,14 @@ class Harness {
     // zero-length packet when it has nothing to send: the firmware's USB
     // interrupt then fires every few microseconds and the core never sleeps
     // (its WFE always finds an event). A real host NAKs until it has data:
-    // keep the transfer pending until the host writes. While a host has the
-    // serial port open, transfers are answered at once as rp2040js does
-    // (the raw REPL of mpremote needs it).
-    const answerRead = mcu.usbCtrl.onEndpointRead;
+    // keep the transfer pending until the host writes. A full packet leaves
+    // the transfer open (only a short packet ends it), so once the host's
+    // bytes run out right after a full one, the next read gets the
+    // zero-length packet that ends it, as a host's USB stack sends.
+    this.answerRead = mcu.usbCtrl.onEndpointRead;
     this.pendingReads = []; // [endpoint, byte count], one per buffer armed
-    mcu.usbCtrl.onEndpointRead = (endpoint, size) => {
-      if (!this.client && cdc.txFIFO.itemCount === 0) this.pendingReads.push([endpoint, size]);
-      else answerRead(endpoint, size);
-    };
-    this.answerRead = answerRead;
+    this.zlpDue = new Set(); // endpoints whose last packet was full
+    mcu.usbCtrl.onEndpointRead = (endpoint, size) => this.onEndpointRead(endpoint, size);
     cdc.onSerialData = (data) => {
       const buf = Buffer.from(data);
       this.log(buf.toString('latin1'));
@@ -317,14 +315,33 @@ class Harness {
   pumpUsb() {
     const cdc = this.cdc;
     if (!cdc || !cdc.initialized) return;
-    while (this.hostQueue.length && cdc.txFIFO.itemCount < cdc.txFIFO.size) {
-      cdc.sendSerialByte(this.hostQueue.shift());
-    }
-    if (this.pendingReads.length && (cdc.txFIFO.itemCount > 0 || this.client)) {
+    this.refill();
+    if (this.pendingReads.length && cdc.txFIFO.itemCount > 0) {
       const reads = this.pendingReads;
       this.pendingReads = [];
-      for (const [endpoint, size] of reads) this.answerRead(endpoint, size);
+      for (const [endpoint, size] of reads) this.onEndpointRead(endpoint, size);
     }
+  }
+
+  // The host's bytes into the CDC's FIFO, as far as it holds them.
+  refill() {
+    const fifo = this.cdc.txFIFO;
+    while (this.hostQueue.length && fifo.itemCount < fifo.size) {
+      this.cdc.sendSerialByte(this.hostQueue.shift());
+    }
+  }
+
+  // The firmware armed an OUT buffer of `size` bytes on `endpoint`.
+  onEndpointRead(endpoint, size) {
+    this.refill();
+    const queued = this.cdc.txFIFO.itemCount;
+    if (queued === 0 && !this.zlpDue.has(endpoint)) {
+      this.pendingReads.push([endpoint, size]);
+      return;
+    }
+    if (queued >= size) this.zlpDue.add(endpoint);
+    else this.zlpDue.delete(endpoint);
+    this.answerRead(endpoint, size);
   }
 
   applyPads() {
@@ -537,6 +554,12 @@ function main() {
     sock.on('data', (data) => {
       for (const b of data) h.hostQueue.push(b);
       h.pumpUsb();
+      // The chip answers now, not after a paced slice's delay: a serial
+      // tool's round trips then cost emulated time, not the host's timers.
+      if (h.powered) {
+        h.cancelSlice();
+        h.schedule();
+      }
     });
     sock.on('close', () => {
       if (h.client === sock) h.client = null;
