@@ -54,6 +54,8 @@ class Pico:
             args += ["--flash", str(flash)]
         if log:
             args += ["--log", str(log)]
+        if os.environ.get("BORNE_PICO_NATIVE") == "0":
+            args += ["--native", "0"]  # every function on the emulated core
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, bufsize=1)
         self.answers = queue.Queue()
