@@ -105,8 +105,8 @@ def provisioned_image(folder):
         for args in (["firmware", "deploy", "--port", chip.url, "--timeout", "30"],
                      ["provision", "--port", chip.url, "--site", "bench", "--device-id",
                       "k-bench", "--secret=bench-secret-01", "--broker",
-                      "mqtt://127.0.0.1:1883", "--lab-plain-tcp", "--timeout", "8", "--wait-online",
-                      "10"]):
+                      "mqtt://127.0.0.1:1883", "--lab-plain-tcp", "--timeout", "5", "--wait-online",
+                      "1"]):
             r = subprocess.run([BORNE, *args], capture_output=True, text=True, timeout=300)
             if r.returncode:
                 raise SystemExit("borne %s failed: %s" % (args[0], r.stderr))
