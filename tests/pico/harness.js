@@ -600,10 +600,11 @@ class Harness {
     }
   }
 
-  // The host's bytes into the CDC's FIFO, as far as it holds them.
+  // The host's bytes into the CDC's FIFO, as far as it holds them, once the
+  // port is configured.
   refill() {
     const fifo = this.cdc.txFIFO;
-    while (this.hostQueue.length && fifo.itemCount < fifo.size) {
+    while (this.cdc.initialized && this.hostQueue.length && fifo.itemCount < fifo.size) {
       this.cdc.sendSerialByte(this.hostQueue.shift());
     }
   }

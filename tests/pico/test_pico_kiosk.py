@@ -239,10 +239,10 @@ def test_power_cuts_during_presses_and_packing_lose_no_thanked_vote(chip, pico_i
     and one before every 8th other flash operation of that press. Every vote
     that lit the LED is still in the journal afterwards, no seq is given
     twice, and the backlog is whole. Two chips from the provisioned image
-    run at once (the machine has two cores): the first takes a third of the
-    random cuts then the backlog (its 64 files in /j/s cost each boot half
-    as many instructions again, hence after the random cuts), the second
-    the other two thirds."""
+    run at once (the machine has two cores), each journal checked: the
+    first takes a third of the random cuts then the backlog (its 64 files
+    in /j/s cost each boot half as many instructions again, hence after the
+    random cuts), the second the other two thirds."""
     # Calibrate with the button held from power on: instructions to the LED.
     chip.pin(pico.BUTTONS[1], 0)
     start = chip.power_on() and chip.stats()["instructions"]
