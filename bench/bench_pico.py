@@ -10,7 +10,9 @@
 #     heap), against the unix port (which compiles the .py sources in RAM;
 #     the Pico runs the deployed .mpy files);
 #   - boot time to the first accepted press (emulated ms, power on to the
-#     thank-you LED with the button held).
+#     thank-you LED with the button held), and the instructions the
+#     emulator executes for it, with the harness's native functions and
+#     without (--native 0: every function on the emulated core).
 #   .venv/bin/python bench/bench_pico.py [VOTES]
 # Needs node and `npm ci` in tests/pico; deploys and provisions like the tests.
 import os
@@ -96,6 +98,22 @@ def pico_heap(chip, votes, ballast):
     return heap_line(out), flash
 
 
+def first_press(chip):
+    """(emulated ms, instructions) from power on to the thank-you LED with a
+    button held, the chip then powered off with the button released."""
+    chip.release_all()
+    chip.watch(LED_THANKS)
+    chip.cmd("hold", on=True)  # emulated time runs only during `run`
+    chip.pin(pico.BUTTONS[0], 0)
+    chip.power_on()
+    on = chip.stats()
+    chip.run(3000)
+    rise = [e for e in chip.pin_events(LED_THANKS) if e["value"] == 1][0]
+    chip.pin(pico.BUTTONS[0], 1)
+    chip.power_off()
+    return rise["ms"] - on["ms"], rise["instructions"] - on["instructions"]
+
+
 def provisioned_image(folder):
     chip = Pico(log=os.path.join(folder, "setup.log"))
     try:
@@ -105,8 +123,8 @@ def provisioned_image(folder):
         for args in (["firmware", "deploy", "--port", chip.url, "--timeout", "30"],
                      ["provision", "--port", chip.url, "--site", "bench", "--device-id",
                       "k-bench", "--secret=bench-secret-01", "--broker",
-                      "mqtt://127.0.0.1:1883", "--lab-plain-tcp", "--timeout", "8", "--wait-online",
-                      "10"]):
+                      "mqtt://127.0.0.1:1883", "--lab-plain-tcp", "--timeout", "5", "--wait-online",
+                      "1"]):
             r = subprocess.run([BORNE, *args], capture_output=True, text=True, timeout=300)
             if r.returncode:
                 raise SystemExit("borne %s failed: %s" % (args[0], r.stderr))
@@ -123,18 +141,14 @@ def main():
         raise SystemExit("needs node and `npm ci` in tests/pico")
     with tempfile.TemporaryDirectory(prefix="borne-bench-pico-") as folder:
         image = provisioned_image(folder)
-        chip = Pico(flash=image, log=os.path.join(folder, "serial.log"))
+        exact = Pico(flash=image, log=os.path.join(folder, "serial-exact.log"), native=False)
         try:
-            chip.release_all()
-            chip.watch(LED_THANKS)
-            # Boot time to the first accepted press.
-            chip.pin(pico.BUTTONS[0], 0)
-            on_ms = chip.power_on() and chip.stats()["ms"]
-            chip.run(3000)
-            rises = [e for e in chip.pin_events(LED_THANKS) if e["value"] == 1]
-            boot_ms = rises[0]["ms"] - on_ms
-            chip.pin(pico.BUTTONS[0], 1)
-            chip.power_off()
+            _, exact_instr = first_press(exact)
+        finally:
+            exact.close()
+        chip = Pico(flash=image, log=os.path.join(folder, "serial.log"), native=True)
+        try:
+            boot_ms, boot_instr = first_press(chip)
             # The backlog's votes, written by the kiosk's journal, give the
             # flash cost per vote (the rest of the probe writes nothing).
             chip.load(image)
@@ -164,6 +178,9 @@ def main():
           % ("yes" if works else "NO"))
     print()
     print("boot to the first accepted press (power on to the thank-you LED): %.0f ms" % boot_ms)
+    print("instructions the emulator executes for it: %.1f million with the harness's native "
+          "functions, %.1f million without (%.2fx)" % (boot_instr / 1e6, exact_instr / 1e6,
+                                                      exact_instr / boot_instr))
     if not works:
         raise SystemExit("the kiosk lost votes or built no batch: see the figures above")
     print()

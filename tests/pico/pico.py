@@ -46,14 +46,20 @@ class HarnessError(Exception):
 
 class Pico:
     """One emulated Pico. flash: a flash image file to start from (default:
-    the vendored MicroPython UF2 on an erased flash)."""
+    the vendored MicroPython UF2 on an erased flash). native=False runs
+    every function on the emulated core (harness.js --native 0; default:
+    False when BORNE_PICO_NATIVE=0)."""
 
-    def __init__(self, flash=None, log=None, node=None):
+    def __init__(self, flash=None, log=None, node=None, native=None):
         args = [node or need_node(), HARNESS, "--uf2", UF2, "--rom", BOOTROM]
         if flash:
             args += ["--flash", str(flash)]
         if log:
             args += ["--log", str(log)]
+        if native is None:
+            native = os.environ.get("BORNE_PICO_NATIVE") != "0"
+        if not native:
+            args += ["--native", "0"]
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, bufsize=1)
         self.answers = queue.Queue()
