@@ -5,6 +5,7 @@
 # staging.py: both are loaded for the line that needs them and dropped after
 # it, so their code takes no heap while the kiosk runs.
 import asyncio
+import gc
 import json
 import sys
 
@@ -34,6 +35,7 @@ class Console:
     def handle(self, line):
         try:
             if '"' in line:
+                gc.collect()  # room for the occasional code in one piece
                 import staging
                 words = staging.split_words(line)
             else:
@@ -68,6 +70,7 @@ class Console:
             raise CommandError("state", val)
         if cmd == "status":
             return k.status()
+        gc.collect()  # room for the occasional code in one piece
         import commands
         return commands.command(self, words)
 

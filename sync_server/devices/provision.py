@@ -372,9 +372,12 @@ def wait_status(con: KioskConsole, wait_online: float, old_boot: int | None) -> 
     number); with wait_online, until its broker connection is up or that
     many seconds have passed."""
     deadline = time.monotonic() + max(wait_online, 0) + con.timeout
+    # A question sent while the board resets is lost: ask again soon rather
+    # than spend the whole wait on it.
+    attempt = min(2.0, con.timeout)
     while True:
         try:
-            status = con.command("status")
+            status = con.command("status", timeout=attempt)
         except CliError:
             if time.monotonic() >= deadline:
                 raise
