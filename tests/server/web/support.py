@@ -2,6 +2,13 @@
 import re
 
 PASSWORD = "un mot de passe long"
+THREE_SITES = (("mairie", "Mairie"), ("bibli", "Bibliothèque"), ("annexe", "Annexe"))
+
+
+def add_three_sites(db):
+    """The web tests' three sites, straight into the database."""
+    for sid, name in THREE_SITES:
+        db.conn.execute("INSERT INTO sites (id, name, created_ms) VALUES (?, ?, 0)", (sid, name))
 
 
 async def log_in(client, username="qualite", password=PASSWORD):

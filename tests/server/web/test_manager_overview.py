@@ -16,7 +16,7 @@ from sync_server.storage import rollup
 from sync_server.storage.connection import open_db
 from sync_server.web import access
 from sync_server.web.app import make_app
-from tests.server.web.support import PASSWORD, log_in
+from tests.server.web.support import PASSWORD, add_three_sites, log_in
 from tests.server.web.test_screen_api import Votes, noon_ms, today_paris
 
 TO = today_paris()
@@ -42,8 +42,7 @@ def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("overview")
     path = tmp / "borne.db"
     db = open_db(path)
-    for sid, name in (("mairie", "Mairie"), ("bibli", "Bibliothèque"), ("annexe", "Annexe")):
-        db.conn.execute("INSERT INTO sites (id, name, created_ms) VALUES (?, ?, 0)", (sid, name))
+    add_three_sites(db)
     votes = Votes(db)
     votes.add("mairie", {3: 20}, noon_ms(TO))          # 100 now
     votes.add("mairie", {3: 10, 0: 10}, noon_ms(PREV))  # 50 before: up

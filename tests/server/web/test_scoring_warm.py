@@ -18,7 +18,7 @@ from sync_server.web.access import add_manager
 from sync_server.web.app import make_app
 from sync_server.web.keys import DB
 from sync_server.web.scoring_warm import WARM
-from tests.server.web.support import PASSWORD, log_in
+from tests.server.web.support import PASSWORD, add_three_sites, log_in
 from tests.server.web.test_screen_api import Votes, noon_ms, today_paris
 
 
@@ -27,8 +27,7 @@ def env(tmp_path):
     """Three sites and an operator."""
     path = tmp_path / "borne.db"
     db = open_db(path)
-    for sid, name in (("mairie", "Mairie"), ("bibli", "Bibliothèque"), ("annexe", "Annexe")):
-        db.conn.execute("INSERT INTO sites (id, name, created_ms) VALUES (?, ?, 0)", (sid, name))
+    add_three_sites(db)
     add_manager(db, "qualite", PASSWORD)
     return {"path": path, "votes": Votes(db)}
 

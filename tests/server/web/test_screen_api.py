@@ -19,6 +19,7 @@ from sync_server.storage.connection import open_db
 from sync_server.web import access as screen_access
 from sync_server.web.app import make_app
 from tests.realparts import free_port
+from tests.server.web.support import add_three_sites
 from tests.server_support import BORNE, Server
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
@@ -61,8 +62,7 @@ class Votes:
 def env(tmp_path):
     path = tmp_path / "borne.db"
     db = open_db(path)
-    for sid, name in (("mairie", "Mairie"), ("bibli", "Bibliothèque"), ("annexe", "Annexe")):
-        db.conn.execute("INSERT INTO sites (id, name, created_ms) VALUES (?, ?, 0)", (sid, name))
+    add_three_sites(db)
     db.conn.execute("INSERT INTO kiosks (id, site_id, secret_hash, created_ms) VALUES"
                     " ('k1', 'mairie', 'x', 0), ('k2', 'mairie', 'x', 0)")
     db.conn.execute("INSERT INTO kiosk_status (device_id, state, last_seen_ms, battery_pct,"
