@@ -44,7 +44,7 @@ class Rows(list):
 
     def json(self) -> str:
         """The rows as JSON text, as `json.dumps` gives it."""
-        parts = []
+        parts: list[str] = []
         append = parts.append
         with _lock:
             current, texts = self._ranking.row_of, self._ranking.texts
