@@ -10,7 +10,22 @@ import sys
 if "/lib" in sys.path:
     sys.path.remove("/lib")
 
-import kiosk_app  # noqa: E402
+
+import bootsel  # noqa: E402
+
+# An update installed over the air runs from its slot folder (bootsel.py);
+# this file and the root's bootsel.py stay as `borne firmware deploy` wrote them.
+_slot = bootsel.select("")
+if _slot:
+    sys.path.insert(0, _slot)
+del sys.modules["bootsel"], bootsel  # its heap back: the firmware needs it
+try:
+    import kiosk_app
+except Exception as e:  # noqa: BLE001 - a release that cannot start: reset,
+    print("firmware failed to start: %r" % (e,))  # the next boot counts
+    import machine
+
+    machine.reset()
 
 if sys.platform == "esp32":
     import board_esp32 as board_mod

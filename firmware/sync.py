@@ -3,6 +3,7 @@
 # session is in sync_open.py, loaded for each connection.
 import asyncio
 import gc
+import json
 import os
 import sys
 
@@ -43,6 +44,15 @@ class Sync:
         self.batch = None  # BatchBuffer of the current connection
         self.ignored = 0  # messages on topics that are not this kiosk's own
         self.own = None  # (device, {topic: name}) of the topics it reads
+        self.ota = None  # ota.Updater while an update is offered
+        self.trial = None  # seconds a firmware on trial has to hear from the server
+        try:
+            with open(kiosk.settings.base + "/boot.json") as f:  # bootsel.py's
+                st = json.load(f)
+            if "boots" in st:
+                self.trial = st.get("trial_s")
+        except (OSError, ValueError):
+            pass
 
     def log(self, msg):
         self.k.log(msg)
@@ -53,6 +63,9 @@ class Sync:
     async def run(self):
         while True:
             self.progress += 1
+            if self.trial and self.k.clock.boot_ms() > self.trial * 1000:
+                import ota
+                ota.give_up(self)
             if not (self.k.settings.provisioned() and self.board.net_up()):
                 await asyncio.sleep_ms(200)
                 continue
@@ -120,6 +133,9 @@ class Sync:
                 self.inflight = None
             if self.inflight is None:
                 await self.send_batch(cfg["batch"])
+            if self.ota:
+                import ota
+                await ota.turn(self, c)
             if tele_at is None or now - tele_at >= cfg["telemetry_s"] * 1000:
                 tele_at = now
                 await c.publish(self.topic("telemetry"), self.telemetry(), 0)
@@ -182,7 +198,8 @@ class Sync:
         # Built once per device id: the exact topics this kiosk reads.
         dev = self.k.device
         if self.own is None or self.own[0] != dev:
-            self.own = (dev, {w.topic(dev, n): n for n in ("ack", "config", "time")})
+            self.own = (dev, {w.topic(dev, n): n
+                              for n in ("ack", "config", "time", "ota", "chunk")})
         return self.own[1]
 
     async def on_message(self, topic, payload):
@@ -199,6 +216,9 @@ class Sync:
             elif name == "config":
                 self.k.settings.apply_config(payload)
                 self.board.state_changed(self.k)
+            if name in ("ota", "chunk") or self.trial and name != "time":
+                import ota  # updates over the air: loaded only while one runs
+                ota.on_message(self, name, payload)
             elif name == "time":
                 utc = w.decode_time(payload)
                 if self.k.clock.state in ("unknown", "server", "rtc"):

@@ -74,6 +74,22 @@ def boot(dev, capacity, share, depth=8):
     return board.usb_break
 
 
+def select_slot():
+    """Put the firmware slot that boot.json names (an update installed over
+    the air) first on the path, as main.py does on a board."""
+    for p in [p for p in sys.path if p.startswith(FS + "/fw")]:
+        sys.path.remove(p)
+    try:
+        os.stat(FS + "/boot.json")
+    except OSError:
+        return  # never updated over the air: nothing to load
+    import bootsel  # from the flash's root or the build: never from a slot
+    path = bootsel.select(FS)
+    if path:
+        sys.path.insert(0, path)
+    del sys.modules["bootsel"]
+
+
 def repl(keep):
     # MicroPython's REPL for mpremote, in the memory the firmware has left.
     forget(keep)
@@ -95,13 +111,22 @@ def main():
     while True:
         dev = flash.mount(FS)  # before the firmware imports: they may come from it
         try:
+            select_slot()
             if boot(dev, capacity, share):
                 repl(keep)  # until a soft reset
+        except Exception as e:  # noqa: BLE001 - a firmware that cannot start
+            if dev.dead:
+                raise
+            # main.py resets the board: the next boot counts against a release on trial.
+            print("LOG firmware failed to start: %r" % (e,))
+            import time
+            time.sleep(1)  # a board's reset takes about that
         finally:
             if not dev.dead:
                 flash.unmount(FS, dev)
         if os.getenv("BORNE_EXIT_ON_REBOOT") == "1":
             return
+        forget(keep)  # a reboot imports the firmware afresh (an update may have come)
 
 
 def forget(keep):
