@@ -85,6 +85,8 @@ class Updater:
         self.refused = []  # release ids whose signature failed
         self.shown = None  # the last report published
         self.rid = None  # the release the reports are about
+        self.trial = None  # seconds a firmware on trial has to hear from the server
+        self.link = None  # id() of the MQTT client of the last turn
 
     def log(self, msg):
         self.k.log("update: " + msg)
@@ -129,6 +131,10 @@ class Updater:
     # -- the sync task's turn -------------------------------------------------
 
     async def step(self, client, topic):
+        if id(client) != self.link:  # a new connection: what was in flight is lost
+            self.link = id(client)
+            self.asked = None
+            self.shown = None
         if self.pending:
             o = self.pending
             self.pending = None
@@ -319,18 +325,49 @@ def updater(sync):
     return sync.ota
 
 
+def unload():
+    import sys
+    for name in ("ota", "ota_wire", "bootsel"):
+        sys.modules.pop(name, None)
+    gc.collect()
+
+
+def at_boot(sync):
+    """boot.json exists: a firmware on trial keeps the updater, and a task
+    that watches for the server's word, until it is kept or given up;
+    otherwise there is nothing to do, and this code goes."""
+    st = bootsel.state(sync.k.settings.base)
+    if "boots" not in st:
+        unload()
+        return
+    u = updater(sync)
+    u.trial = st.get("trial_s") or 0
+    u.rid = st.get("id")
+    u.state = "trial"
+    asyncio.create_task(watch(sync, u, sync.k.settings.config, sync.k.journal.acked))
+
+
+async def watch(sync, u, cfg, acked):
+    """The firmware on trial: kept once it hears from the server (a config
+    message, which replaces settings.config, or an ack); given up if that
+    does not happen within its seconds from boot."""
+    k = sync.k
+    while u.trial is not None:
+        if k.settings.config is not cfg or k.journal.acked != acked:
+            confirm(k, u)
+            k.vote_event.set()  # the pump reports it
+        elif k.clock.boot_ms() > u.trial * 1000:
+            give_up(sync)
+        else:
+            await asyncio.sleep_ms(200)
+
+
 def on_message(sync, name, payload):
-    """An `ota` or `chunk` message; or the server's config or ack while the
-    firmware is on trial: it heard from the server, so it stays."""
+    """An `ota` or `chunk` message (sync.py)."""
     if name == "ota":
         updater(sync).on_offer(payload)
-    elif name == "chunk":
-        if sync.ota:
-            sync.ota.on_chunk(payload)
-    elif sync.trial:
-        sync.trial = None
-        confirm(sync.k, updater(sync))
-        sync.k.vote_event.set()  # the pump reports it
+    elif sync.ota:
+        sync.ota.on_chunk(payload)
 
 
 async def turn(sync, client):
@@ -338,15 +375,13 @@ async def turn(sync, client):
     await sync.ota.step(client, sync.topic)
     if sync.ota.finished():
         sync.ota = None  # until another offer comes
-        import sys
-        sys.modules.pop("ota", None)
-        sys.modules.pop("ota_wire", None)
-        gc.collect()
+        unload()
 
 
 def confirm(k, u):
     """The firmware on trial heard from the server: keep it, and say so
     through the updater `u`."""
+    u.trial = None
     base = k.settings.base
     st = bootsel.state(base)
     if "boots" in st:
@@ -362,8 +397,9 @@ def confirm(k, u):
 def give_up(sync):
     """The firmware on trial did not hear from the server in time: go back."""
     k = sync.k
-    why = "no word from the server within %d s" % sync.trial
-    sync.trial = None
+    u = sync.ota
+    why = "no word from the server within %d s" % u.trial
+    u.trial = None
     base = k.settings.base
     st = bootsel.state(base)
     if "boots" in st:

@@ -3,7 +3,6 @@
 # session is in sync_open.py, loaded for each connection.
 import asyncio
 import gc
-import json
 import os
 import sys
 
@@ -13,6 +12,7 @@ from version import FW
 
 import kiosk_wire as w
 
+READ = ("ack", "config", "time", "ota", "chunk")  # the topics it subscribes to
 BACKOFF_MIN = 1
 BACKOFF_MAX = 300
 
@@ -43,15 +43,13 @@ class Sync:
         self.progress = 0  # bumped by each loop turn, watched by the supervisor
         self.batch = None  # BatchBuffer of the current connection
         self.ignored = 0  # messages on topics that are not this kiosk's own
-        self.own = None  # (device, {topic: name}) of the topics it reads
-        self.ota = None  # ota.Updater while an update is offered
-        self.trial = None  # seconds a firmware on trial has to hear from the server
-        try:
-            with open(kiosk.settings.base + "/boot.json") as f:  # bootsel.py's
-                st = json.load(f)
-            if "boots" in st:
-                self.trial = st.get("trial_s")
-        except (OSError, ValueError):
+        self.own = None  # (device, the start of its own topics)
+        self.ota = None  # ota.Updater: an update offered, or a firmware on trial
+        try:  # boot.json exists once an update came over the air (bootsel.py)
+            os.stat(kiosk.settings.base + "/boot.json")
+            import ota
+            ota.at_boot(self)
+        except OSError:
             pass
 
     def log(self, msg):
@@ -63,9 +61,6 @@ class Sync:
     async def run(self):
         while True:
             self.progress += 1
-            if self.trial and self.k.clock.boot_ms() > self.trial * 1000:
-                import ota
-                ota.give_up(self)
             if not (self.k.settings.provisioned() and self.board.net_up()):
                 await asyncio.sleep_ms(200)
                 continue
@@ -194,19 +189,19 @@ class Sync:
             "heap_free": b.heap_free(), "refused": self.refused,
         })
 
-    def own_topics(self):
-        # Built once per device id: the exact topics this kiosk reads.
+    def own_prefix(self):
+        # Built once per device id: "borne/v1/{device}/", its topics' start.
         dev = self.k.device
         if self.own is None or self.own[0] != dev:
-            self.own = (dev, {w.topic(dev, n): n
-                              for n in ("ack", "config", "time", "ota", "chunk")})
+            self.own = (dev, w.topic(dev, ""))
         return self.own[1]
 
     async def on_message(self, topic, payload):
         # The whole topic must be one of its own: another kiosk's config or
         # ack, whatever a broker delivers, is never applied here.
-        name = self.own_topics().get(topic)
-        if name is None:
+        pre = self.own_prefix()
+        name = topic[len(pre):] if topic.startswith(pre) else None
+        if name not in READ:
             self.ignored += 1
             self.log("ignored a message on topic %s" % topic)
             return
@@ -216,14 +211,14 @@ class Sync:
             elif name == "config":
                 self.k.settings.apply_config(payload)
                 self.board.state_changed(self.k)
-            if name in ("ota", "chunk") or self.trial and name != "time":
-                import ota  # updates over the air: loaded only while one runs
-                ota.on_message(self, name, payload)
             elif name == "time":
                 utc = w.decode_time(payload)
                 if self.k.clock.state in ("unknown", "server", "rtc"):
                     self.k.clock.set_utc(utc, "server")
                     self.board.state_changed(self.k)
+            else:  # ota, chunk: updates over the air, loaded only while one runs
+                import ota
+                ota.on_message(self, name, payload)
         except ValueError as e:
             # Malformed control message: log, count, keep the previous state.
             self.refused += 1

@@ -50,13 +50,9 @@ async def open_session(sy):
     sy.anchor_sent = False
     sy.inflight = None
     sy.board.indicator("offline", False)
-    if sy.ota:
-        sy.ota.asked = None
-        sy.ota.shown = None
     import mqtt_open
     try:
-        await mqtt_open.subscribe(c, [sy.topic(n) for n in ("ack", "config", "time", "ota",
-                                                             "chunk")])
+        await mqtt_open.subscribe(c, [sy.topic(n) for n in sync.READ])
     finally:
         sys.modules.pop("mqtt_open", None)
     await c.publish(sy.topic("status"), w.encode_json(

@@ -43,8 +43,7 @@ ANCHOR_SIZE = 12
 CRC_SIZE = 4
 
 TOPIC_ROOT = "borne/v1/"
-TOPICS = ("votes", "ack", "status", "telemetry", "config", "time",
-          "ota", "chunk", "fetch", "update")  # the last four: protocol/ota_wire.py
+TOPICS = ("votes", "ack", "status", "telemetry", "config", "time")
 CLOCK_STATES = ("unknown", "ntp", "server", "rtc")
 
 

@@ -10,6 +10,7 @@ import json
 import struct
 
 VERSION = 1
+TOPICS = ("ota", "chunk", "fetch", "update")  # beside kiosk_wire.TOPICS
 _CHUNK_HEAD = ">8sI"
 CHUNK_HEAD_SIZE = 12
 MAX_CHUNK = 2048  # bytes of firmware in one chunk message

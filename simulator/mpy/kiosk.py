@@ -18,17 +18,6 @@ else:
     sys.path[:0] = [FS, _root + "/firmware", _root + "/protocol", _here]
 
 
-def seed():
-    dev = os.getenv("BORNE_DEVICE")
-    s = {"device": dev, "broker": os.getenv("BORNE_BROKER"),
-         "user": os.getenv("BORNE_USER"), "secret": os.getenv("BORNE_PASS"),
-         "site": os.getenv("BORNE_SITE")}
-    b = os.getenv("BORNE_BUTTONS")
-    if b:
-        s["buttons"] = int(b)
-    return s
-
-
 def grown(before):
     # Heap taken since `before` (after a collection).
     import gc
@@ -46,6 +35,12 @@ def boot(dev, capacity, share, depth=8):
         return boot(dev, capacity, share, depth - 1)
     import gc
 
+    # The provisioning to seed, and the firmware an update over the air
+    # installed, if any (simboot.py).
+    seed = __import__("simboot").start(FS)
+    del sys.modules["simboot"]
+    if seed is None:
+        return False  # that firmware failed to start: the board resets
     gc.collect()  # what mounting (or formatting) the flash left behind
     # Import one module at a time with a collection in between, the largest
     # first: compiling a source (without BORNE_FW_MPY) needs transient memory
@@ -67,27 +62,11 @@ def boot(dev, capacity, share, depth=8):
     # USB console reader (bench/bench_firmware.py shows it apart).
     board.share = share + dev.heap
     try:
-        kiosk_app.run(board, capacity, seed())
+        kiosk_app.run(board, capacity, seed)
     except OSError:
         board.check_power()  # a flash error after a simulated power cut
         raise
     return board.usb_break
-
-
-def select_slot():
-    """Put the firmware slot that boot.json names (an update installed over
-    the air) first on the path, as main.py does on a board."""
-    for p in [p for p in sys.path if p.startswith(FS + "/fw")]:
-        sys.path.remove(p)
-    try:
-        os.stat(FS + "/boot.json")
-    except OSError:
-        return  # never updated over the air: nothing to load
-    import bootsel  # from the flash's root or the build: never from a slot
-    path = bootsel.select(FS)
-    if path:
-        sys.path.insert(0, path)
-    del sys.modules["bootsel"]
 
 
 def repl(keep):
@@ -111,16 +90,8 @@ def main():
     while True:
         dev = flash.mount(FS)  # before the firmware imports: they may come from it
         try:
-            select_slot()
             if boot(dev, capacity, share):
                 repl(keep)  # until a soft reset
-        except Exception as e:  # noqa: BLE001 - a firmware that cannot start
-            if dev.dead:
-                raise
-            # main.py resets the board: the next boot counts against a release on trial.
-            print("LOG firmware failed to start: %r" % (e,))
-            import time
-            time.sleep(1)  # a board's reset takes about that
         finally:
             if not dev.dead:
                 flash.unmount(FS, dev)
