@@ -332,7 +332,7 @@ def unload():
     gc.collect()
 
 
-def at_boot(sync):
+def start(sync):
     """boot.json exists: a firmware on trial keeps the updater, and a task
     that watches for the server's word, until it is kept or given up;
     otherwise there is nothing to do, and this code goes."""
@@ -370,7 +370,7 @@ def on_message(sync, name, payload):
         sync.ota.on_chunk(payload)
 
 
-async def turn(sync, client):
+async def pump(sync, client):
     """The pump's turn: the updater's step; once it is over, unloaded."""
     await sync.ota.step(client, sync.topic)
     if sync.ota.finished():

@@ -12,7 +12,6 @@ from version import FW
 
 import kiosk_wire as w
 
-READ = ("ack", "config", "time", "ota", "chunk")  # the topics it subscribes to
 BACKOFF_MIN = 1
 BACKOFF_MAX = 300
 
@@ -48,7 +47,7 @@ class Sync:
         try:  # boot.json exists once an update came over the air (bootsel.py)
             os.stat(kiosk.settings.base + "/boot.json")
             import ota
-            ota.at_boot(self)
+            ota.start(self)
         except OSError:
             pass
 
@@ -130,7 +129,7 @@ class Sync:
                 await self.send_batch(cfg["batch"])
             if self.ota:
                 import ota
-                await ota.turn(self, c)
+                await ota.pump(self, c)
             if tele_at is None or now - tele_at >= cfg["telemetry_s"] * 1000:
                 tele_at = now
                 await c.publish(self.topic("telemetry"), self.telemetry(), 0)
@@ -189,19 +188,15 @@ class Sync:
             "heap_free": b.heap_free(), "refused": self.refused,
         })
 
-    def own_prefix(self):
-        # Built once per device id: "borne/v1/{device}/", its topics' start.
-        dev = self.k.device
-        if self.own is None or self.own[0] != dev:
-            self.own = (dev, w.topic(dev, ""))
-        return self.own[1]
-
     async def on_message(self, topic, payload):
         # The whole topic must be one of its own: another kiosk's config or
         # ack, whatever a broker delivers, is never applied here.
-        pre = self.own_prefix()
-        name = topic[len(pre):] if topic.startswith(pre) else None
-        if name not in READ:
+        dev = self.k.device
+        if self.own is None or self.own[0] != dev:
+            self.own = (dev, w.topic(dev, ""))  # once per device id
+        p = self.own[1]
+        name = topic[len(p):] if topic.startswith(p) else None
+        if name not in ("ack", "config", "time", "ota", "chunk"):
             self.ignored += 1
             self.log("ignored a message on topic %s" % topic)
             return

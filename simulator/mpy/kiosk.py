@@ -36,9 +36,9 @@ def boot(dev, capacity, share, depth=8):
     import gc
 
     # The provisioning to seed, and the firmware an update over the air
-    # installed, if any (simboot.py).
-    seed = __import__("simboot").start(FS)
-    del sys.modules["simboot"]
+    # installed, if any (simlines.py).
+    seed = __import__("simlines").boot(FS)
+    del sys.modules["simlines"]
     if seed is None:
         return False  # that firmware failed to start: the board resets
     gc.collect()  # what mounting (or formatting) the flash left behind

@@ -87,8 +87,7 @@ def check_args(args: argparse.Namespace) -> None:
         if args.wifi is None and args.broker is None and args.ca is None \
                 and getattr(args, "fw_key", None) is None:
             raise CliError("--keep-identity changes --wifi/--wifi-pass, --broker, --ca or "
-                           "--fw-key: "
-                           "give at least one")
+                           "--fw-key: give at least one")
         return
     if args.site is None:
         raise CliError("give --site SITE (or --keep-identity to change only the Wi-Fi "
