@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync_server.storage.connection import Db, now_ms, row_dicts
+from sync_server.storage.connection import Db, now_ms, raw_conn, row_dicts
 
 FAILED_STATES = ("failed", "rolled_back", "refused")
 
@@ -37,8 +37,9 @@ def start_rollout(conn: Db, rid: str, devices: list[str], cohort: str, max_faile
         "created_ms) VALUES (?, ?, ?, ?, ?, 'active', ?)",
         (rid, cohort, max_failed, boots, trial_s, now_ms()))
     rollout = int(cur.lastrowid or 0)
-    conn.executemany("INSERT INTO fw_rollout_kiosks (rollout_id, device_id) VALUES (?, ?)",
-                     [(rollout, d) for d in devices])
+    raw_conn(conn).executemany(
+        "INSERT INTO fw_rollout_kiosks (rollout_id, device_id) VALUES (?, ?)",
+        [(rollout, d) for d in devices])
     return rollout
 
 
@@ -71,7 +72,7 @@ def record_update(conn: Db, dev: str, m: dict[str, Any]) -> list[tuple[int, str]
         "got = excluded.got, size = excluded.size, error = excluded.error, "
         "updated_ms = excluded.updated_ms",
         (dev, m["fw"], m["state"], m["id"], m["got"], m["size"], m["error"], now_ms()))
-    stopped = []
+    stopped: list[tuple[int, str]] = []
     if m["state"] not in FAILED_STATES:
         return stopped
     for r in rollouts(conn, active_only=True, device=dev):
