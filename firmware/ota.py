@@ -15,8 +15,6 @@ import hashlib
 import json
 import os
 
-import bootsel
-import ota_wire as ow
 from version import FW
 
 OFFER = "/ota.json"
@@ -25,6 +23,15 @@ SLOTS = ("fwa", "fwb")
 FETCH_MS = 3000  # a chunk not arrived by then is asked for again
 HASH_TRIES = 3  # images that fail their hash before the kiosk gives up
 _BUF = 512
+
+
+def _drop(name):
+    # A module's code back to the heap until it is imported again: ota_wire
+    # and bootsel (imported in the functions that use them) are dropped
+    # before the manifest is read and the signature checked, the peaks.
+    import sys
+    sys.modules.pop(name, None)
+    gc.collect()
 
 
 def _hex(b):
@@ -94,6 +101,7 @@ class Updater:
     # -- messages (from the MQTT reader) ------------------------------------
 
     def on_offer(self, payload):
+        import ota_wire as ow
         o = ow.decode_offer(payload)
         if o is None:  # withdrawn: a download stops; a release on trial stays on trial
             if self.offer is None and self.state == "idle":
@@ -112,6 +120,7 @@ class Updater:
             self.k.vote_event.set()
 
     def on_chunk(self, payload):
+        import ota_wire as ow
         rid, off, data = ow.decode_chunk(payload)
         if self.state != "downloading" or rid != self.offer["id"] or off != self.got:
             return  # a late or repeated chunk
@@ -153,6 +162,7 @@ class Updater:
                         self.log("no chunk at %d: asking again" % self.got)
                     n = min(self.offer["chunk"], self.size - self.got)
                     self.asked = (self.got, now)
+                    import ota_wire as ow
                     await client.publish(topic("fetch"),
                                          ow.encode_fetch(self.offer["id"], self.got, n), 0)
         await self.report(client, topic)
@@ -163,6 +173,7 @@ class Updater:
         rid = self.rid
         shown = (self.state, rid, self.got * 10 // (size or 1), self.error)
         if shown != self.shown or force:
+            import ota_wire as ow
             await client.publish(topic("update"), ow.encode_update(
                 FW, self.state, rid, self.got, size, self.error), 1, True)
             self.shown = shown
@@ -187,6 +198,7 @@ class Updater:
         self.asked = None
         self.size = 0
         base = self.base
+        _drop("ota_wire")  # not needed again before the download
         try:
             info = json.loads(o["manifest"])
             size = info["size"]
@@ -198,7 +210,10 @@ class Updater:
             self._fail("manifest not readable", "refused")
             return
         del info  # the files' list is read again from flash at install
+        import bootsel
         st = bootsel.state(base)
+        del bootsel
+        _drop("bootsel")
         if o["id"] == st.get("id"):
             # This release runs now: tidy what an install cut short left.
             _remove(base + IMAGE)
@@ -218,7 +233,8 @@ class Updater:
             self._fail("manifest names no file, or a path", "refused")
             return
         saved = _saved(base)
-        if saved is None or saved.get("id") != o["id"]:
+        saved = saved and saved.get("id")  # only its id: the manifest is freed
+        if saved != o["id"]:
             if not await self._signed(o):
                 return
             _remove(base + IMAGE)
@@ -242,6 +258,7 @@ class Updater:
         if not key:
             self._fail("no fwkey pinned on this kiosk: provision it with --fw-key", "refused")
             return False
+        gc.collect()  # what reading the manifest left, before the module loads
         import ed25519
         out = [False]
         for _ in ed25519.steps(binascii.unhexlify(key), o["manifest"], o["sig"], out):
@@ -270,6 +287,7 @@ class Updater:
                 _remove(base + OFFER)
                 self._fail("image hash mismatch %d times" % self.bad)
             return
+        import bootsel
         st = bootsel.state(base)
         active = st.get("slot")
         target = SLOTS[1] if active == SLOTS[0] else SLOTS[0]
@@ -336,6 +354,7 @@ def start(sync):
     """boot.json exists: a firmware on trial keeps the updater, and a task
     that watches for the server's word, until it is kept or given up;
     otherwise there is nothing to do, and this code goes."""
+    import bootsel
     st = bootsel.state(sync.k.settings.base)
     if "boots" not in st:
         unload()
@@ -383,6 +402,7 @@ def confirm(k, u):
     through the updater `u`."""
     u.trial = None
     base = k.settings.base
+    import bootsel
     st = bootsel.state(base)
     if "boots" in st:
         for key in ("boots", "of", "trial_s"):
@@ -401,6 +421,7 @@ def give_up(sync):
     why = "no word from the server within %d s" % u.trial
     u.trial = None
     base = k.settings.base
+    import bootsel
     st = bootsel.state(base)
     if "boots" in st:
         bootsel.roll_back(base, st, why)
