@@ -3,13 +3,15 @@ firmware under the MicroPython unix port (one process per kiosk), a real
 Mosquitto with the generated access rules, the real `borne serve`. A
 release of this source tree (as version 9.9.9) is published, rolled out to
 every kiosk, and each downloads, checks and installs it (the process ends
-when the kiosk restarts on it). Prints the kiosk's free heap before and
-while it updates (one kiosk, its console's `status`), the duration from the rollout to the
-last install, and the update's bytes on the air (MQTT payloads, topics and
-fixed headers of the offer, fetch, chunk and update messages, as a server
-account subscribed to every kiosk topic sees them), as a ratio against the
-release's raw bytes times the cohort; first for one kiosk, as a baseline,
-then for the cohort.
+when the kiosk restarts on it). Prints the kiosk's live heap (its
+console's `status`: heap_peak, the largest heap in use after a collection,
+sampled each second) before and while it updates, the smallest heap (in 4
+KiB steps) an update completes in without a MemoryError, the duration from
+the rollout to the last install, and the update's bytes on the air (MQTT
+payloads, topics and fixed headers of the offer, fetch, chunk and update
+messages, as a server account subscribed to every kiosk topic sees them),
+as a ratio against the release's raw bytes times the cohort; first for one
+kiosk, as a baseline, then for the cohort.
 
     python bench/bench_ota.py [KIOSKS]   (default 100)
 """
@@ -90,7 +92,7 @@ class AirCounter:
         self.c.loop_stop()
 
 
-def run(micropython, work, rel, key, n):
+def run(micropython, work, rel, key, n, heap_kib=None):
     db = os.path.join(work, "borne-%d.db" % n)
     keys = ss.make_registry(db, kiosks=n)
     conn = sqlite3.connect(db)
@@ -104,7 +106,8 @@ def run(micropython, work, rel, key, n):
     counter = None
     try:
         for dev, secret in sorted(keys.items()):
-            fw = Firmware(micropython, os.path.join(work, "%s-%d.img" % (dev, n)), heap=HEAP,
+            fw = Firmware(micropython, os.path.join(work, "%s-%d-%s.img" % (dev, n, heap_kib)),
+                          heap="%dk" % heap_kib if heap_kib else HEAP,
                           env=dict(BORNE_DEVICE=dev, BORNE_BROKER=broker.url,
                                    BORNE_PASS=secret, BORNE_KEEPALIVE="30"))
             kiosks.append(fw.start())
@@ -114,19 +117,23 @@ def run(micropython, work, rel, key, n):
                 raise SystemExit("fwkey not set")
         counter = AirCounter(broker.port, db)
         time.sleep(1)
-        heap = [kiosks[0].ask("status")["heap_free"]]
+        heap = [kiosks[0].ask("status")["heap_peak"]]
         t0 = time.monotonic()
         borne("firmware", "rollout", "--db", db, "--release", rel, "--share", "1")
-        if n == 1:  # the kiosk's free heap while it updates, after a collection
-            while True:
+        if n == 1:  # the kiosk's live heap while it updates
+            while time.monotonic() - t0 < 120:
                 st = kiosks[0].ask("status")
                 if st is None:
                     break
-                heap.append(st["heap_free"])
+                heap.append(st["heap_peak"])
+                if any("MemoryError" in x for x in kiosks[0].logs):
+                    raise MemoryError([x for x in kiosks[0].logs if "MemoryError" in x][0])
                 time.sleep(0.2)
         for fw in kiosks:
-            if fw.wait_exit(timeout=1800) != 0:
+            if fw.wait_exit(timeout=120 if heap_kib else 1800) != 0:
                 raise SystemExit("a kiosk stopped: %s" % fw.logs[-5:])
+            if any("MemoryError" in x for x in fw.logs):
+                raise MemoryError([x for x in fw.logs if "MemoryError" in x][0])
         duration = time.monotonic() - t0
         time.sleep(1)
         installed = sum(1 for fw in kiosks if any("installed in" in x for x in fw.logs))
@@ -138,6 +145,23 @@ def run(micropython, work, rel, key, n):
             fw.stop()
         server.stop()
         broker.stop()
+
+
+def smallest_heap(micropython, work, rel, key, lo=96, hi=160):
+    """The smallest heap (KiB, 4 KiB steps) one kiosk's update completes in
+    without a MemoryError, by bisection."""
+    while hi - lo > 4:
+        mid = (lo + hi) // 2 // 4 * 4
+        try:
+            ok = run(micropython, work, rel, key, 1, mid)[1] == 1
+        except (MemoryError, SystemExit, TimeoutError, subprocess.TimeoutExpired):
+            ok = False
+        print("  %d KiB: %s" % (mid, "installed" if ok else "fails"))
+        if ok:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def main():
@@ -154,8 +178,10 @@ def main():
         for k in sorted({1, n}):
             duration, installed, by, count, heap = run(micropython, work, rel_dir, key, k)
             if k == 1:
-                print("one kiosk's free heap: %d bytes before, %d at the lowest while updating"
-                      % (heap[0], min(heap)))
+                print("one kiosk's live heap: %d bytes before, %d at the peak while updating"
+                      " (+%d)" % (heap[0], max(heap), max(heap) - heap[0]))
+                print("smallest heap an update completes in: %d KiB"
+                      % smallest_heap(micropython, work, rel_dir, key))
             total = sum(by.values())
             print("| %d | %d | %.1f s | %.2f s | %d B | %.3f | %d |" % (
                 k, installed, duration, duration / k, total, total / (size * k),
