@@ -8,7 +8,7 @@ from version import FW
 import kiosk_wire as w
 
 PROV_KEYS = ("device", "broker", "user", "secret", "wifi_ssid", "wifi_pass", "site", "buttons")
-SET_KEYS = ("broker", "device", "secret", "site", "user", "buttons")
+SET_KEYS = ("broker", "device", "secret", "site", "user", "buttons", "fwkey")
 STAGING = ("begin", "commit", "abort", "wipe")
 
 
@@ -42,7 +42,7 @@ def command(con, words):
 def set_cmd(s, args):
     if not args:
         raise CommandError("usage",
-                           "set wifi|broker|device|user|secret|site|buttons|ca VALUE")
+                           "set wifi|broker|device|user|secret|site|buttons|ca|fwkey VALUE")
     what = args[0]
     if what == "ca" and len(args) == 2:
         if s.staged is not None:
@@ -102,6 +102,9 @@ def set_prov(s, key, value):
     elif key == "site":
         if not 0 < len(value) <= 64:
             raise ValueError("site: 1..64 characters")
+    elif key == "fwkey":  # the Ed25519 key releases are signed with, in hex
+        if len(value) != 64 or value.strip("0123456789abcdef"):
+            raise ValueError("fwkey: 64 lowercase hex digits")
     if s.staged is not None:
         s.staged[0][key] = value
         return
@@ -122,7 +125,7 @@ def public(s):
         "lockout_s": c["lockout_s"], "sync_s": c["sync_s"],
         "telemetry_s": c["telemetry_s"], "batch": c["batch"],
         "hours": bool(c["hours"]), "server_config": bool(s.config_raw),
-        "ca": ca_shown(s.base),
+        "ca": ca_shown(s.base), "fwkey": p.get("fwkey"),
     }
 
 

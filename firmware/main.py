@@ -10,13 +10,39 @@ import sys
 if "/lib" in sys.path:
     sys.path.remove("/lib")
 
-import kiosk_app  # noqa: E402
+
+import os  # noqa: E402
+
+# An update installed over the air runs from its slot folder, which
+# bootsel.py picks; boot.json exists only once an update came, so a kiosk
+# never updated over the air does not load it. This file and the root's
+# bootsel.py stay as `borne firmware deploy` wrote them.
+try:
+    os.stat("/boot.json")
+    _slot = True
+except OSError:
+    _slot = None
+if _slot:
+    import bootsel
+
+    _slot = bootsel.select("")
+    del sys.modules["bootsel"], bootsel  # its heap back: the firmware needs it
+    if _slot:
+        sys.path.insert(0, _slot)
+try:
+    import kiosk_app
+except Exception as e:  # noqa: BLE001
+    if not _slot:
+        raise
+    # A release that cannot start: reset, the next boot counts against its trial.
+    print("firmware failed to start: %r" % (e,))
+    import machine
+
+    machine.reset()
 
 if sys.platform == "esp32":
     import board_esp32 as board_mod
 elif sys.platform == "rp2":
-    import os
-
     if "Pico W" in os.uname().machine:
         import board_picow as board_mod
     else:

@@ -42,7 +42,14 @@ class Sync:
         self.progress = 0  # bumped by each loop turn, watched by the supervisor
         self.batch = None  # BatchBuffer of the current connection
         self.ignored = 0  # messages on topics that are not this kiosk's own
-        self.own = None  # (device, {topic: name}) of the topics it reads
+        self.own = None  # (device, the start of its own topics)
+        self.ota = None  # ota.Updater: an update offered, or a firmware on trial
+        try:  # boot.json exists once an update came over the air (bootsel.py)
+            os.stat(kiosk.settings.base + "/boot.json")
+            import ota
+            ota.start(self)
+        except OSError:
+            pass
 
     def log(self, msg):
         self.k.log(msg)
@@ -120,6 +127,9 @@ class Sync:
                 self.inflight = None
             if self.inflight is None:
                 await self.send_batch(cfg["batch"])
+            if self.ota:
+                import ota
+                await ota.pump(self, c)
             if tele_at is None or now - tele_at >= cfg["telemetry_s"] * 1000:
                 tele_at = now
                 await c.publish(self.topic("telemetry"), self.telemetry(), 0)
@@ -178,18 +188,15 @@ class Sync:
             "heap_free": b.heap_free(), "refused": self.refused,
         })
 
-    def own_topics(self):
-        # Built once per device id: the exact topics this kiosk reads.
-        dev = self.k.device
-        if self.own is None or self.own[0] != dev:
-            self.own = (dev, {w.topic(dev, n): n for n in ("ack", "config", "time")})
-        return self.own[1]
-
     async def on_message(self, topic, payload):
         # The whole topic must be one of its own: another kiosk's config or
         # ack, whatever a broker delivers, is never applied here.
-        name = self.own_topics().get(topic)
-        if name is None:
+        dev = self.k.device
+        if self.own is None or self.own[0] != dev:
+            self.own = (dev, w.topic(dev, ""))  # once per device id
+        p = self.own[1]
+        name = topic[len(p):] if topic.startswith(p) else None
+        if name not in ("ack", "config", "time", "ota", "chunk"):
             self.ignored += 1
             self.log("ignored a message on topic %s" % topic)
             return
@@ -204,6 +211,9 @@ class Sync:
                 if self.k.clock.state in ("unknown", "server", "rtc"):
                     self.k.clock.set_utc(utc, "server")
                     self.board.state_changed(self.k)
+            else:  # ota, chunk: updates over the air, loaded only while one runs
+                import ota
+                ota.on_message(self, name, payload)
         except ValueError as e:
             # Malformed control message: log, count, keep the previous state.
             self.refused += 1

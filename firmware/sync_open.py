@@ -52,7 +52,8 @@ async def open_session(sy):
     sy.board.indicator("offline", False)
     import mqtt_open
     try:
-        await mqtt_open.subscribe(c, [sy.topic("ack"), sy.topic("config"), sy.topic("time")])
+        await mqtt_open.subscribe(c, [sy.topic(n) for n in ("ack", "config", "time",
+                                                             "ota", "chunk")])
     finally:
         sys.modules.pop("mqtt_open", None)
     await c.publish(sy.topic("status"), w.encode_json(

@@ -61,6 +61,7 @@ from protocol.kiosk_wire import (
     topic,
     valid_device_id,
 )
+from protocol.ota_wire import TOPICS as OTA_TOPICS
 
 # Version 2's campaign field, known to the kiosk only through batch_size and
 # its batch encoder (firmware/batch.py): fewer names on a small heap.
@@ -83,7 +84,8 @@ def parse_topic(t):
     if not t.startswith(TOPIC_ROOT):
         return None
     rest = t[len(TOPIC_ROOT):].split("/")
-    if len(rest) != 2 or rest[1] not in TOPICS or not valid_device_id(rest[0]):
+    if (len(rest) != 2 or rest[1] not in TOPICS and rest[1] not in OTA_TOPICS
+            or not valid_device_id(rest[0])):
         return None
     return rest[0], rest[1]
 

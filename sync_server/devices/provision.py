@@ -18,6 +18,7 @@ from protocol import server_wire as w
 from sync_server.broker import dynsec
 from sync_server.broker import tls as broker_tls
 from sync_server.broker.url import parse_broker_url
+from sync_server.devices import release
 from sync_server.devices.console import ConsoleError, KioskConsole
 from sync_server.errors import CliError
 from sync_server.storage import credentials, registry
@@ -83,9 +84,10 @@ def check_args(args: argparse.Namespace) -> None:
         if given:
             raise CliError("--keep-identity keeps the kiosk's id, secret and site: "
                            "do not give %s" % ", ".join(given))
-        if args.wifi is None and args.broker is None and args.ca is None:
-            raise CliError("--keep-identity changes --wifi/--wifi-pass, --broker or --ca: "
-                           "give at least one")
+        if args.wifi is None and args.broker is None and args.ca is None \
+                and getattr(args, "fw_key", None) is None:
+            raise CliError("--keep-identity changes --wifi/--wifi-pass, --broker, --ca or "
+                           "--fw-key: give at least one")
         return
     if args.site is None:
         raise CliError("give --site SITE (or --keep-identity to change only the Wi-Fi "
@@ -128,6 +130,10 @@ def network_settings(args: argparse.Namespace) -> tuple[list[str], dict[str, Any
         der = broker_tls.ca_der(args.ca)
         lines.append("set ca " + base64.b64encode(der).decode())
         expect["ca"] = broker_tls.fingerprint(der)
+    if getattr(args, "fw_key", None):
+        key = release.read_public_key(args.fw_key)
+        lines.append("set fwkey " + key)
+        expect["fwkey"] = key
     if args.broker:
         lines.append("set broker " + args.broker)
         expect["broker"] = args.broker

@@ -31,7 +31,7 @@ import aiomqtt
 
 from protocol import server_wire as w
 from sync_server.broker.url import parse_broker_url
-from sync_server.ingest import control
+from sync_server.ingest import control, ota_offers
 from sync_server.ingest.writer import Ingest
 from sync_server.storage import registry
 from sync_server.storage.credentials import SERVER_USER
@@ -77,6 +77,8 @@ class Link:
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ingest")
         self._ingest = None
         self._published = {}  # device -> config payload last published (retained)
+        self._offered: dict[str, bytes] = {}  # device -> update offer published (retained)
+        self._offers_seeded = False
         self._mark = None
         self._live = False  # the current session got connected
         self._inbox: asyncio.Queue = asyncio.Queue()  # replaced by each session's
@@ -152,7 +154,11 @@ class Link:
         if not self.ingest_only:
             await client.subscribe(w.TOPIC_ROOT + "+/status", qos=1)
             await client.subscribe(w.TOPIC_ROOT + "+/telemetry", qos=1)
+            await client.subscribe(w.TOPIC_ROOT + "+/fetch", qos=0)
+            await client.subscribe(w.TOPIC_ROOT + "+/update", qos=1)
             self._published.clear()  # a restarted broker may have lost retained configs
+            self._offered = {}
+            self._offers_seeded = False
             self._mark = None
             side = asyncio.ensure_future(self._control(client))
         log.info("connected to %s:%d as %s", self.host, self.port, self.user)
@@ -258,7 +264,7 @@ class Link:
             self._count_refusals(out.refused)
         self.changed.set()
         # The commit is done: now the kiosks may forget these votes.
-        msgs = [(t, p, False) for t, p in out.acks]
+        msgs = [(t, p, False) for t, p in out.acks + out.replies]
         if out.online:
             t = w.encode_time(int(time.time() * 1000))
             msgs += [(w.topic(d, "time"), t, False) for d in out.online]
@@ -314,6 +320,7 @@ class Link:
                     self._mark = mark
                     if changed:
                         log.info("published config to %d kiosks", len(changed))
+                await self._offer_updates(client)
                 if time.monotonic() - last_time >= self.time_every_s:
                     last_time = time.monotonic()
                     online = await self._db(registry.online_kiosks, self._ingest.conn)
@@ -325,6 +332,25 @@ class Link:
             except Exception:
                 log.exception("publishing configs or the time failed; retrying")
             await asyncio.sleep(self.watch_every_s)
+
+
+    async def _offer_updates(self, client):
+        """Publish each kiosk's update offer (retained) as the rollouts say;
+        an empty payload withdraws one (a rollout stopped)."""
+        if not self._offers_seeded:
+            ever = await self._db(ota_offers.ever_offered, self._ingest.conn)
+            self._offered = {d: b"?" for d in ever}
+            self._offers_seeded = True
+        offers = await self._db(ota_offers.offers, self._ingest.conn)
+        changed = {d: p for d, p in offers.items() if self._offered.get(d) != p}
+        changed.update((d, b"") for d in self._offered if d not in offers)
+        if changed:
+            await _publish_all(client, [(w.topic(d, "ota"), p, True)
+                                        for d, p in changed.items()])
+            log.info("update offers: %d published, %d withdrawn",
+                     sum(1 for p in changed.values() if p),
+                     sum(1 for p in changed.values() if not p))
+        self._offered = offers
 
 
 async def _send_now(client, messages):

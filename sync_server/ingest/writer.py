@@ -14,8 +14,9 @@ import os
 from collections.abc import Iterator
 from itertools import repeat
 
+from protocol import ota_server_wire as ota_wire
 from protocol import server_wire as w
-from sync_server.storage import kiosk_answers, registry, rollup, votes
+from sync_server.storage import firmware_updates, kiosk_answers, registry, rollup, votes
 from sync_server.storage.connection import connect, now_ms, savepoint, transaction
 
 log = logging.getLogger("borne.ingest")
@@ -52,6 +53,8 @@ class Outcome:
 
     def __init__(self):
         self.acks = []  # (topic, payload)
+        self.replies = []  # (topic, payload): firmware chunks, sent with the acks
+        self.stopped_rollouts = []  # (rollout id, reason) stopped by a failure report
         self.online = []  # device ids
         self.new_votes = 0
         self.duplicates = 0
@@ -103,6 +106,7 @@ class _Dated:
 class Ingest:
     def __init__(self, db_path: str | os.PathLike[str]) -> None:
         self.conn = connect(db_path)
+        self._images: dict[str, bytes] = {}  # release id -> image, read once
 
     def close(self) -> None:
         self.conn.close()
@@ -182,6 +186,10 @@ class Ingest:
             self._status(dev, payload, retained, out)
         elif kind == "telemetry":
             self._telemetry(dev, payload)
+        elif kind == "fetch":
+            self._fetch(dev, payload, out)
+        elif kind == "update":
+            self._update(dev, payload, out)
         else:
             raise Refused("not_ingested", "the server does not ingest %s messages" % kind)
 
@@ -303,6 +311,36 @@ class Ingest:
         votes.set_status(self.conn, dev, **fields)
         if m["state"] == "online":
             out.online.append(dev)
+
+    def _fetch(self, dev, payload, out):
+        """A kiosk asks for a piece of the release it is offered."""
+        try:
+            rid, off, n = ota_wire.decode_fetch(payload)
+        except ota_wire.OtaError as e:
+            raise Refused("bad_update_message", str(e)) from None
+        self._site(dev)
+        if not firmware_updates.may_fetch(self.conn, dev, rid):
+            raise Refused("not_offered", "release %s is not offered to %s" % (rid, dev))
+        image = self._images.get(rid)
+        if image is None:
+            image = self._images[rid] = firmware_updates.release_image(self.conn, rid) or b""
+        if off >= len(image):
+            raise Refused("bad_update_message", "offset %d past the image's %d bytes"
+                          % (off, len(image)))
+        out.replies.append((w.topic(dev, "chunk"),
+                            ota_wire.encode_chunk(rid, off, image[off:off + n])))
+
+    def _update(self, dev, payload, out):
+        """A kiosk's firmware and update state (retained)."""
+        try:
+            m = ota_wire.decode_update(payload)
+        except ota_wire.OtaError as e:
+            raise Refused("bad_update_message", str(e)) from None
+        self._site(dev)
+        stopped = firmware_updates.record_update(self.conn, dev, m)
+        for rollout, reason in stopped:
+            log.warning("rollout %d stopped: %s", rollout, reason)
+        out.stopped_rollouts += stopped
 
     def _telemetry(self, dev, payload):
         m = w.decode_telemetry(payload)

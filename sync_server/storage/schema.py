@@ -505,6 +505,47 @@ CREATE TABLE barometer_awards (
 ) WITHOUT ROWID;
 """
 
+# Firmware over the air: signed releases, their rollouts to cohorts of
+# kiosks, and each kiosk's update state (docs/UPDATES.md).
+FIRMWARE_UPDATES = """
+CREATE TABLE fw_releases (
+    id TEXT PRIMARY KEY,                       -- first 16 hex digits of the manifest's SHA-256
+    fw TEXT NOT NULL,                          -- firmware version
+    manifest BLOB NOT NULL,                    -- the signed bytes
+    sig BLOB NOT NULL,                         -- Ed25519 signature
+    key BLOB NOT NULL,                         -- the public key it verifies with
+    image BLOB NOT NULL,                       -- every file, in the manifest's order
+    added_ms INTEGER NOT NULL
+);
+CREATE TABLE fw_rollouts (
+    id INTEGER PRIMARY KEY,
+    release_id TEXT NOT NULL REFERENCES fw_releases(id),
+    cohort TEXT NOT NULL,                      -- how it was chosen, as given
+    max_failed REAL NOT NULL,                  -- stopped when the failed share passes it
+    boots INTEGER NOT NULL,                    -- boots the new firmware has to report healthy
+    trial_s INTEGER NOT NULL,                  -- seconds from a boot to report healthy
+    state TEXT NOT NULL CHECK (state IN ('active', 'stopped')),
+    reason TEXT NOT NULL DEFAULT '',           -- why it stopped
+    created_ms INTEGER NOT NULL,
+    stopped_ms INTEGER
+);
+CREATE TABLE fw_rollout_kiosks (               -- the cohort, fixed when the rollout starts
+    rollout_id INTEGER NOT NULL REFERENCES fw_rollouts(id),
+    device_id TEXT NOT NULL REFERENCES kiosks(id),
+    PRIMARY KEY (rollout_id, device_id)
+);
+CREATE TABLE fw_kiosk_updates (                -- each kiosk's last `update` report
+    device_id TEXT PRIMARY KEY REFERENCES kiosks(id),
+    fw TEXT NOT NULL,
+    state TEXT NOT NULL,
+    release_id TEXT,
+    got INTEGER NOT NULL DEFAULT 0,
+    size INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    updated_ms INTEGER NOT NULL
+);
+"""
+
 # (version, name, SQL script). Append only.
 MIGRATIONS = [
     (1, "core: sites, kiosks, votes, anchors, kiosk health", CORE),
@@ -521,4 +562,6 @@ MIGRATIONS = [
     (11, "organisations: kind and population; managers scoped to one, operators to all",
      ORGANISATIONS),
     (12, "the barometer: editions, registrations, scores, trophies", BAROMETER),
+    (13, "firmware updates over the air: releases, rollouts, kiosks' update states",
+     FIRMWARE_UPDATES),
 ]

@@ -12,7 +12,7 @@ import re
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from sync_server.storage import page_queries, registry
+from sync_server.storage import firmware_updates, page_queries, registry
 from sync_server.web import access
 from sync_server.web.keys import DB
 from sync_server.web.scope import visible_sites
@@ -28,6 +28,7 @@ def setup(app: web.Application) -> None:
     r = app.router
     r.add_get("/api/v1/sites", sites)
     r.add_get("/api/v1/kiosks", kiosks)
+    r.add_get("/api/v1/firmware", firmware)
     r.add_get("/api/v1/sites/{site_id}/votes", votes)
     r.add_post("/api/v1/sites/{site_id}/screen-links", add_screen_link)
     r.add_delete("/api/v1/screen-links/{link_id}", revoke_screen_link)
@@ -104,6 +105,14 @@ async def kiosks(request: web.Request) -> web.Response:
         r["online"] = r["state"] == "online" and not r["revoked_ms"]
         r["trusted"] = not r["revoked_ms"]
     return web.json_response({"kiosks": rows})
+
+
+async def firmware(request: web.Request) -> web.Response:
+    """Rollouts of firmware updates, and each kiosk's version and update state."""
+    conn = _db(request).conn
+    site = query_param(request, "site")
+    return web.json_response({"rollouts": firmware_updates.rollouts(conn),
+                              "kiosks": firmware_updates.kiosk_states(conn, site)})
 
 
 def _cursor(utc_ms, device_id, seq):

@@ -13,7 +13,7 @@ from sync_server.feedback import answers
 from sync_server.scoring import overview
 from sync_server.scoring import report as scoring_report
 from sync_server.scoring import stats as scoring
-from sync_server.storage import registry
+from sync_server.storage import firmware_updates, registry
 from sync_server.web import access, csrf, csv_export, login_limits, render, scoring_warm
 from sync_server.web.i18n import TEXT, lang_of, period_error
 from sync_server.web.keys import DB
@@ -40,6 +40,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/manager/ranking.csv", ranking_csv)
     r.add_get("/manager/sites/{site_id}", site_page)
     r.add_get("/manager/sites/{site_id}/daily.csv", daily_csv)
+    r.add_get("/manager/firmware", firmware_page)
 
 
 def _page(request: web.Request, name: str, status: int = 200, **context) -> web.Response:
@@ -167,6 +168,13 @@ async def site_page(request: web.Request) -> web.Response:
                  topics=overview.qr_topics(db, site["id"], from_day, to_day),
                  comments=answers.latest_comments(db, site["id"], COMMENTS),
                  period_query=_period_query(from_day, to_day))
+
+
+async def firmware_page(request: web.Request) -> web.Response:
+    """Rollouts of firmware updates and each kiosk's version and update state."""
+    conn = request.app[DB].conn
+    return _page(request, "manager_firmware.html", rollouts=firmware_updates.rollouts(conn),
+                 kiosks=firmware_updates.kiosk_states(conn))
 
 
 async def ranking_csv(request: web.Request) -> web.Response:

@@ -109,6 +109,25 @@ OPENAPI: dict[str, Any] = {
                 "schema": {"type": "object", "properties": {"kiosks": {
                     "type": "array", "items": {"$ref": "#/components/schemas/Kiosk"}}}}}}},
                 "400": _err("Bad parameter")}}},
+        "/api/v1/firmware": {"get": {
+            "summary": "Firmware updates over the air: each rollout (release, cohort, state,"
+                       " kiosks updated and failed) and each kiosk's version and update state",
+            "parameters": [{"name": "site", "in": "query",
+                            "schema": {"type": "string", "minLength": 1},
+                            "description": "only the kiosks of this site"}],
+            "responses": {"200": {"description": "Rollouts and kiosks", "content": {
+                "application/json": {"schema": {"type": "object", "properties": {
+                    "rollouts": {"type": "array", "items": {"type": "object"}},
+                    "kiosks": {"type": "array", "items": {"type": "object", "properties": {
+                        "device_id": {"type": "string"}, "site_id": {"type": "string"},
+                        "fw": {"type": ["string", "null"]},
+                        "state": {"type": "string", "enum": [
+                            "idle", "downloading", "installed", "trial", "ok", "refused",
+                            "failed", "rolled_back"]},
+                        "release_id": {"type": ["string", "null"]},
+                        "got": {"type": "integer"}, "size": {"type": "integer"},
+                        "error": {"type": ["string", "null"]}}}}}}}}},
+                "400": _err("Bad parameter")}}},
         "/api/v1/sites/{site_id}/votes": {"get": {
             "summary": "Dated votes of a site, oldest first, paged",
             "parameters": [

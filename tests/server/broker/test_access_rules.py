@@ -305,6 +305,40 @@ def case_foreign_last_will_is_never_published(world):
     return (answer["ok"], [p for _t, p, _r in b.got])
 
 
+# --- updates over the air ------------------------------------------------------------
+
+def case_own_fetch_and_update_reach_the_server(world):
+    k = world.probe(*world.a)
+    return (delivered(world, k, w.topic(world.a[0], "fetch"), b'{"v":1}'),
+            delivered(world, k, w.topic(world.a[0], "update"), b'{"v":1}'))
+
+
+def case_foreign_fetch_and_update_are_dropped(world):
+    k = world.probe(*world.a)
+    return (delivered(world, k, w.topic(world.b[0], "fetch"), b"forged fetch"),
+            delivered(world, k, w.topic(world.b[0], "update"), b"forged update"))
+
+
+def case_subscribe_own_and_foreign_offer_and_chunks(world):
+    a = world.probe(*world.a)
+    return [a.subscribe(w.topic(dev, n)) for dev in (world.a[0], world.b[0])
+            for n in ("ota", "chunk")]
+
+
+def case_kiosk_cannot_write_offers_or_chunks(world):
+    k = world.probe(*world.a)
+    return (delivered(world, k, w.topic(world.a[0], "ota"), b"self offer"),
+            delivered(world, k, w.topic(world.b[0], "chunk"), b"forged chunk"))
+
+
+def case_server_chunk_reaches_its_kiosk(world):
+    a = world.probe(*world.a)
+    assert a.subscribe(w.topic(world.a[0], "chunk"))
+    world.server_probe().publish(w.topic(world.a[0], "chunk"), b"piece")
+    realparts.poll(lambda: a.got, timeout=10, what="the chunk")
+    return [p for _t, p, _r in a.got]
+
+
 # --- server topics and revocation ----------------------------------------------------
 
 def case_kiosk_cannot_reach_broker_control(world):
@@ -350,6 +384,11 @@ CASES = [
     (case_retained_status_reaches_the_server, True),
     (case_own_retained_config_on_subscribe, "s1"),
     (case_foreign_last_will_is_never_published, (True, [b"marker"])),
+    (case_own_fetch_and_update_reach_the_server, (True, True)),
+    (case_foreign_fetch_and_update_are_dropped, (False, False)),
+    (case_subscribe_own_and_foreign_offer_and_chunks, [True, True, False, False]),
+    (case_kiosk_cannot_write_offers_or_chunks, (False, False)),
+    (case_server_chunk_reaches_its_kiosk, [b"piece"]),
     (case_kiosk_cannot_reach_broker_control, False),
     (case_revoked_while_connected, (False, False)),
 ]

@@ -47,7 +47,7 @@ def test_build_compiles_every_file_with_a_manifest(tmp_path, micropython, mpy_cr
     manifest = json.loads((out / "manifest.json").read_text())
     fw_dir = os.path.join(realparts.ROOT, "firmware")
     expected = {n[:-3] + ".mpy" for n in os.listdir(fw_dir) if n.endswith(".py")}
-    expected = (expected - {"main.mpy"}) | {"main.py", "kiosk_wire.mpy"}
+    expected = (expected - {"main.mpy"}) | {"main.py", "kiosk_wire.mpy", "ota_wire.mpy"}
     assert set(manifest["files"]) == expected
     assert sorted(os.listdir(out)) == sorted(expected | {"manifest.json"})
     assert manifest["fw"] == firmware_version(realparts.ROOT)
@@ -77,7 +77,8 @@ def test_the_simulators_build_is_the_boards_and_follows_the_sources(tmp_path, mp
     src = tmp_path / "src"
     shutil.copytree(os.path.join(realparts.ROOT, "firmware"), src / "firmware")
     os.makedirs(src / "protocol")
-    shutil.copy(os.path.join(realparts.ROOT, "protocol", "kiosk_wire.py"), src / "protocol")
+    for name in ("kiosk_wire.py", "ota_wire.py"):
+        shutil.copy(os.path.join(realparts.ROOT, "protocol", name), src / "protocol")
     cache = tmp_path / "cache"
     first = compiled(str(src), str(cache))
     assert compiled(str(src), str(cache)) == first  # cached

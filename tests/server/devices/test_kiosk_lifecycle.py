@@ -418,7 +418,8 @@ def test_a_refused_or_unanswered_commit(server, kiosk):
 @pytest.mark.parametrize("extra, message", [
     (("--site", SITE, "--wifi", "W", "--wifi-pass", "p"),
      "--keep-identity keeps the kiosk's id, secret and site: do not give --site"),
-    ((), "--keep-identity changes --wifi/--wifi-pass, --broker or --ca: give at least one"),
+    ((), "--keep-identity changes --wifi/--wifi-pass, --broker, --ca or --fw-key: give at "
+         "least one"),
 ])
 def test_keep_identity_options(tmp_path, extra, message):
     out = borne("provision", "--port", tmp_path / "ttyUSB0", "--keep-identity", *extra)

@@ -64,6 +64,8 @@ SAMPLES = {
     "/manager/consultations/{cid}/{what}.{fmt}": ("GET", "/manager/consultations/1/card.pdf"),
     "/api/v1/sites": ("GET", "/api/v1/sites"),
     "/api/v1/kiosks": ("GET", "/api/v1/kiosks"),
+    "/api/v1/firmware": ("GET", "/api/v1/firmware"),
+    "/manager/firmware": ("GET", "/manager/firmware"),
     "/api/v1/sites/{site_id}/votes": ("GET", "/api/v1/sites/mairie/votes"),
     "/api/v1/ranking": ("GET", "/api/v1/ranking"),
     "/api/v1/sites/{site_id}/screen-links": ("POST", "/api/v1/sites/mairie/screen-links"),
