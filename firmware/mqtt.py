@@ -7,6 +7,7 @@
 # Connecting, subscribing and dropping an oversized packet, each needed once
 # in a while, live in mqtt_open.py, loaded for the occasion and forgotten after.
 import asyncio
+import gc
 import struct
 import sys
 
@@ -24,6 +25,23 @@ MAX_PACKET = 4096
 
 class MQTTError(Exception):
     pass
+
+
+def _room(n):
+    # Reading a packet takes its length about three times over (the read,
+    # the copy, the payload's slice). A packet the heap cannot hold now is
+    # dropped like an oversized one: a MemoryError mid-read would cost the
+    # session, and the same retained message would end the next one too.
+    try:
+        bytearray(n)
+        return True
+    except MemoryError:
+        gc.collect()
+    try:
+        bytearray(n)
+        return True
+    except MemoryError:
+        return False
 
 
 def _str(s):
@@ -107,7 +125,7 @@ class Client:
             shift += 7
             if shift > 21:
                 raise MQTTError("bad remaining length")
-        if n > MAX_PACKET:
+        if n > MAX_PACKET or n > 256 and not _room(3 * n):
             await self._refuse(b[0], n)
             return None, 0, b""
         body = await self._read(n) if n else b""

@@ -26,6 +26,16 @@ def next_backoff(delay):
     return min(delay * 2, BACKOFF_MAX)
 
 
+def set_aside(sync):
+    # An update that does not fit in the heap must not cost the session and
+    # its votes: dropped, until its offer comes again with the next connection.
+    sync.ota = None
+    for name in ("ota", "ota_wire", "bootsel", "ed25519"):
+        sys.modules.pop(name, None)
+    gc.collect()
+    sync.log("update set aside: out of memory")
+
+
 class Sync:
     def __init__(self, kiosk):
         self.k = kiosk
@@ -70,6 +80,7 @@ class Sync:
             except Exception as e:  # noqa: BLE001 - any link failure means reconnect
                 self.log("mqtt: %s %s" % (type(e).__name__, e))
             self._down()
+            gc.collect()  # the session's garbage gone before the next one's code loads
             delay = jitter(self.backoff)
             self.backoff = next_backoff(self.backoff)
             await self._sleep_unless_net_back(delay)
@@ -128,8 +139,11 @@ class Sync:
             if self.inflight is None:
                 await self.send_batch(cfg["batch"])
             if self.ota:
-                import ota
-                await ota.pump(self, c)
+                try:
+                    import ota
+                    await ota.pump(self, c)
+                except MemoryError:
+                    set_aside(self)
             if tele_at is None or now - tele_at >= cfg["telemetry_s"] * 1000:
                 tele_at = now
                 await c.publish(self.topic("telemetry"), self.telemetry(), 0)
@@ -212,8 +226,11 @@ class Sync:
                     self.k.clock.set_utc(utc, "server")
                     self.board.state_changed(self.k)
             else:  # ota, chunk: updates over the air, loaded only while one runs
-                import ota
-                ota.on_message(self, name, payload)
+                try:
+                    import ota
+                    ota.on_message(self, name, payload)
+                except MemoryError:
+                    set_aside(self)
         except ValueError as e:
             # Malformed control message: log, count, keep the previous state.
             self.refused += 1
@@ -224,7 +241,7 @@ class Sync:
 
     def on_oversized(self):
         self.refused += 1
-        self.log("refused a message above %d bytes" % mqtt.MAX_PACKET)
+        self.log("refused a message above %d bytes or beyond the free heap" % mqtt.MAX_PACKET)
 
     def on_ack(self, payload):
         dev, seq = w.decode_ack(payload)

@@ -66,7 +66,7 @@ def releases(tmp_path_factory, mpy_cross):
 
 
 class Rig:
-    def __init__(self, micropython, tmp_path, kiosks=1):
+    def __init__(self, micropython, tmp_path, kiosks=1, heap=HEAP):
         self.db = str(tmp_path / "borne.db")
         keys = ss.make_registry(self.db, kiosks=kiosks)
         self.devs = sorted(keys)
@@ -78,7 +78,7 @@ class Rig:
         self.broker = ss.secured_mosquitto(self.db)
         self.server = ss.Server(self.db, "--http", "127.0.0.1:0", "--mqtt",
                                 "mqtt://127.0.0.1:%d" % self.broker.port).start()
-        self.fw = Firmware(micropython, tmp_path / "flash.img", heap=HEAP, env=dict(
+        self.fw = Firmware(micropython, tmp_path / "flash.img", heap=heap, env=dict(
             BORNE_DEVICE=self.dev, BORNE_BROKER=self.broker.url, BORNE_PASS=keys[self.dev],
             BORNE_KEEPALIVE="4"))
 
@@ -238,3 +238,26 @@ def test_broker_outage_mid_download_resumes(rig, releases):
     assert len(resumed) <= 1
     rig.fw.start()
     assert rig.fw.ask("version")["fw"] == "9.1.0"
+
+
+@pytest.mark.parametrize("heap", ["104k", "124k"])  # dropped at reading; set aside later
+def test_an_update_too_big_for_the_heap_is_set_aside_and_votes_keep_flowing(
+        micropython, tmp_path, releases, heap):
+    """In a heap where the kiosk works but its update does not fit, the offer
+    is dropped as it arrives (or the updater set aside if it fails later):
+    the session stays up and every vote is delivered once, on the firmware
+    the kiosk runs."""
+    rig = Rig(micropython, tmp_path, heap=heap)
+    try:
+        rig.boot(releases["key"])
+        rig.rollout(releases["9.1.0"])
+        poll(lambda: any("beyond the free heap" in line or "update set aside" in line
+                         for line in rig.fw.logs), timeout=60, what="the offer dropped")
+        seqs = [rig.fw.ask("press 1")["seq"] for _ in range(5)]
+        rig.fw.wait_status(lambda s: s["journal"] == 0 and s["mqtt"] == "up", timeout=30)
+        assert rig.stored() == seqs == [1, 2, 3, 4, 5]
+        assert rig.fw.ask("version")["fw"] != "9.1.0"
+        assert rig.fw.proc.poll() is None
+        assert not [line for line in rig.fw.logs if "MemoryError" in line], rig.fw.logs[-10:]
+    finally:
+        rig.close()
