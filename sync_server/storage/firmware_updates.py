@@ -2,6 +2,7 @@
 kiosks, and each kiosk's last reported update state."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sync_server.storage.connection import Db, now_ms, raw_conn, row_dicts
@@ -115,18 +116,23 @@ def rollouts(conn: Db, active_only: bool = False, device: str | None = None) -> 
         % (fail, " AND ".join(where)), args))
 
 
-def kiosk_states(conn: Db, site: str | None = None) -> list[dict]:
+def kiosk_states(conn: Db, site: str | None = None,
+                 site_ids: Iterable[str] | None = None) -> list[dict]:
     """Every trusted kiosk with its firmware version (from its update report,
-    else its status) and update state."""
+    else its status) and update state; only those of `site_ids` when given."""
     args: list[Any] = []
     where = "k.revoked_ms IS NULL"
     if site:
         where += " AND k.site_id = ?"
         args.append(site)
-    return row_dicts(conn.execute(
+    rows = row_dicts(conn.execute(
         "SELECT k.id AS device_id, k.site_id, coalesce(u.fw, s.fw) AS fw, "
         "coalesce(u.state, 'idle') AS state, u.release_id, coalesce(u.got, 0) AS got, "
         "coalesce(u.size, 0) AS size, u.error, u.updated_ms FROM kiosks k "
         "LEFT JOIN fw_kiosk_updates u ON u.device_id = k.id "
         "LEFT JOIN kiosk_status s ON s.device_id = k.id WHERE %s ORDER BY k.id" % where,
         args))
+    if site_ids is None:
+        return rows
+    keep = set(site_ids)
+    return [r for r in rows if r["site_id"] in keep]

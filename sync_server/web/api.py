@@ -108,11 +108,13 @@ async def kiosks(request: web.Request) -> web.Response:
 
 
 async def firmware(request: web.Request) -> web.Response:
-    """Rollouts of firmware updates, and each kiosk's version and update state."""
+    """Rollouts of firmware updates (network-wide: for the operator and API
+    tokens only), and each visible kiosk's version and update state."""
     conn = _db(request).conn
-    site = query_param(request, "site")
-    return web.json_response({"rollouts": firmware_updates.rollouts(conn),
-                              "kiosks": firmware_updates.kiosk_states(conn, site)})
+    sites = visible_sites(request)
+    return web.json_response({
+        "rollouts": firmware_updates.rollouts(conn) if sites is None else [],
+        "kiosks": firmware_updates.kiosk_states(conn, query_param(request, "site"), sites)})
 
 
 def _cursor(utc_ms, device_id, seq):

@@ -171,10 +171,13 @@ async def site_page(request: web.Request) -> web.Response:
 
 
 async def firmware_page(request: web.Request) -> web.Response:
-    """Rollouts of firmware updates and each kiosk's version and update state."""
+    """Rollouts of firmware updates (the operator's) and each visible kiosk's
+    version and update state."""
     conn = request.app[DB].conn
-    return _page(request, "manager_firmware.html", rollouts=firmware_updates.rollouts(conn),
-                 kiosks=firmware_updates.kiosk_states(conn))
+    sites = visible_sites(request)
+    return _page(request, "manager_firmware.html",
+                 rollouts=firmware_updates.rollouts(conn) if sites is None else [],
+                 kiosks=firmware_updates.kiosk_states(conn, site_ids=sites))
 
 
 async def ranking_csv(request: web.Request) -> web.Response:

@@ -111,7 +111,8 @@ OPENAPI: dict[str, Any] = {
                 "400": _err("Bad parameter")}}},
         "/api/v1/firmware": {"get": {
             "summary": "Firmware updates over the air: each rollout (release, cohort, state,"
-                       " kiosks updated and failed) and each kiosk's version and update state",
+                       " kiosks updated and failed; empty for a manager of one organisation)"
+                       " and each visible kiosk's version and update state",
             "parameters": [{"name": "site", "in": "query",
                             "schema": {"type": "string", "minLength": 1},
                             "description": "only the kiosks of this site"}],
