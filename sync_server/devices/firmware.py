@@ -317,6 +317,9 @@ def copy_build(t: SerialTransport, folder: str, files: dict[str, dict[str, Any]]
 def soft_reset(t: SerialTransport) -> None:
     """Leave the raw REPL and soft-reset: MicroPython then runs main.py."""
     t.exit_raw_repl()
+    # A Ctrl-D sent while the board is still leaving the raw REPL can be
+    # lost, leaving it at the prompt: wait for the prompt first.
+    t.read_until(1, b">>> ", timeout=2, timeout_overall=5)
     t.serial.write(b"\x04")
     t.serial.flush()
 

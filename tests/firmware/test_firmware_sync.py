@@ -20,7 +20,7 @@ pytestmark = pytest.mark.timeout(150)
 
 
 class Rig:
-    def __init__(self, micropython, tmp_path, kiosks=1):
+    def __init__(self, micropython, tmp_path, kiosks=1, heap="100k"):
         self.dir = tmp_path
         self.db = str(tmp_path / "borne.db")
         self.keys = ss.make_registry(self.db, kiosks=kiosks)
@@ -32,7 +32,7 @@ class Rig:
         self.broker = ss.secured_mosquitto(self.db)
         self.server = ss.Server(self.db, "--http", "127.0.0.1:0", "--mqtt",
                                 "mqtt://127.0.0.1:%d" % self.broker.port).start()
-        self.fw = Firmware(micropython, tmp_path / "flash.img", env=dict(
+        self.fw = Firmware(micropython, tmp_path / "flash.img", heap=heap, env=dict(
             BORNE_DEVICE=self.dev, BORNE_BROKER=self.broker.url, BORNE_PASS=self.secret,
             BORNE_KEEPALIVE="4"))
 

@@ -18,7 +18,7 @@ import pytest
 from sync_server.devices import release
 from tests import realparts
 from tests import server_support as ss
-from tests.firmware_support import Firmware
+from tests.firmware.test_firmware_sync import Rig as SyncRig
 from tests.realparts import poll
 
 pytestmark = pytest.mark.timeout(240)
@@ -65,22 +65,12 @@ def releases(tmp_path_factory, mpy_cross):
     return out
 
 
-class Rig:
+class Rig(SyncRig):
+    """The sync tests' rig (Mosquitto with the generated rules, `borne
+    serve`, the firmware) with the update's heap and commands."""
+
     def __init__(self, micropython, tmp_path, kiosks=1, heap=HEAP):
-        self.db = str(tmp_path / "borne.db")
-        keys = ss.make_registry(self.db, kiosks=kiosks)
-        self.devs = sorted(keys)
-        self.dev = self.devs[0]
-        conn = sqlite3.connect(self.db)
-        with conn:
-            conn.execute("UPDATE sites SET lockout_s = 0, sync_s = 1")
-        conn.close()
-        self.broker = ss.secured_mosquitto(self.db)
-        self.server = ss.Server(self.db, "--http", "127.0.0.1:0", "--mqtt",
-                                "mqtt://127.0.0.1:%d" % self.broker.port).start()
-        self.fw = Firmware(micropython, tmp_path / "flash.img", heap=heap, env=dict(
-            BORNE_DEVICE=self.dev, BORNE_BROKER=self.broker.url, BORNE_PASS=keys[self.dev],
-            BORNE_KEEPALIVE="4"))
+        super().__init__(micropython, tmp_path, kiosks, heap=heap)
 
     def query(self, sql, *args):
         conn = sqlite3.connect(self.db)
@@ -88,10 +78,6 @@ class Rig:
             return conn.execute(sql, args).fetchall()
         finally:
             conn.close()
-
-    def stored(self):
-        return [r[0] for r in self.query(
-            "SELECT seq FROM votes WHERE device_id = ? ORDER BY seq", self.dev)]
 
     def update_state(self):
         rows = self.query("SELECT state, fw, release_id, got, size, error FROM "
@@ -107,11 +93,6 @@ class Rig:
         self.fw.wait_status(lambda s: s["mqtt"] == "up", timeout=30)
         assert self.fw.ask("set fwkey " + key) == {"fwkey": key}
         assert self.fw.ask("show config")["fwkey"] == key
-
-    def close(self):
-        self.fw.stop()
-        self.server.stop()
-        self.broker.stop()
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ sys.path[:0] = [ROOT + "/firmware", ROOT + "/simulator/mpy"]
 import campaign  # noqa: E402
 import flash  # noqa: E402
 import journal  # noqa: E402
+from images import copy  # noqa: E402
 
 IMG = sys.argv[2]
 VOTES = int(sys.argv[3])
@@ -116,16 +117,6 @@ def check(log):
         problems.append("seq %d reused (last %d)" % (s, last))
     unmount(dev)
     return problems
-
-
-def copy(src, dst):
-    buf = bytearray(4096)
-    with open(src, "rb") as a, open(dst, "wb") as b:
-        while True:
-            n = a.readinto(buf)
-            if not n:
-                break
-            b.write(buf if n == len(buf) else buf[:n])
 
 
 def main():

@@ -25,6 +25,7 @@ sys.path[:0] = [ROOT + "/firmware", ROOT + "/protocol", ROOT + "/simulator/mpy"]
 import bootsel  # noqa: E402
 import flash  # noqa: E402
 import ota  # noqa: E402
+from images import copy  # noqa: E402
 
 IMG = sys.argv[2]
 TORN = sys.argv[3] == "torn"
@@ -179,16 +180,6 @@ def check_slot(st):
         if binascii.hexlify(hashlib.sha256(data).digest()).decode() != sha:
             problems.append("slot file %s differs" % name)
     return problems
-
-
-def copy(src, dst):
-    buf = bytearray(4096)
-    with open(src, "rb") as a, open(dst, "wb") as b:
-        while True:
-            n = a.readinto(buf)
-            if not n:
-                break
-            b.write(buf if n == len(buf) else buf[:n])
 
 
 def finish():

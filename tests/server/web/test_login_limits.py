@@ -102,7 +102,9 @@ def test_an_unknown_name_takes_as_long_as_a_known_one(db_path):
         return statistics.median(known), statistics.median(unknown)
 
     known, unknown = run(db_path, scenario)
-    assert unknown > known / 2, (known, unknown)
+    # Without the dummy hash the ratio is about 1/100; a loaded machine (and
+    # the known account's own growing delay) moves it, not below 1/5.
+    assert unknown > known / 5, (known, unknown)
 
 
 def test_delays_are_capped_and_forgotten():

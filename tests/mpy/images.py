@@ -1,0 +1,12 @@
+# Flash images of the power-cut scripts (run under MicroPython).
+
+
+def copy(src, dst):
+    """Copy an image file through one 4 KiB buffer (a saved state to go back to)."""
+    buf = bytearray(4096)
+    with open(src, "rb") as a, open(dst, "wb") as b:
+        while True:
+            n = a.readinto(buf)
+            if not n:
+                break
+            b.write(buf if n == len(buf) else buf[:n])
