@@ -1,4 +1,5 @@
 # Flash images of the power-cut scripts (run under MicroPython).
+import os
 
 
 def copy(src, dst):
@@ -10,3 +11,11 @@ def copy(src, dst):
             if not n:
                 break
             b.write(buf if n == len(buf) else buf[:n])
+
+
+def discard(path):
+    """Remove an image left by an earlier run, if there is one."""
+    try:
+        os.remove(path)
+    except OSError:
+        pass

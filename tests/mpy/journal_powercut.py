@@ -19,7 +19,7 @@ sys.path[:0] = [ROOT + "/firmware", ROOT + "/simulator/mpy"]
 import campaign  # noqa: E402
 import flash  # noqa: E402
 import journal  # noqa: E402
-from images import copy  # noqa: E402
+from images import copy, discard  # noqa: E402
 
 IMG = sys.argv[2]
 VOTES = int(sys.argv[3])
@@ -120,10 +120,7 @@ def check(log):
 
 
 def main():
-    try:
-        os.remove(IMG)
-    except OSError:
-        pass
+    discard(IMG)
     # Count the writes of a full run, then cut at each k.
     dev = mount()
     unmount(dev)

@@ -15,7 +15,6 @@ import asyncio
 import binascii
 import hashlib
 import json
-import os
 import sys
 
 import vfs
@@ -25,7 +24,7 @@ sys.path[:0] = [ROOT + "/firmware", ROOT + "/protocol", ROOT + "/simulator/mpy"]
 import bootsel  # noqa: E402
 import flash  # noqa: E402
 import ota  # noqa: E402
-from images import copy  # noqa: E402
+from images import copy, discard  # noqa: E402
 
 IMG = sys.argv[2]
 TORN = sys.argv[3] == "torn"
@@ -200,10 +199,7 @@ def finish():
 
 
 def main():
-    try:
-        os.remove(IMG)
-    except OSError:
-        pass
+    discard(IMG)
     dev = mount()
     with open(FS + "/ota.json", "w") as f:  # the offer accepted: signature checked
         json.dump({"id": RID, "manifest": MANIFEST}, f)
