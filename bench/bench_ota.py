@@ -6,7 +6,8 @@ every kiosk, and each downloads, checks and installs it (the process ends
 when the kiosk restarts on it). Prints the kiosk's live heap (its
 console's `status`: heap_peak, the largest heap in use after a collection,
 sampled each second) before and while it updates, the smallest heap (in 4
-KiB steps) an update completes in without a MemoryError, the duration from
+KiB steps) an update completes in (without a MemoryError, the offer dropped
+or the update set aside), the duration from
 the rollout to the last install, and the update's bytes on the air (MQTT
 payloads, topics and fixed headers of the offer, fetch, chunk and update
 messages, as a server account subscribed to every kiosk topic sees them),
@@ -126,14 +127,12 @@ def run(micropython, work, rel, key, n, heap_kib=None):
                 if st is None:
                     break
                 heap.append(st["heap_peak"])
-                if any("MemoryError" in x for x in kiosks[0].logs):
-                    raise MemoryError([x for x in kiosks[0].logs if "MemoryError" in x][0])
+                short_of_heap(kiosks[0].logs)
                 time.sleep(0.2)
         for fw in kiosks:
             if fw.wait_exit(timeout=120 if heap_kib else 1800) != 0:
                 raise SystemExit("a kiosk stopped: %s" % fw.logs[-5:])
-            if any("MemoryError" in x for x in fw.logs):
-                raise MemoryError([x for x in fw.logs if "MemoryError" in x][0])
+            short_of_heap(fw.logs)
         duration = time.monotonic() - t0
         time.sleep(1)
         installed = sum(1 for fw in kiosks if any("installed in" in x for x in fw.logs))
@@ -145,6 +144,15 @@ def run(micropython, work, rel, key, n, heap_kib=None):
             fw.stop()
         server.stop()
         broker.stop()
+
+
+def short_of_heap(logs):
+    """Raise MemoryError if the kiosk's logs say the update did not fit: a
+    MemoryError, the offer dropped as beyond the free heap, or the update
+    set aside (the kiosk then goes on without it)."""
+    for line in logs:
+        if "MemoryError" in line or "beyond the free heap" in line or "set aside" in line:
+            raise MemoryError(line)
 
 
 def smallest_heap(micropython, work, rel, key, lo=96, hi=160):
