@@ -1,5 +1,6 @@
 """Start and find the real parts tests use: Mosquitto, MicroPython, mpy-cross."""
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -136,3 +137,15 @@ class Mosquitto:
     def restart(self):
         self.stop()
         return self.start()
+
+
+def run_mpy(micropython, script, *args, heap="512k", timeout=120):
+    """Run tests/mpy/SCRIPT under the MicroPython unix port with the
+    repository's root and `args`; return the JSON its last line prints.
+    heap None: the port's default heap."""
+    cmd = [micropython] + (["-X", "heapsize=" + heap] if heap else [])
+    out = subprocess.run(cmd + [os.path.join(ROOT, "tests", "mpy", script), ROOT,
+                                *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                         timeout=timeout)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])

@@ -1,22 +1,9 @@
 """The vote journal under the real MicroPython unix port, on real LittleFS
 over a file-backed block device that cuts the power at the k-th write."""
-import json
-import os
-import subprocess
 
 import pytest
 
-from tests.realparts import ROOT
-
-HERE = os.path.join(ROOT, "tests", "mpy")
-
-
-def run_mpy(micropython, script, *args, heap="512k", timeout=120):
-    out = subprocess.run([micropython, "-X", "heapsize=" + heap, os.path.join(HERE, script),
-                          ROOT, *map(str, args)], capture_output=True, text=True,
-                         timeout=timeout)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return json.loads(out.stdout.strip().splitlines()[-1])
+from tests.realparts import run_mpy
 
 
 @pytest.mark.parametrize("votes,step,mode,acks", [

@@ -7,7 +7,7 @@ boots either the old firmware or the whole new one, and the update then
 completes; a tampered chunk is caught by the image's hash and fetched again."""
 import pytest
 
-from tests.firmware.test_firmware_journal import run_mpy
+from tests.realparts import run_mpy
 
 
 @pytest.mark.parametrize("mode", ["clean", "torn", "clean tamper"])

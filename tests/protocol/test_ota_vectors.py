@@ -1,11 +1,8 @@
 """protocol/ota_vectors.json, the update messages' vectors, checked on both
 interpreters: the server's half under CPython, the kiosk's under the
 MicroPython unix port too."""
-import json
-import subprocess
-
 from tests.mpy.check_ota_vectors import check
-from tests.realparts import ROOT
+from tests.realparts import ROOT, run_mpy
 
 
 def test_ota_vectors_cpython():
@@ -15,8 +12,5 @@ def test_ota_vectors_cpython():
 
 
 def test_ota_vectors_micropython(micropython):
-    out = subprocess.run([micropython, "tests/mpy/check_ota_vectors.py", ROOT], cwd=ROOT,
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_mpy(micropython, "check_ota_vectors.py", heap=None, timeout=60)
     assert result == check(ROOT)

@@ -1,10 +1,7 @@
 """The shared vectors pass under CPython and under the real MicroPython, for
 both halves of the protocol: the server's and the kiosk's."""
-import json
-import subprocess
-
 from tests.mpy.check_vectors import check
-from tests.realparts import ROOT
+from tests.realparts import ROOT, run_mpy
 
 
 def test_vectors_cpython():
@@ -15,10 +12,7 @@ def test_vectors_cpython():
 
 
 def test_vectors_micropython(micropython):
-    out = subprocess.run([micropython, "tests/mpy/check_vectors.py", ROOT], cwd=ROOT,
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_mpy(micropython, "check_vectors.py", heap=None, timeout=60)
     assert result["failures"] == []
     assert result["checked"] == check(ROOT)["checked"]
     assert result["kiosk_checked"] == check(ROOT)["kiosk_checked"]

@@ -40,11 +40,7 @@ def published(tmp_path_factory, mpy_cross):
 def mpy_verify(micropython, tmp_path, cases):
     path = tmp_path / "cases.json"
     path.write_text(json.dumps([[p.hex(), m.hex(), s.hex()] for p, m, s in cases]))
-    out = subprocess.run([micropython, "-X", "heapsize=64k", "tests/mpy/ed25519_check.py",
-                          realparts.ROOT, str(path)], cwd=realparts.ROOT,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return realparts.run_mpy(micropython, "ed25519_check.py", path, heap="64k")
 
 
 def test_key_is_private_and_never_overwritten(published):
