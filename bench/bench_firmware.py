@@ -6,9 +6,10 @@ and time, a 1,000-vote backlog drained, presses) per configuration: the peak
 live heap, the simulated board's own share of it (its Python block device and
 USB console reader, which a real board has in C) and the firmware's own peak
 without it, and the smallest heap (in 4 KiB steps) the scenario passes in;
-with the .mpy build a board gets (`borne firmware build`), and with the
+with the .mpy build a board gets (`borne firmware build`), with the
 source tree, which MicroPython compiles at import (the compiler's transient
-memory then counts).
+memory then counts), and with the .mpy build in a ROMFS image, its bytecode
+run in place (the image counted in the board's share).
 Drain: a 10,000-vote backlog through Mosquitto into `borne serve`, next to a
 CPython kiosk stand-in draining the same backlog in the same run.
 
@@ -31,22 +32,23 @@ VOTES = int(ARGS[0]) if ARGS else 10000
 KIB = 1024
 
 
-def runs(heap_kib, env=None, mpy=True, use_tls=False):
+def runs(heap_kib, env=None, mpy=True, use_tls=False, romfs=False):
     """The scenario's figures in a heap of heap_kib KiB, or None if it fails."""
     d = tempfile.mkdtemp(prefix="borne-bench-heap-")
     try:
-        return scenario.run(d, "%dk" % heap_kib, env=env, mpy=mpy, use_tls=use_tls)
+        return scenario.run(d, "%dk" % heap_kib, env=env, mpy=mpy, use_tls=use_tls,
+                            romfs=romfs)
     except Exception as e:  # noqa: BLE001 - any failure means "does not fit"
         print("  %d KiB: fails (%s)" % (heap_kib, str(e).splitlines()[0][:100]))
         return None
 
 
-def memory(name, env=None, mpy=True, lo=48, hi=128, use_tls=False):
+def memory(name, env=None, mpy=True, lo=48, hi=128, use_tls=False, romfs=False):
     """One configuration of the scenario: figures at hi KiB, then the smallest
     heap that works, by bisection in 4 KiB steps. Another configuration (TLS,
     a board's parameters) is one more call."""
     print("%s:" % name)
-    top = runs(hi, env, mpy, use_tls)
+    top = runs(hi, env, mpy, use_tls, romfs)
     if top is None:
         print("  does not run in %d KiB" % hi)
         return None
@@ -57,7 +59,7 @@ def memory(name, env=None, mpy=True, lo=48, hi=128, use_tls=False):
     lo = max(lo, (peak // KIB) // 4 * 4)  # below the live peak nothing can work
     while hi - lo > 4:
         mid = (lo + hi) // 2 // 4 * 4
-        if runs(mid, env, mpy, use_tls) is not None:
+        if runs(mid, env, mpy, use_tls, romfs) is not None:
             hi = mid
         else:
             lo = mid
@@ -79,6 +81,12 @@ def main():
     memory("without TLS, source compiled at import", mpy=False)
     memory("without TLS, .mpy build, rp2 flash (256-byte programs)",
            env={"BORNE_FLASH_PROG": "256"})
+    # The bytecode out of the heap, as on a board built with ROMFS: what is
+    # left is the code's objects (functions, classes, module dicts, interned
+    # names) and the data. The unix port has no ROM: the image is read into
+    # the heap and counted in the board's share, so the smallest heap that
+    # works includes it.
+    memory("without TLS, .mpy build run in place from a ROMFS image", romfs=True, hi=192)
     # On the unix port mbedTLS's buffers come from the C heap, not the GC
     # heap: this is the GC heap TLS needs on top (firmware/README.md).
     memory("with TLS, .mpy build", use_tls=True, hi=160)

@@ -12,7 +12,25 @@ _root = _here + "/../.."
 # simulated board's modules in its sim/), else the source tree.
 FS = "/flash"
 _mpy = os.getenv("BORNE_FW_MPY")
-if _mpy:
+_rom = os.getenv("BORNE_FW_ROMFS")
+ROM_SHARE = 0
+if _rom:
+    # The same build as a ROMFS image: a board built with ROMFS maps it from
+    # flash and runs its bytecode in place. The unix port has no ROM, so the
+    # image is read into the heap and counted in the board's share.
+    import gc
+
+    import vfs
+
+    gc.collect()
+    ROM_SHARE = gc.mem_alloc()
+    with open(_rom, "rb") as _f:
+        vfs.mount(vfs.VfsRom(_f.read()), "/rom")
+    del _f
+    gc.collect()
+    ROM_SHARE = gc.mem_alloc() - ROM_SHARE
+    sys.path[:0] = [FS, "/rom", "/rom/sim"]
+elif _mpy:
     sys.path[:0] = [FS, _mpy, _mpy + "/sim"]
 else:
     sys.path[:0] = [FS, _root + "/firmware", _root + "/protocol", _here]
@@ -83,7 +101,7 @@ def main():
     before = gc.mem_alloc()
     import flash
 
-    share = grown(before)
+    share = grown(before) + ROM_SHARE
     keep = list(sys.modules)
     cap = os.getenv("BORNE_CAPACITY")
     capacity = int(cap) if cap else None  # None: what the flash holds

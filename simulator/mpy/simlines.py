@@ -59,7 +59,8 @@ def command(board, words):
         # form: the firmware loaded as a board gets it (.mpy) or from source;
         # modules: those loaded now (this one apart).
         return {"board_share": board.share,
-                "form": "mpy" if kiosk_app.__file__.endswith(".mpy") else "py",
+                "form": ("romfs" if kiosk_app.__file__.startswith("/rom/") else
+                         "mpy" if kiosk_app.__file__.endswith(".mpy") else "py"),
                 "modules": sorted(n for n in sys.modules if n != __name__)}
     raise ValueError("sim idle SECONDS | sim heap")
 

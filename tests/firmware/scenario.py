@@ -26,6 +26,38 @@ def stored(db, dev):
         conn.close()
 
 
+def romfs_image():
+    """The .mpy build (`borne firmware build`, with the simulated board's sim/)
+    as a ROMFS image, made with mpremote's writer and cached beside the
+    build: what a board built with ROMFS would map from flash."""
+    from mpremote.romfs import VfsRomWriter
+
+    from sync_server.devices.firmware import compiled
+    folder = compiled()
+    image = folder + ".romfs"
+    if os.path.isfile(image):
+        return image
+    writer = VfsRomWriter()
+
+    def add(d):
+        for name in sorted(os.listdir(d)):
+            path = os.path.join(d, name)
+            if os.path.isdir(path):
+                writer.opendir(name)
+                add(path)
+                writer.closedir()
+            elif name.endswith(".mpy"):
+                with open(path, "rb") as f:
+                    writer.mkfile(name, f.read())
+
+    add(folder)
+    tmp = "%s.%d" % (image, os.getpid())
+    with open(tmp, "wb") as f:
+        f.write(writer.finalise())
+    os.replace(tmp, image)  # concurrent runs never read half an image
+    return image
+
+
 def press(fw, n, start=0):
     seqs = []
     for i in range(n):
@@ -50,17 +82,21 @@ def tls_broker(db, workdir):
 
 
 def run(workdir, heap, backlog=1000, online=20, timeout=180, env=None, mpy=True,
-        use_tls=False):
+        use_tls=False, romfs=False):
     """Run the scenario; return a dict of figures (heap_peak, the board's own
     share, votes stored) or raise with the firmware's last logs. env: more
     of the simulated board's environment (simulator/mpy/CONTROL.md); mpy:
     the .mpy build a board gets (False: the source, compiled at import);
-    use_tls: MQTT over TLS to Mosquitto's TLS listener, the CA pinned first."""
+    use_tls: MQTT over TLS to Mosquitto's TLS listener, the CA pinned first;
+    romfs: the .mpy build imported from a ROMFS image (romfs_image()), its
+    bytecode run in place; the image itself counts in the board's share."""
     workdir = str(workdir)
     db = os.path.join(workdir, "borne.db")
     keys = ss.make_registry(db, kiosks=1, lockout_s=0, sync_s=5)
     dev, secret = next(iter(keys.items()))
     dns = None
+    if romfs:
+        env = dict(env or {}, BORNE_FW_ROMFS=romfs_image())
     if use_tls:
         broker, url, ca = tls_broker(db, workdir)
         server = ss.Server(db, "--http", "127.0.0.1:0", "--mqtt", broker.url).start()

@@ -81,3 +81,11 @@ def test_reconnection_backoff_is_capped_with_jitter(rules):
 
 def test_backlog_with_a_short_segment_is_packed_in_order(rules):
     assert rules["pack_short"] == [True] * 6
+
+
+def test_littlefs_refuses_a_partition_mounted_over_the_whole_flash(micropython, tmp_path):
+    # Why the rp2's journal stays in LittleFS (firmware/README.md, Flash
+    # cost): a LittleFS formatted on part of the flash does not mount over
+    # the whole of it, as the rp2's _boot.py mounts it, which then formats.
+    r = run_mpy(micropython, "lfs_partition.py", tmp_path / "flash.img")
+    assert r == {"whole": "OSError 22", "partition": "vote"}
