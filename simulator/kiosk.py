@@ -22,7 +22,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BOARD_SCRIPT = os.path.join(HERE, "mpy", "kiosk.py")
 REPO_ROOT = os.path.dirname(HERE)
 
-# A firmware that exits on its own is restarted like a board after a reset;
+# The board script exits at every reset (BORNE_EXIT_ON_REBOOT, status 0) and
+# is started again at once: a fresh process, as a board's reset gives its
+# firmware a fresh heap (in one process, the interned names and the holes the
+# REPL left would stay). A firmware that exits otherwise is restarted too;
 # one that keeps dying right after start is left off and reported.
 CRASH_WINDOW_S = 3.0
 CRASH_LIMIT = 5
@@ -102,11 +105,12 @@ class Kiosk:
             self._start()
             return True
 
-    def _start(self):
+    def _start(self, reset=False):
         env = dict(os.environ)
         env["BORNE_FLASH"] = self.flash
         env["BORNE_SIM_CTL"] = "127.0.0.1:%d" % self.ctl_port
         env["BORNE_FW_MPY"] = compiled()  # the .mpy a board gets, rebuilt when a source changes
+        env["BORNE_EXIT_ON_REBOOT"] = "1"
         for key, value in self.seed.items():
             if value is not None:
                 env["BORNE_" + key.upper()] = str(value)
@@ -116,14 +120,18 @@ class Kiosk:
             stderr=subprocess.STDOUT, bufsize=0)
         self.state["power"] = True
         self.state["mqtt"] = "down"
-        self.state["boots"] += 1
+        if not reset:
+            self.state["boots"] += 1
         self._started_at = time.monotonic()
         self.serial.attach(self.proc.stdin.fileno())
         proc = self.proc
         t = threading.Thread(target=self._pump_output, args=(proc,), daemon=True,
                              name="out %d" % self.number)
         t.start()
-        self.emit({"ev": "power", "on": True, "pid": proc.pid, "pty": self.serial.path})
+        if reset:
+            self.emit({"ev": "reset", "pid": proc.pid})
+        else:
+            self.emit({"ev": "power", "on": True, "pid": proc.pid, "pty": self.serial.path})
 
     def power_cut(self):
         """Cut the power wherever the firmware is: SIGKILL, nothing runs after."""
@@ -149,7 +157,7 @@ class Kiosk:
             proc = self.proc
             if not proc or proc.poll() is not None:
                 return False
-        # The firmware answers `OK {}` and restarts within the same process.
+        # The firmware answers `OK {}`, its process exits and starts again.
         return self.console("reboot")
 
     def _pump_output(self, proc):
@@ -170,8 +178,12 @@ class Kiosk:
             if proc is not self.proc or not self._wanted_on:
                 return  # a power cut: power_cut() reports it
             self._drop_conn()
-            self.state["power"] = False
             self.state["mqtt"] = "down"
+            if code == 0:  # a reset: the board comes back at once
+                if not self._stop.is_set():
+                    self._start(reset=True)
+                return
+            self.state["power"] = False
             now = time.monotonic()
             quick = now - self._started_at < CRASH_WINDOW_S
             self._crashes = [t for t in self._crashes if now - t < 60] + ([now] if quick else [])

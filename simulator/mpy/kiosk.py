@@ -11,26 +11,9 @@ _root = _here + "/../.."
 # BORNE_FW_MPY's .mpy build (what `borne firmware build` gives a board, the
 # simulated board's modules in its sim/), else the source tree.
 FS = "/flash"
-_mpy = os.getenv("BORNE_FW_MPY")
-_rom = os.getenv("BORNE_FW_ROMFS")
-ROM_SHARE = 0
-if _rom:
-    # The same build as a ROMFS image: a board built with ROMFS maps it from
-    # flash and runs its bytecode in place. The unix port has no ROM, so the
-    # image is read into the heap and counted in the board's share.
-    import gc
-
-    import vfs
-
-    gc.collect()
-    ROM_SHARE = gc.mem_alloc()
-    with open(_rom, "rb") as _f:
-        vfs.mount(vfs.VfsRom(_f.read()), "/rom")
-    del _f
-    gc.collect()
-    ROM_SHARE = gc.mem_alloc() - ROM_SHARE
-    sys.path[:0] = [FS, "/rom", "/rom/sim"]
-elif _mpy:
+# BORNE_FW_ROMFS: that build as a ROMFS image, mounted at /rom (simrom.py).
+_mpy = "/rom" if os.getenv("BORNE_FW_ROMFS") else os.getenv("BORNE_FW_MPY")
+if _mpy:
     sys.path[:0] = [FS, _mpy, _mpy + "/sim"]
 else:
     sys.path[:0] = [FS, _root + "/firmware", _root + "/protocol", _here]
@@ -99,9 +82,11 @@ def main():
     import gc
     gc.collect()
     before = gc.mem_alloc()
+    if _mpy == "/rom":
+        import simrom  # noqa: F401 - the image is the board's flash: its share
     import flash
 
-    share = grown(before) + ROM_SHARE
+    share = grown(before)
     keep = list(sys.modules)
     cap = os.getenv("BORNE_CAPACITY")
     capacity = int(cap) if cap else None  # None: what the flash holds

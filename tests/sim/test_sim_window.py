@@ -170,11 +170,15 @@ def test_window_controls_drive_the_kiosk(tmp_path, display, monkeypatch):
         assert kiosk.state["boot"] == 2 and kiosk.state["journal"] == 1  # kept in flash
         assert kiosk.state["net"] is False     # the network stays cut across the power cut
 
-        # Reboot: a clean restart inside the same process, one boot more.
+        # Reboot: a clean reset, one boot more, in a new process (a board's
+        # reset gives a fresh heap); the power stays on, no power event.
         pid = kiosk.proc.pid
+        powers = sum(e["ev"] == "power" for e in seen)
         panel.reboot_btn.invoke()
         pump_until(lambda: sum(e["ev"] == "hello" for e in seen) == 3, "boot after reboot")
-        assert kiosk.state["boot"] == 3 and kiosk.snapshot()["pid"] == pid
+        assert kiosk.state["boot"] == 3 and kiosk.snapshot()["pid"] != pid
+        assert [e["pid"] for e in seen if e["ev"] == "reset"] == [kiosk.snapshot()["pid"]]
+        assert sum(e["ev"] == "power" for e in seen) == powers and kiosk.state["power"]
 
         win.lang_btn.invoke()
         assert panel.net_btn.cget("text") == "Restore the network"
