@@ -37,7 +37,7 @@ def test_full_scenario_with_the_bytecode_in_place_from_a_romfs_image(micropython
     # As on a board built with ROMFS: the build's .mpy imported from a ROMFS
     # image run in place, not copied into the heap. The unix port has no
     # ROM, so the image is read into the heap and counted in the board's
-    # share; without it the firmware's own peak is 59.7 KiB
+    # share; without it the firmware's own peak is 57.9 KiB
     # (bench/bench_firmware.py), against 81.9 KiB with the bytecode copied.
     r = scenario.run(tmp_path, "160k", romfs=True)
     assert r["form"] == "romfs"

@@ -374,3 +374,41 @@ def test_a_stuck_task_starves_the_watchdog_and_the_kiosk_comes_back(chip, tmp_pa
     out = repl_exec(chip.url, "import machine\nprint(machine.reset_cause() == "
                     "machine.WDT_RESET)\n")
     assert out.strip() == "True"
+
+
+def test_the_stock_boot_formats_a_flash_partitioned_for_a_raw_journal(tmp_path):
+    # Why the rp2's journal stays in LittleFS (firmware/README.md, Flash
+    # cost): the port's frozen _boot.py mounts LittleFS over the whole flash
+    # region and formats it when that fails, so a LittleFS kept on part of
+    # the region, the rest left to a raw journal, is wiped at the next boot.
+    pico.need_node()
+    c = Pico(log=tmp_path / "serial.log")
+    try:
+        c.power_on()
+        c.run(300)
+        made = repl_exec(c.url, (
+            "import rp2, vfs, os\n"
+            "n = rp2.Flash().ioctl(4, 0)\n"
+            "vfs.umount('/')\n"
+            "part = rp2.Flash(start=0, len=n // 2 * 4096)\n"
+            "vfs.VfsLfs2.mkfs(part, progsize=256)\n"
+            "vfs.mount(vfs.VfsLfs2(part, progsize=256), '/')\n"
+            "open('/kept', 'w').write('vote')\n"
+            "print(n, part.ioctl(4, 0), os.listdir('/'))\n"
+            "vfs.umount('/')\n"))
+        n, half, listing = made.split(" ", 2)
+        assert int(half) == int(n) // 2 and listing.strip() == "['kept']"
+        c.power_off()
+        c.power_on()
+        c.run(300)
+        after = repl_exec(c.url, (
+            "import rp2, vfs, os\n"
+            "print(os.listdir('/'))\n"
+            "try:\n"
+            "    vfs.VfsLfs2(rp2.Flash(start=0, len=%d * 4096), progsize=256)\n"
+            "    print('mounted')\n"
+            "except OSError as e:\n"
+            "    print('refused', e.errno)\n" % int(half)))
+        assert after.split() == ["[]", "refused", "22"]  # formatted whole: the vote is gone
+    finally:
+        c.close()
