@@ -32,23 +32,24 @@ VOTES = int(ARGS[0]) if ARGS else 10000
 KIB = 1024
 
 
-def runs(heap_kib, env=None, mpy=True, use_tls=False, romfs=False):
-    """The scenario's figures in a heap of heap_kib KiB, or None if it fails."""
+def runs(heap_kib, form):
+    """The scenario's figures in a heap of heap_kib KiB, or None if it fails;
+    form: scenario.run's keywords (env, mpy, use_tls, romfs)."""
     d = tempfile.mkdtemp(prefix="borne-bench-heap-")
     try:
-        return scenario.run(d, "%dk" % heap_kib, env=env, mpy=mpy, use_tls=use_tls,
-                            romfs=romfs)
+        return scenario.run(d, "%dk" % heap_kib, **form)
     except Exception as e:  # noqa: BLE001 - any failure means "does not fit"
         print("  %d KiB: fails (%s)" % (heap_kib, str(e).splitlines()[0][:100]))
         return None
 
 
-def memory(name, env=None, mpy=True, lo=48, hi=128, use_tls=False, romfs=False):
-    """One configuration of the scenario: figures at hi KiB, then the smallest
-    heap that works, by bisection in 4 KiB steps. Another configuration (TLS,
-    a board's parameters) is one more call."""
+def memory(name, lo=48, hi=128, **form):
+    """One configuration of the scenario (form: scenario.run's keywords):
+    figures at hi KiB, then the smallest heap that works, by bisection in
+    4 KiB steps. Another configuration (TLS, a board's parameters) is one
+    more call."""
     print("%s:" % name)
-    top = runs(hi, env, mpy, use_tls, romfs)
+    top = runs(hi, form)
     if top is None:
         print("  does not run in %d KiB" % hi)
         return None
@@ -59,7 +60,7 @@ def memory(name, env=None, mpy=True, lo=48, hi=128, use_tls=False, romfs=False):
     lo = max(lo, (peak // KIB) // 4 * 4)  # below the live peak nothing can work
     while hi - lo > 4:
         mid = (lo + hi) // 2 // 4 * 4
-        if runs(mid, env, mpy, use_tls, romfs) is not None:
+        if runs(mid, form) is not None:
             hi = mid
         else:
             lo = mid
